@@ -1,0 +1,58 @@
+"""fijirun: run ImageJ/Fiji macros and Jython scripts headlessly from Python.
+
+Public API
+----------
+Session, RunResult
+    Run IJ Macro and Jython scripts unattended and get their outputs back.
+run
+    One script, one run, in a session of its own.
+Errors: FijirunError and subclasses (see :mod:`fijirun.errors`).
+"""
+
+__version__ = "0.1.0"
+
+from .errors import (  # noqa: E402
+    DialogError,
+    EngineError,
+    FijirunError,
+    InputError,
+    JythonError,
+    MacroError,
+    NeedsDataError,
+    OutputDirError,
+    OutputExistsError,
+    ParameterError,
+    RunError,
+    ScriptError,
+    ScriptTimeout,
+    UnrecognizedCommandError,
+)
+from .session import RunResult, Session  # noqa: E402
+
+
+def run(script, params=None, *, backend="imagej1", data_dir=None, **kwargs):
+    """Run one script in a session of its own; see :meth:`Session.run`."""
+    with Session(backend, data_dir=data_dir) as session:
+        return session.run(script, params, **kwargs)
+
+
+__all__ = [
+    "__version__",
+    "Session",
+    "RunResult",
+    "run",
+    "FijirunError",
+    "EngineError",
+    "ParameterError",
+    "InputError",
+    "OutputDirError",
+    "OutputExistsError",
+    "RunError",
+    "ScriptError",
+    "MacroError",
+    "JythonError",
+    "UnrecognizedCommandError",
+    "NeedsDataError",
+    "DialogError",
+    "ScriptTimeout",
+]

@@ -1,0 +1,80 @@
+"""The interface every backend implements.
+
+A backend owns one ImageJ (a JVM, a display if needed) and runs prepared
+scripts in it. Everything above it — parameters, output folders, parsing,
+provenance — lives in :mod:`fijirun.session` and is shared by all backends.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+__all__ = ["Backend", "BackendRun", "register_backend", "get_backend_class", "BACKENDS"]
+
+
+@dataclass
+class BackendRun:
+    """What a backend reports about one run.
+
+    ``error`` is set, not raised, so that the session can still record the
+    run (run.json, partial outputs) before raising it.
+    """
+
+    log: str = ""
+    commands: list = field(default_factory=list)  # [{"command", "options"}]
+    messages: list = field(default_factory=list)  # non-fatal dialogs: "title: text"
+    error: Exception | None = None
+    seconds: float = 0.0
+    return_value: str | None = None
+
+
+class Backend(abc.ABC):
+    """One ImageJ, started once, running many scripts one after the other."""
+
+    name = "?"
+
+    @abc.abstractmethod
+    def start(self):
+        """Start Java, ImageJ and whatever they need. Idempotent."""
+
+    @property
+    @abc.abstractmethod
+    def imagej_version(self):
+        """ImageJ's version string, e.g. ``"1.53t"``."""
+
+    @abc.abstractmethod
+    def run(self, script, *, timeout):
+        """Run a :class:`~fijirun.prepare.PreparedScript`; return a :class:`BackendRun`.
+
+        Must start from a clean ImageJ (no images, ROIs, results, Log) and
+        must return within ``timeout`` seconds plus a short grace period.
+        """
+
+    @abc.abstractmethod
+    def close(self):
+        """Release what :meth:`start` acquired (the JVM itself may outlive it)."""
+
+    def versions(self):
+        """Versions worth recording in run.json."""
+        return {"imagej": self.imagej_version}
+
+
+BACKENDS = {}
+
+
+def register_backend(cls):
+    BACKENDS[cls.name] = cls
+    return cls
+
+
+def get_backend_class(name):
+    from . import imagej1  # noqa: F401  (registers itself)
+    try:
+        from . import fiji  # noqa: F401
+    except ImportError:
+        pass
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown backend {name!r}: choose from {', '.join(sorted(BACKENDS))}") from None

@@ -1,0 +1,139 @@
+"""A virtual X display for ImageJ classes that need a screen.
+
+ImageJ 1.x builds AWT frames for the ROI Manager, results and image windows;
+with ``java.awt.headless=true`` those throw ``HeadlessException``. When no
+usable ``DISPLAY`` exists the engine starts its own Xvfb and owns it: the
+server dies with the Python process (``PR_SET_PDEATHSIG``), at exit, on
+exceptions and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+
+from .errors import EngineError
+
+__all__ = ["VirtualDisplay", "display_is_usable"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():  # runs in the child between fork and exec
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+    os.setsid()  # Ctrl-C in the terminal goes to us, not to Xvfb
+
+
+def display_is_usable(display=None):
+    """Whether an X server answers on ``display`` (default ``$DISPLAY``)."""
+    display = display if display is not None else os.environ.get("DISPLAY")
+    if not display:
+        return False
+    num = display.split(":")[-1].split(".")[0]
+    host = display.split(":")[0]
+    if host not in ("", "unix", "localhost"):
+        return True  # a remote display: trust the user
+    return os.path.exists(f"/tmp/.X11-unix/X{num}")
+
+
+class VirtualDisplay:
+    """An Xvfb server on a free display number.
+
+    Parameters
+    ----------
+    size : tuple of int
+        Screen width and height.
+    depth : int
+        Colour depth.
+
+    Examples
+    --------
+    >>> with VirtualDisplay() as d:  # doctest: +SKIP
+    ...     print(d.display)
+    :1
+    """
+
+    def __init__(self, size=(1280, 1024), depth=24):
+        self.size = size
+        self.depth = depth
+        self.process = None
+        self.display = None
+
+    def start(self, timeout=10.0):
+        """Start Xvfb and wait until it accepts connections."""
+        return self.launch().wait_ready(timeout)
+
+    def launch(self):
+        """Start Xvfb without waiting (the JVM can start meanwhile); see :meth:`wait_ready`."""
+        exe = shutil.which("Xvfb")
+        if exe is None:
+            raise EngineError(
+                "no display and no Xvfb: install it (apt-get install xvfb) or set DISPLAY"
+            )
+        read_fd, write_fd = os.pipe()
+        errlog = tempfile.TemporaryFile()
+        cmd = [
+            exe, "-displayfd", str(write_fd),
+            "-screen", "0", f"{self.size[0]}x{self.size[1]}x{self.depth}",
+            "-nolisten", "tcp", "-noreset",
+        ]
+        self.process = subprocess.Popen(
+            cmd, pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=errlog, preexec_fn=_die_with_parent,
+        )
+        os.close(write_fd)
+        self._read_fd, self._errlog = read_fd, errlog
+        return self
+
+    def wait_ready(self, timeout=10.0):
+        """Block until Xvfb reports its display number; set :attr:`display`."""
+        if self.display:
+            return self
+        read_fd, errlog = self._read_fd, self._errlog
+        # Xvfb writes the display number once it accepts connections.
+        import select
+
+        ready, _, _ = select.select([read_fd], [], [], timeout)
+        number = os.read(read_fd, 32).decode().strip() if ready else ""
+        os.close(read_fd)
+        if not number:
+            self.stop()
+            errlog.seek(0)
+            raise EngineError("Xvfb did not start: " + errlog.read().decode(errors="replace")[-500:])
+        errlog.close()
+        self.display = f":{number}"
+        atexit.register(self.stop)
+        return self
+
+    def stop(self):
+        """Stop the server; safe to call twice."""
+        proc, self.process = self.process, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        atexit.unregister(self.stop)
+
+    @property
+    def pid(self):
+        return self.process.pid if self.process else None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

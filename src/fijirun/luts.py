@@ -1,0 +1,52 @@
+"""Fiji's Glasbey lookup tables for plain ImageJ.
+
+Course macros colour label masks with ``run("glasbey")`` / ``run("Glasbey")``
+/ ``run("glasbey_on_dark")`` / ``run("glasbey_inverted")``, LUTs that ship
+with Fiji, not with ImageJ 1.x, where the command opens a modal
+"Unrecognized command" dialog. ImageJ looks up unknown commands as
+``<ImageJ dir>/luts/<name>.lut`` (``Executer.loadLut``), so writing the files
+there is enough. Colours come from colorcet's Glasbey palettes; index 0 is the
+background (white for ``glasbey``, black for the others, as in Fiji). Only the
+display changes: label values are never touched by a LUT.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["GLASBEY_LUTS", "glasbey_lut", "write_luts"]
+
+GLASBEY_LUTS = ("glasbey", "glasbey_on_dark", "glasbey_inverted")
+
+
+def _hex_to_rgb(colors):
+    return np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colors], dtype=np.uint8)
+
+
+def glasbey_lut(name):
+    """The 256×3 uint8 table of one of :data:`GLASBEY_LUTS`."""
+    import colorcet
+
+    if name == "glasbey_on_dark":
+        palette, background = colorcet.palette["glasbey_light"], (0, 0, 0)
+    elif name == "glasbey_inverted":
+        palette, background = colorcet.palette["glasbey_bw"], (0, 0, 0)
+    elif name == "glasbey":
+        palette, background = colorcet.palette["glasbey_bw"], (255, 255, 255)
+    else:
+        raise ValueError(f"unknown Glasbey LUT {name!r}")
+    table = np.empty((256, 3), dtype=np.uint8)
+    table[0] = background
+    table[1:] = _hex_to_rgb(palette[:255])
+    return table
+
+
+def write_luts(luts_dir):
+    """Write the Glasbey LUTs as ImageJ raw .lut files (768 bytes: R, G, B planes)."""
+    luts_dir = Path(luts_dir)
+    luts_dir.mkdir(parents=True, exist_ok=True)
+    for name in GLASBEY_LUTS:
+        (luts_dir / f"{name}.lut").write_bytes(glasbey_lut(name).T.tobytes())
+    return luts_dir

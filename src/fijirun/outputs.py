@@ -1,0 +1,94 @@
+"""Reading what a run saved: tables, ROI sets, images.
+
+Each reader uses the library made for the format: pandas for ImageJ's
+results tables (tab- or comma-delimited, as ImageJ wrote them), roifile for
+ROI sets, tifffile for TIFF and Pillow for PNG/JPEG/GIF/BMP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["output_kind", "read_table", "read_rois", "read_image", "read_output", "sha256",
+           "TABLE_SUFFIXES", "ROI_SUFFIXES", "IMAGE_SUFFIXES"]
+
+TABLE_SUFFIXES = (".txt", ".csv", ".tsv", ".xls")
+ROI_SUFFIXES = (".zip", ".roi")
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".gif", ".bmp")
+
+
+def output_kind(path):
+    """``"table"``, ``"rois"``, ``"image"`` or ``"other"`` by file name."""
+    suffix = Path(path).suffix.lower()
+    if suffix in TABLE_SUFFIXES:
+        return "table"
+    if suffix in ROI_SUFFIXES:
+        return "rois"
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    return "other"
+
+
+def sha256(path, chunk=1 << 20):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_table(path):
+    """An ImageJ results table as a DataFrame.
+
+    The delimiter is the one ImageJ wrote (tab for .txt/.xls/.tsv, comma for
+    .csv, checked on the header line). ImageJ's unnamed row-number column
+    (``" "``), when present, becomes the index.
+    """
+    path = Path(path)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        header = f.readline()
+    if not header.strip():
+        return pd.DataFrame()
+    sep = "\t" if "\t" in header else ","
+    table = pd.read_csv(path, sep=sep)
+    first = table.columns[0] if len(table.columns) else None
+    if first is not None and (str(first).strip() == "" or str(first).startswith("Unnamed")):
+        column = table[first]
+        if pd.api.types.is_integer_dtype(column) and (column.to_numpy() == np.arange(1, len(table) + 1)).all():
+            table = table.set_index(first)
+            table.index.name = None
+    return table
+
+
+def read_rois(path):
+    """An ImageJ ROI set (.zip) or single ROI (.roi) as a list of ``roifile.ImagejRoi``."""
+    import roifile
+
+    rois = roifile.ImagejRoi.fromfile(str(path))
+    return rois if isinstance(rois, list) else [rois]
+
+
+def read_image(path):
+    """Pixel values as a numpy array (labels kept exactly: no LUT applied)."""
+    path = Path(path)
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        return tifffile.imread(path)
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode == "P":
+            return np.asarray(im)  # palette indices: the stored values, not the colours
+        return np.asarray(im)
+
+
+def read_output(path):
+    """``(kind, object)`` for a saved file; ``object`` is None for unknown kinds."""
+    kind = output_kind(path)
+    reader = {"table": read_table, "rois": read_rois, "image": read_image}.get(kind)
+    return kind, (reader(path) if reader else None)

@@ -1,0 +1,438 @@
+"""Preparing a script to run unattended, without editing the user's file.
+
+What this module does to the text it is given (the file on disk is never
+touched), keeping every line where it was so that ImageJ's line numbers stay
+the user's line numbers:
+
+* SciJava script parameters (``#@ File input``) are filled from ``params``;
+  in IJ Macro the ``#@`` line becomes an assignment (plain ImageJ 1.x does not
+  know script parameters), in Jython the values are handed to the interpreter.
+* Course-template assignments at top level (``outputDir = FIXME``,
+  ``min_size = 0``) are overridden by ``params``. An unresolved ``FIXME`` is a
+  :class:`~fijirun.errors.ParameterError` naming the variable.
+* http(s) URLs in string literals are replaced by their copies in the data
+  directory (:mod:`fijirun.data`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .data import URL_PATTERN, DataDir
+from .errors import InputError, ParameterError
+
+__all__ = [
+    "MACRO",
+    "JYTHON",
+    "ScriptParameter",
+    "PreparedScript",
+    "detect_language",
+    "parse_parameters",
+    "prepare_script",
+    "OUTPUT_DIR_NAMES",
+    "INPUT_NAMES",
+]
+
+MACRO = "ijm"
+JYTHON = "jython"
+
+_LANGUAGES = {
+    ".ijm": MACRO, ".txt": MACRO, ".mac": MACRO, ".macro": MACRO,
+    ".py": JYTHON, ".jy": JYTHON,
+}
+_LANGUAGE_ALIASES = {
+    "ijm": MACRO, "macro": MACRO, "imagej macro": MACRO, "ij1 macro": MACRO, "ijmacro": MACRO,
+    "py": JYTHON, "python": JYTHON, "jython": JYTHON,
+}
+
+# Names a script's output folder and input image go by, in course material.
+OUTPUT_DIR_NAMES = ("outputDir", "output_dir", "outputFolder", "output_folder", "outDir",
+                    "out_dir", "outputDirectory", "dirOut", "saveDir", "output")
+INPUT_NAMES = ("input", "inputFile", "input_file", "inputImage", "input_image", "imagePath",
+               "image_path", "inputPath")
+
+_INT_TYPES = {"int", "integer", "long", "short", "byte", "biginteger"}
+_FLOAT_TYPES = {"float", "double", "bigdecimal", "number"}
+_BOOL_TYPES = {"boolean", "bool"}
+_STRING_TYPES = {"string", "char", "character", "colorrgb"}
+_FILE_TYPES = {"file", "path"}
+_FILE_LIST_TYPES = {"file[]"}
+
+_PARAM_LINE = re.compile(
+    r"""^\s*(?:\#@|//\s*@)(?P<io>input|output|both)?\s*
+        (?P<type>[A-Za-z_][\w.]*(?:\[\])?)\s*
+        (?:\((?P<opts>.*)\))?\s*
+        (?P<name>[A-Za-z_]\w*)?\s*
+        (?:=\s*(?P<default>.*?))?\s*$""",
+    re.VERBOSE,
+)
+_OPTION = re.compile(r"""(\w+)\s*=\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^,]+)""")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass
+class ScriptParameter:
+    """One ``#@`` script parameter."""
+
+    name: str
+    type: str
+    line: int  # 1-based
+    options: dict = field(default_factory=dict)
+    default: object = None
+    io: str = "input"
+
+    @property
+    def is_directory(self):
+        return "directory" in str(self.options.get("style", "")).lower()
+
+    @property
+    def is_file(self):
+        return self.type.lower() in _FILE_TYPES
+
+
+@dataclass
+class PreparedScript:
+    """A script ready for a backend: text, language and effective values."""
+
+    path: str
+    language: str
+    original: str
+    text: str
+    values: dict  # effective parameter values, as Python objects
+    parameters: list  # ScriptParameter
+    file_params: set  # names whose values are files (java.io.File in Jython)
+    urls: dict  # url -> local path (str) or None when the data dir lacks it
+    arg: str = ""
+
+    def line_text(self, line):
+        """The user's line ``line`` (1-based), or None."""
+        lines = self.original.splitlines()
+        if line and 1 <= line <= len(lines):
+            return lines[line - 1]
+        return None
+
+
+def detect_language(path=None, language=None):
+    """``"ijm"`` or ``"jython"`` from an explicit name or the file extension."""
+    if language:
+        key = str(language).strip().lower()
+        if key in _LANGUAGE_ALIASES:
+            return _LANGUAGE_ALIASES[key]
+        raise ParameterError(f"unknown script language {language!r}: use 'ijm' or 'jython'")
+    if path:
+        ext = Path(str(path)).suffix.lower()
+        if ext in _LANGUAGES:
+            return _LANGUAGES[ext]
+    raise ParameterError(f"cannot tell the language of {path}: use .ijm or .py, or language=")
+
+
+def _parse_options(text):
+    opts = {}
+    for key, value in _OPTION.findall(text or ""):
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        opts[key] = value
+    return opts
+
+
+def parse_parameters(text):
+    """The ``#@`` script parameters of a script, in order."""
+    params = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip()
+        if not (stripped.startswith("#@") or re.match(r"//\s*@\w", stripped)):
+            continue
+        m = _PARAM_LINE.match(line)
+        if not m or not m.group("name"):
+            raise ParameterError(f"cannot read script parameter {line.strip()!r}", line=number)
+        opts = _parse_options(m.group("opts"))
+        default = m.group("default")
+        if default is not None:
+            default = default.strip().strip("\"'")
+        elif "value" in opts:
+            default = opts["value"]
+        params.append(ScriptParameter(
+            name=m.group("name"), type=m.group("type"), line=number, options=opts,
+            default=default, io=m.group("io") or "input",
+        ))
+    return params
+
+
+def coerce(value, type_name=None):
+    """Turn a command-line string into the value a script expects.
+
+    A value that parses as a number is a number, ``true``/``false`` for
+    Boolean parameters a bool, anything else a string.
+    """
+    t = (type_name or "").lower()
+    if not isinstance(value, str):
+        if isinstance(value, Path):
+            return str(value)
+        return value
+    if t in _BOOL_TYPES:
+        if value.lower() in ("true", "1", "yes", "on"):
+            return True
+        if value.lower() in ("false", "0", "no", "off"):
+            return False
+        raise ParameterError(f"{value!r} is not a Boolean")
+    if t in _STRING_TYPES or t in _FILE_TYPES:
+        return value
+    if t in _INT_TYPES:
+        try:
+            return int(value)
+        except ValueError:
+            raise ParameterError(f"{value!r} is not an integer") from None
+    if _NUMBER.match(value.strip()):
+        v = float(value)
+        return int(v) if re.match(r"^[+-]?\d+$", value.strip()) else v
+    return value
+
+
+def literal(value, language):
+    """``value`` as a literal of the script language."""
+    if isinstance(value, bool):
+        return ("true" if value else "false") if language == MACRO else ("True" if value else "False")
+    if isinstance(value, (int, float)):
+        return repr(value)
+    s = str(value)
+    if language == MACRO:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return "u" + json.dumps(s)  # a JSON string is a valid Python 2 unicode literal body
+
+
+# ---------------------------------------------------------------- lexing
+def _macro_code_mask(text):
+    """Per character: 'c' code, 's' string, '/' comment. Handles //, /* */, "..." and '...'."""
+    kinds = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "/" and text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            kinds.append("/" * (j - i))
+            i = j
+        elif ch == "/" and text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            kinds.append("/" * (j - i))
+            i = j
+        elif ch in "\"'":
+            j = i + 1
+            while j < n and text[j] != ch and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            j = min(j + 1, n)
+            kinds.append("s" * (j - i))
+            i = j
+        else:
+            kinds.append("c")
+            i += 1
+    return "".join(kinds)
+
+
+def _python_code_mask(text):
+    """Per character: 'c' code, 's' string, '/' comment, for Python 2/3 source."""
+    kinds = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "#":
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            kinds.append("/" * (j - i))
+            i = j
+        elif ch in "\"'":
+            quote = text[i:i + 3] if text[i:i + 3] in ('"""', "'''") else ch
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if len(quote) == 1 and text[j] == "\n":
+                    break
+                j += 2 if text[j] == "\\" else 1
+            j = min(j + len(quote), n)
+            kinds.append("s" * (j - i))
+            i = j
+        else:
+            kinds.append("c")
+            i += 1
+    return "".join(kinds)
+
+
+def _top_level_assignments(text, mask, language):
+    """name -> (line index, rhs start, rhs end) for the first top-level assignment of each name."""
+    found = {}
+    depth = 0
+    offset = 0
+    assign = re.compile(r"(?:var\s+)?([A-Za-z_]\w*)\s*=(?!=)\s*")
+    for index, line in enumerate(text.splitlines(keepends=True)):
+        lmask = mask[offset:offset + len(line)]
+        at_top = depth == 0 if language == MACRO else (line[:1] not in (" ", "\t") and depth == 0)
+        stripped_start = len(line) - len(line.lstrip())
+        if at_top and lmask[stripped_start:stripped_start + 1] == "c":
+            m = assign.match(line, stripped_start)
+            if m and m.group(1) not in found:
+                start = m.end()
+                # the value ends at ';' or at a comment or at the end of the line
+                end = start
+                inner = 0
+                while end < len(line) and line[end] != "\n":
+                    k = lmask[end]
+                    if k == "/":
+                        break
+                    if k == "c":
+                        if line[end] in "([{":
+                            inner += 1
+                        elif line[end] in ")]}":
+                            inner -= 1
+                        elif line[end] == ";" and inner == 0:
+                            break
+                    end += 1
+                while end > start and line[end - 1] in " \t\r":
+                    end -= 1
+                found[m.group(1)] = (index, start, end, inner != 0)
+        for ch, k in zip(line, lmask):
+            if k != "c":
+                continue
+            if language == MACRO and ch in "{":
+                depth += 1
+            elif language == MACRO and ch in "}":
+                depth = max(0, depth - 1)
+            elif language == JYTHON and ch in "([{":
+                depth += 1
+            elif language == JYTHON and ch in ")]}":
+                depth = max(0, depth - 1)
+        offset += len(line)
+    return found
+
+
+_FIXME = re.compile(r"\bFIXME\b")
+
+
+def prepare_script(text, language, params=None, *, path="<code>", data_dir=None, arg=""):
+    """Fill a script's parameters and resolve its data; return a :class:`PreparedScript`.
+
+    Parameters
+    ----------
+    text : str
+        The script source.
+    language : {"ijm", "jython"}
+    params : dict, optional
+        Values by name, for ``#@`` parameters or top-level assignments.
+        Strings are coerced as on the command line (see :func:`coerce`).
+    path : str
+        The script's path, for messages.
+    data_dir : DataDir or path-like, optional
+        Where remote URLs are looked up.
+    arg : str
+        The macro argument (``getArgument()``).
+
+    Raises
+    ------
+    ParameterError
+        An unknown parameter name, a parameter without value, or a ``FIXME``
+        left unresolved.
+    InputError
+        A file parameter names a file that does not exist.
+    """
+    params = dict(params or {})
+    data = data_dir if isinstance(data_dir, DataDir) else DataDir(data_dir)
+    lines = text.splitlines(keepends=True)
+    parameters = parse_parameters(text)
+    by_name = {p.name: p for p in parameters}
+    mask = _macro_code_mask(text) if language == MACRO else _python_code_mask(text)
+    assignments = _top_level_assignments(text, mask, language)
+
+    unknown = [n for n in params if n not in by_name and n not in assignments]
+    if unknown:
+        known = sorted(set(by_name) | set(assignments))
+        raise ParameterError(
+            f"the script has no parameter or top-level variable {', '.join(map(repr, unknown))}"
+            f" (it has: {', '.join(known) or 'none'})", name=unknown[0], path=path)
+
+    values = {}
+    file_params = set()
+    # ---- #@ script parameters
+    for p in parameters:
+        if p.io == "output":
+            if language == MACRO:
+                lines[p.line - 1] = "// " + lines[p.line - 1].lstrip()
+            continue
+        t = p.type.lower()
+        if p.name in params:
+            value = coerce(params[p.name], p.type)
+        elif p.default is not None:
+            value = coerce(p.default, p.type)
+        elif t in _BOOL_TYPES:
+            value = False
+        else:
+            if t not in (_INT_TYPES | _FLOAT_TYPES | _STRING_TYPES | _FILE_TYPES | _BOOL_TYPES):
+                raise ParameterError(
+                    f"script parameter '#@ {p.type} {p.name}' needs a SciJava service or object "
+                    "that plain ImageJ cannot provide", name=p.name, path=path, line=p.line)
+            raise ParameterError(
+                f"script parameter '{p.name}' ({p.type}) has no value: pass params={{'{p.name}': ...}}"
+                f" or --set {p.name}=VALUE", name=p.name, path=path, line=p.line)
+        if t in _FILE_TYPES:
+            file_params.add(p.name)
+            if not p.is_directory and p.io == "input" and "save" not in str(p.options.get("style", "")):
+                if not Path(str(value)).exists():
+                    raise InputError(f"{path}: input '{p.name}' = {value}: no such file")
+        values[p.name] = value
+        if language == MACRO:
+            eol = "\n" if lines[p.line - 1].endswith("\n") else ""
+            lines[p.line - 1] = f"{p.name} = {literal(value, MACRO)};{eol}"
+
+    # ---- top-level assignments (course templates)
+    for name, value in params.items():
+        if name in by_name:
+            continue
+        index, start, end, multiline = assignments[name]
+        if multiline:
+            raise ParameterError(f"cannot override '{name}': its value spans several lines",
+                                 name=name, path=path, line=index + 1)
+        value = coerce(value)
+        values[name] = value
+        line = lines[index]
+        lines[index] = line[:start] + literal(value, language) + line[end:]
+
+    prepared = "".join(lines)
+
+    # ---- FIXME left in a top-level assignment
+    for name, (index, start, end, _) in sorted(assignments.items(), key=lambda kv: kv[1][0]):
+        if name in params or name in by_name:
+            continue
+        if _FIXME.search(text.splitlines(keepends=True)[index][start:end]):
+            raise ParameterError(
+                f"'{name}' is FIXME: give it a value with params={{'{name}': ...}} or --set {name}=VALUE",
+                name=name, path=path, line=index + 1)
+
+    # ---- remote data
+    urls = {}
+    new_mask = _macro_code_mask(prepared) if language == MACRO else _python_code_mask(prepared)
+    pieces = []
+    last = 0
+    for m in URL_PATTERN.finditer(prepared):
+        if new_mask[m.start()] != "s":
+            continue
+        url = m.group(0)
+        local = data.resolve_url(url)
+        urls[url] = str(local) if local else None
+        if local:
+            pieces.append(prepared[last:m.start()])
+            pieces.append(str(local).replace("\\", "/"))
+            last = m.end()
+    pieces.append(prepared[last:])
+    prepared = "".join(pieces)
+
+    return PreparedScript(path=str(path), language=language, original=text, text=prepared,
+                          values=values, parameters=parameters, file_params=file_params,
+                          urls=urls, arg=arg or "")
+
+
+def script_names(text, language):
+    """Names a caller can set: ``#@`` parameters and top-level assignments."""
+    mask = _macro_code_mask(text) if language == MACRO else _python_code_mask(text)
+    return {p.name for p in parse_parameters(text)} | set(_top_level_assignments(text, mask, language))

@@ -1,0 +1,396 @@
+"""Sessions and run results: the public face of the engine.
+
+A :class:`Session` owns a backend (one ImageJ) and runs scripts in it one
+after another. For each run it prepares the script (:mod:`fijirun.prepare`),
+gives ImageJ a private staging folder as the output folder, and when the run
+succeeded moves what ImageJ wrote into the real output folder (atomically,
+never replacing a file fijirun did not write), parses it and records the run
+in ``run.json``. A failed run raises; its partial outputs are not moved.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .backends import get_backend_class
+from .data import DataDir
+from .errors import OutputDirError, OutputExistsError, RunError
+from .outputs import read_output, sha256
+from .prepare import INPUT_NAMES, OUTPUT_DIR_NAMES, detect_language, prepare_script, script_names
+from .provenance import RUN_RECORD, owned_outputs, write_json_atomic
+
+__all__ = ["Session", "RunResult", "DEFAULT_TIMEOUT"]
+
+DEFAULT_TIMEOUT = 600.0
+
+
+@dataclass
+class RunResult:
+    """What one run did and saved.
+
+    Attributes
+    ----------
+    status : {"ok", "failed"}
+    outputs : list of Path
+        Files the run wrote, in the output folder.
+    tables : dict
+        File name → pandas DataFrame, for results tables.
+    rois : dict
+        File name → list of ``roifile.ImagejRoi``, for ROI sets.
+    images : dict
+        File name → numpy array, for saved images (label masks).
+    log : str
+        ImageJ's Log window (plus Jython's printed output).
+    commands : list of dict
+        Every ImageJ command executed, with its options.
+    error : RunError or None
+    """
+
+    status: str
+    script: str
+    language: str
+    backend: str
+    imagej_version: str
+    output_dir: Path | None
+    outputs: list = field(default_factory=list)
+    tables: dict = field(default_factory=dict)
+    rois: dict = field(default_factory=dict)
+    images: dict = field(default_factory=dict)
+    log: str = ""
+    commands: list = field(default_factory=list)
+    messages: list = field(default_factory=list)
+    parameters: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    timings: dict = field(default_factory=dict)
+    error: RunError | None = None
+    record: dict = field(default_factory=dict)
+    check: object = None
+
+    @property
+    def ok(self):
+        return self.status == "ok"
+
+    @property
+    def table(self):
+        """The first results table, or None."""
+        return next(iter(self.tables.values()), None)
+
+    @property
+    def roi_set(self):
+        """The first ROI set, or None."""
+        return next(iter(self.rois.values()), None)
+
+    @property
+    def label_mask(self):
+        """The first saved integer image that looks like a label mask, or None.
+
+        TIFF is preferred over lossy or 8-bit formats.
+        """
+        def rank(item):
+            name, arr = item
+            return (not name.lower().endswith((".tif", ".tiff")), arr.dtype.itemsize == 1)
+        for name, arr in sorted(self.images.items(), key=rank):
+            if arr.ndim == 2 and arr.dtype.kind in "ui":
+                return arr
+        return None
+
+    def summary(self):
+        """The ``--json`` object of the CLI."""
+        mask = self.label_mask
+        n_rows = sum(len(t) for t in self.tables.values()) if self.tables else 0
+        first_table = self.table
+        return {
+            "status": self.status,
+            "backend": self.backend,
+            "imagej_version": self.imagej_version,
+            "script": self.script,
+            "output_dir": str(self.output_dir) if self.output_dir else None,
+            "outputs": [str(p) for p in self.outputs],
+            "n_results_rows": int(len(first_table)) if first_table is not None else 0,
+            "n_results_rows_all_tables": int(n_rows),
+            "n_rois": int(len(self.roi_set)) if self.roi_set is not None else 0,
+            "label_max": int(mask.max()) if mask is not None and mask.size else None,
+            "seconds": round(self.seconds, 4),
+            "messages": self.messages,
+            "error": self.error.to_dict() if self.error else None,
+        }
+
+
+def _find_name(names, candidates):
+    for c in candidates:
+        if c in names:
+            return c
+    lower = {n.lower(): n for n in names}
+    for c in candidates:
+        if c.lower() in lower:
+            return lower[c.lower()]
+    return None
+
+
+class Session:
+    """One ImageJ, kept warm, running scripts unattended.
+
+    Parameters
+    ----------
+    backend : {"imagej1", "fiji"}
+        Where scripts run. ``imagej1`` (default): ImageJ 1.x from the OS
+        packages, in this process.
+    data_dir : path-like, optional
+        Local copies of data that scripts open by URL, and of ImageJ's
+        sample images.
+    timeout : float
+        Default per-run timeout in seconds.
+    memory : str
+        JVM maximum heap (``-Xmx``), e.g. ``"2g"``.
+    overwrite : bool
+        Allow a run to replace files in its output folder that fijirun did
+        not write. Off by default: such a run fails and keeps its outputs
+        aside in ``fijirun-unsaved-*``.
+    **backend_options
+        Passed to the backend (``ij_jar``, ``jython_jar``, ``fiji_dir``,
+        ``java_home``, ``batch_mode``).
+
+    Examples
+    --------
+    >>> import fijirun
+    >>> with fijirun.Session(data_dir="../shared/data") as s:  # doctest: +SKIP
+    ...     r = s.run("fiji_macros/output_saving.ijm",
+    ...               input="../shared/data/xy_8bit_binary_randomshapes.tif",
+    ...               output_dir="out")
+    ...     print(len(r.table), r.label_mask.max())
+    6 6
+    """
+
+    def __init__(self, backend="imagej1", *, data_dir=None, timeout=DEFAULT_TIMEOUT, memory="2g",
+                 overwrite=False, **backend_options):
+        self.data_dir = DataDir(data_dir)
+        self.timeout = float(timeout)
+        self.overwrite = overwrite
+        self.backend_name = backend
+        cls = get_backend_class(backend)
+        self.backend = cls(self.data_dir, memory=memory, **backend_options)
+        self.startup_seconds = None
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self):
+        """Start the backend now (otherwise the first run does)."""
+        if self.startup_seconds is None:
+            t = time.perf_counter()
+            self.backend.start()
+            self.startup_seconds = time.perf_counter() - t
+        return self
+
+    def close(self):
+        self.backend.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def imagej_version(self):
+        return self.start().backend.imagej_version
+
+    # ------------------------------------------------------------ running
+    def run(self, script, params=None, *, language=None, input=None, output_dir=None, arg="",
+            timeout=None, check=False, raise_on_error=True):
+        """Run a script file.
+
+        Parameters
+        ----------
+        script : path-like
+            An IJ Macro (``.ijm``) or Jython (``.py``) file.
+        params : dict, optional
+            Values for ``#@`` parameters and top-level assignments
+            (``outputDir = FIXME``).
+        language : {"ijm", "jython"}, optional
+            Overrides the file extension.
+        input : path-like, optional
+            Fills the script's input parameter (``input``, ...), when it has one.
+        output_dir : path-like, optional
+            Fills the script's output folder parameter (``outputDir``, ...);
+            outputs are collected from this folder.
+        arg : str
+            The macro argument (``getArgument()``).
+        timeout : float, optional
+            Seconds; the session's default otherwise.
+        check : bool
+            Check the outputs against the reference (``fijirun.check``).
+        raise_on_error : bool
+            Raise the run's error (default) or return a failed RunResult.
+
+        Returns
+        -------
+        RunResult
+        """
+        path = Path(script)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise FileNotFoundError(f"cannot read script {script}: {exc.strerror}") from None
+        return self._run(text, detect_language(path, language), params, path=str(path), input=input,
+                         output_dir=output_dir, arg=arg, timeout=timeout, check=check,
+                         raise_on_error=raise_on_error)
+
+    def run_code(self, code, language, params=None, **kwargs):
+        """Run script text (``language``: ``"ijm"`` or ``"jython"``); see :meth:`run`."""
+        return self._run(code, detect_language(None, language), params, path="<code>", **kwargs)
+
+    def _run(self, text, language, params, *, path, input=None, output_dir=None, arg="",
+             timeout=None, check=False, raise_on_error=True):
+        started = _dt.datetime.now(_dt.timezone.utc)
+        t0 = time.perf_counter()
+        params = dict(params or {})
+        names = script_names(text, language)
+        if input is not None:
+            name = _find_name(names, INPUT_NAMES)
+            if name and name not in params:
+                params[name] = str(Path(input).resolve())
+        out_name = _find_name(names, OUTPUT_DIR_NAMES)
+        if out_name and out_name in params and output_dir is None:
+            output_dir = params[out_name]
+        staging = None
+        if output_dir is not None:
+            output_dir = self._prepare_output_dir(output_dir)
+            if out_name:
+                staging = output_dir / f".fijirun-staging-{uuid.uuid4().hex[:12]}"
+                staging.mkdir()
+                params[out_name] = str(staging) + os.sep
+        try:
+            prepared = prepare_script(text, language, params, path=path, data_dir=self.data_dir, arg=arg)
+            self.start()
+            t_run = time.perf_counter()
+            outcome = self.backend.run(prepared, timeout=float(timeout or self.timeout))
+            t_after = time.perf_counter()
+            result = self._collect(prepared, outcome, output_dir, staging, out_name)
+        except BaseException:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise
+        result.seconds = time.perf_counter() - t0
+        result.timings = {"prepare": t_run - t0, "imagej": outcome.seconds,
+                          "collect": time.perf_counter() - t_after, "total": result.seconds}
+        result.record.update(started=started.isoformat(), seconds=result.seconds, timings=result.timings)
+        if output_dir is not None:
+            write_json_atomic(output_dir / RUN_RECORD, result.record)
+        if check and result.ok and output_dir is not None:
+            from .check import check as check_outputs
+
+            result.check = check_outputs(output_dir)
+        if result.error is not None and raise_on_error:
+            raise result.error
+        return result
+
+    def _prepare_output_dir(self, output_dir):
+        output_dir = Path(output_dir).resolve()
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputDirError(f"cannot create output folder {output_dir}: {exc.strerror}") from None
+        if not output_dir.is_dir():
+            raise OutputDirError(f"output folder {output_dir} is not a folder")
+        if not os.access(output_dir, os.W_OK | os.X_OK):
+            raise OutputDirError(f"output folder {output_dir} is not writable")
+        return output_dir
+
+    def _collect(self, prepared, outcome, output_dir, staging, out_name):
+        """Move staged outputs into place, parse them, build the run record."""
+        error = outcome.error
+        outputs = []
+        if staging is not None:
+            written = sorted(p for p in staging.rglob("*") if p.is_file())
+            if error is not None:
+                error.partial_outputs = [str(p.relative_to(staging)) for p in written]
+                shutil.rmtree(staging, ignore_errors=True)
+            else:
+                outputs = self._publish(staging, written, output_dir)
+        values = dict(prepared.values)
+        if out_name and staging is not None:
+            values[out_name] = str(output_dir) + os.sep
+        result = RunResult(
+            status="failed" if error else "ok", script=prepared.path, language=prepared.language,
+            backend=self.backend_name, imagej_version=self.backend.imagej_version,
+            output_dir=output_dir, outputs=outputs, log=outcome.log,
+            commands=self._unstage(outcome.commands, staging, output_dir),
+            messages=outcome.messages, parameters=values, error=error,
+        )
+        for p in outputs:
+            try:
+                kind, obj = read_output(p)
+            except Exception as exc:  # noqa: BLE001 - a file we cannot parse is reported, not fatal
+                result.messages.append(f"could not read {p.name}: {exc}")
+                continue
+            target = {"table": result.tables, "rois": result.rois, "image": result.images}.get(kind)
+            if target is not None:
+                target[str(p.relative_to(output_dir))] = obj
+        result.record = self._record(prepared, result, output_dir)
+        return result
+
+    def _publish(self, staging, written, output_dir):
+        owned = owned_outputs(output_dir)
+        conflicts = [p for p in written
+                     if (output_dir / p.relative_to(staging)).exists()
+                     and str(p.relative_to(staging)) not in owned]
+        if conflicts and not self.overwrite:
+            keep = output_dir / f"fijirun-unsaved-{_dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+            staging.rename(keep)
+            raise OutputExistsError(
+                f"the run would overwrite {', '.join(str(p.relative_to(staging)) for p in conflicts)} "
+                f"in {output_dir}, not written by fijirun; its outputs are kept in {keep} "
+                "(use overwrite=True / --overwrite to replace)")
+        outputs = []
+        for p in written:
+            dest = output_dir / p.relative_to(staging)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(p, dest)  # atomic within one file system
+            outputs.append(dest)
+        shutil.rmtree(staging, ignore_errors=True)
+        return outputs
+
+    @staticmethod
+    def _unstage(commands, staging, output_dir):
+        if staging is None:
+            return commands
+        s = str(staging) + os.sep
+        return [{k: v.replace(s, str(output_dir) + os.sep).replace(str(staging), str(output_dir))
+                 for k, v in c.items()} for c in commands]
+
+    def _record(self, prepared, result, output_dir):
+        inputs = []
+        for name in sorted(prepared.file_params):
+            p = Path(str(prepared.values.get(name, "")))
+            if p.is_file():
+                inputs.append({"parameter": name, "path": str(p.resolve()), "sha256": sha256(p)})
+        for url, local in prepared.urls.items():
+            if local:
+                inputs.append({"url": url, "path": local, "sha256": sha256(local)})
+        script_path = Path(prepared.path)
+        return {
+            "fijirun": __version__,
+            "status": result.status,
+            "script": {
+                "path": str(script_path.resolve()) if prepared.path != "<code>" else "<code>",
+                "language": prepared.language,
+                "sha256": __import__("hashlib").sha256(prepared.original.encode()).hexdigest(),
+            },
+            "backend": self.backend_name,
+            "versions": self.backend.versions(),
+            "parameters": result.parameters,
+            "arg": prepared.arg,
+            "commands": result.commands,
+            "inputs": inputs,
+            "outputs": [{"path": str(p.relative_to(output_dir)), "sha256": sha256(p),
+                         "bytes": p.stat().st_size} for p in result.outputs],
+            "messages": result.messages,
+            "error": result.error.to_dict() if result.error else None,
+            "log": result.log,
+        }
