@@ -1,0 +1,190 @@
+"""Outline tracing as ImageJ's ``Wand`` does it for Analyze Particles.
+
+ImageJ 1.x (``ij.gui.Wand.autoOutline`` in legacy, thresholded mode, as called by
+``ij.plugin.filter.ParticleAnalyzer``) traces the outer boundary of an
+8-connected particle along the pixel edges ("cracks").  Starting from the first
+pixel of the particle in raster order it walks to the right end of that pixel run
+and follows the boundary with the outside on the left-hand side, always trying to
+turn left first (8-connectivity).  A vertex is recorded only where the walking
+direction changes, so the polygon consists of corner points only.
+
+This module reproduces that walk for *all* particles of an image at once, without
+a per-pixel Python loop:
+
+1. every lattice vertex gets a 4-bit code from its 4 neighbouring pixels;
+2. vertices where the Wand turns ("corners") become graph nodes -- one node per
+   pass, i.e. two at diagonal (saddle) vertices;
+3. the successor of a node is the next corner along its outgoing direction (the
+   next corner in the same vertex row, or column, found from sorted lists);
+4. each particle's cycle is cut just before the Wand's start node and the
+   position of every node in its polygon is found by pointer jumping
+   (list ranking), then nodes are scattered into one concatenated vertex array.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["trace_outlines", "Outlines"]
+
+# Directions (as in Wand.java): 0 = +x, 1 = -y, 2 = -x, 3 = +y.
+# Pixel in direction k of vertex (x, y): 0 -> (x, y), 1 -> (x, y-1), 2 -> (x-1, y-1), 3 -> (x-1, y).
+# The vertex code has bit k set when that pixel is inside.
+
+
+def _tables():
+    valid = np.zeros((16, 4), bool)
+    out = np.full((16, 4), -1, np.int64)
+    for c in range(16):
+        def bit(k):
+            return (c >> (k & 3)) & 1
+        for d in range(4):
+            # incoming direction d: behind-right pixel (d-1) inside, behind-left (d+2) outside
+            if bit(d - 1) and not bit(d + 2):
+                valid[c, d] = True
+                if bit(d + 1):
+                    out[c, d] = (d + 1) & 3
+                elif bit(d):
+                    out[c, d] = d
+                else:
+                    out[c, d] = (d - 1) & 3
+    turn = valid & (out != np.arange(4))
+    is_corner = turn.any(1)
+    nnodes = turn.sum(1).astype(np.int64)
+    slot = np.cumsum(turn, 1) - 1
+    slot[~turn] = -1
+    # s-th turning incoming direction of code c
+    din = np.full((16, 2), -1, np.int64)
+    for c in range(16):
+        ds = np.flatnonzero(turn[c])
+        din[c, : len(ds)] = ds
+    return is_corner, nnodes, slot, din, out
+
+
+_IS_CORNER, _NNODES, _SLOT, _DIN, _OUT = _tables()
+
+
+class Outlines:
+    """Concatenated polygons: vertices ``x[offsets[i]:offsets[i+1]]`` belong to particle i."""
+
+    def __init__(self, x, y, offsets):
+        self.x = x
+        self.y = y
+        self.offsets = offsets
+
+    def __len__(self):
+        return len(self.offsets) - 1
+
+    def polygon(self, i):
+        s, e = self.offsets[i], self.offsets[i + 1]
+        return np.stack([self.x[s:e], self.y[s:e]], axis=1)
+
+    @property
+    def counts(self):
+        return np.diff(self.offsets)
+
+    @property
+    def group(self):
+        """Particle index of every vertex."""
+        return np.repeat(np.arange(len(self), dtype=np.int64), self.counts)
+
+
+def _vertex_codes(fg):
+    """uint8 code of every lattice vertex, shape (H+1, W+1)."""
+    h, w = fg.shape
+    p = np.zeros((h + 2, w + 2), np.uint8)
+    p[1:-1, 1:-1] = fg
+    code = p[1:, 1:].copy()                       # SE = pixel (x, y)       bit 0
+    code |= p[:-1, 1:] << 1                       # NE = pixel (x, y-1)     bit 1
+    code |= p[:-1, :-1] << 2                      # NW = pixel (x-1, y-1)   bit 2
+    code |= p[1:, :-1] << 3                       # SW = pixel (x-1, y)     bit 3
+    return code
+
+
+def trace_outlines(fg, first_x, first_y):
+    """Trace the outer outline of the particles whose first (raster-order) pixel
+    is ``(first_x[i], first_y[i])`` in the boolean image ``fg``.
+
+    Returns :class:`Outlines` with ImageJ's vertex lists (absolute image
+    coordinates, in ImageJ's order and starting point).
+    """
+    fg = np.asarray(fg, bool)
+    h, w = fg.shape
+    first_x = np.asarray(first_x, np.int64)
+    first_y = np.asarray(first_y, np.int64)
+    npart = len(first_x)
+    if npart == 0:
+        return Outlines(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(1, np.int64))
+    w1 = w + 1
+    code = _vertex_codes(fg)
+    cidx = np.flatnonzero(_IS_CORNER[code])       # raster order of vertex (x, y)
+    ccode = code.ravel()[cidx].astype(np.int64)
+    del code
+    cy = (cidx // w1).astype(np.int32)
+    cx = (cidx - cy.astype(np.int64) * w1).astype(np.int32)
+    nc = len(cidx)
+    # column-major order of corners (stable radix sort on x keeps y ascending)
+    keytype = np.uint16 if w1 < 65536 else np.uint32
+    perm = np.argsort(cx.astype(keytype), kind="stable")
+    inv = np.empty(nc, np.int64)
+    inv[perm] = np.arange(nc)
+
+    nn = _NNODES[ccode]
+    base = np.cumsum(nn) - nn
+    nnode = int(nn.sum())
+    ncorner = np.repeat(np.arange(nc, dtype=np.int64), nn)
+    nslot = np.arange(nnode, dtype=np.int64) - base[ncorner]
+    ncode = ccode[ncorner]
+    ndin = _DIN[ncode, nslot]
+    ndout = _OUT[ncode, ndin]
+    del nslot, ndin
+    # next corner along the outgoing direction
+    u = ncorner.copy()
+    m = ndout == 0
+    u[m] += 1
+    m = ndout == 2
+    u[m] -= 1
+    m = ndout == 3
+    u[m] = perm[inv[ncorner[m]] + 1]
+    m = ndout == 1
+    u[m] = perm[inv[ncorner[m]] - 1]
+    del m, inv, perm
+    succ = base[u] + _SLOT[ccode[u], ndout]
+    del u, ndout
+
+    # node at the top-left vertex of each particle's first pixel (a single-node corner)
+    k0 = np.searchsorted(cidx, first_y * w1 + first_x)
+    n0 = base[k0]
+    end = succ[n0]                  # top-right vertex of the first run: last polygon point
+    start = succ[end]               # first polygon point (Wand's start vertex or the next corner below)
+
+    # list ranking: distance of each node to its particle's end node
+    nxt = succ.astype(np.int64)
+    nxt[end] = end
+    dist = np.ones(nnode, np.int64)
+    dist[end] = 0
+    is_end = np.zeros(nnode, bool)
+    is_end[end] = True
+    total_steps = 1
+    while total_steps < nnode + 1:
+        dist += dist[nxt]
+        nxt = nxt[nxt]
+        total_steps *= 2
+        # the start node is the farthest from the end: once every start node has
+        # reached its end, every node of every traced outline has (hole outlines
+        # never reach an end and are ignored)
+        if is_end[nxt[start]].all():
+            break
+    lengths = dist[start] + 1
+    counts = lengths
+    offsets = np.zeros(npart + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    pid_of_end = np.full(nnode, -1, np.int64)
+    pid_of_end[end] = np.arange(npart)
+    owner = np.where(is_end[nxt], pid_of_end[nxt], -1)
+    sel = np.flatnonzero(owner >= 0)
+    own = owner[sel]
+    pos = offsets[own] + (lengths[own] - 1 - dist[sel])
+    order = np.empty(offsets[-1], np.int64)
+    order[pos] = sel
+    corner = ncorner[order]
+    return Outlines(cx[corner], cy[corner], offsets)
