@@ -62,7 +62,8 @@ class VirtualDisplay:
     :1
     """
 
-    def __init__(self, size=(1280, 1024), depth=24):
+    def __init__(self, size=(1280, 1024), depth=24, stop_at_exit=True):
+        self.stop_at_exit = stop_at_exit
         self.size = size
         self.depth = depth
         self.process = None
@@ -111,7 +112,8 @@ class VirtualDisplay:
             raise EngineError("Xvfb did not start: " + errlog.read().decode(errors="replace")[-500:])
         errlog.close()
         self.display = f":{number}"
-        atexit.register(self.stop)
+        if self.stop_at_exit:
+            atexit.register(self.stop)
         return self
 
     def stop(self):

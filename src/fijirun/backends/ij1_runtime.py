@@ -239,7 +239,7 @@ class IJ1Runtime:
                     message, line=line, source=script.line_text(line), **where)
                 state.fail(err)
             return  # the interpreter stops by itself after showError
-        line = self._macro_line(state) if script.language == MACRO else self._jython_line(state)
+        line = self._macro_line(state) if script.language == MACRO else None
         src = script.line_text(line)
         if "ij.IJ.error" in stack:
             u = _UNRECOGNIZED.search(text)
@@ -275,15 +275,6 @@ class IJ1Runtime:
         except Exception:  # noqa: BLE001 - the interpreter may be gone
             return None
 
-    def _jython_line(self, state):
-        """The line of the user's script the Jython thread is on (from its Java stack)."""
-        if state is None or state.java_thread is None:
-            return None
-        for frame in state.java_thread.getStackTrace():
-            if str(frame.getFileName()) == state.script.path and frame.getLineNumber() > 0:
-                return int(frame.getLineNumber())
-        return None
-
     # ------------------------------------------------------------ running
     def _abort(self, state):
         """Ask the running script to stop (asynchronously)."""
@@ -291,7 +282,9 @@ class IJ1Runtime:
             state.macro_interp.abortMacro()
         elif state.java_thread is not None and state.script.language == JYTHON:
             # Jython has no cooperative abort; Thread.stop raises ThreadDeath in it.
-            threading.Timer(0.05, self._stop_thread, args=(state,)).start()
+            # Give ImageJ's own abort (IJ.error -> "Macro canceled") a moment: an
+            # exception raised in the script carries the right traceback line.
+            threading.Timer(0.5, self._stop_thread, args=(state,)).start()
 
     def _stop_thread(self, state):
         thread = state.java_thread
@@ -402,21 +395,20 @@ class IJ1Runtime:
 
     def _classify_exception(self, state, exc):
         script = state.script
-        name = exc.getClass().getName()
-        if name == "java.lang.ThreadDeath" or state.error is not None:
-            return  # we stopped it, or its cause is already recorded
+        name = str(exc.getClass().getName())
+        text = str(exc.toString())
+        line = self._traceback_line(text, script.path) if name.startswith("org.python") else None
+        if state.error is not None:
+            # we stopped it, or its cause is already recorded; Jython's traceback
+            # knows the line better than the Java stack did
+            if line and isinstance(state.error, RunError) and not isinstance(state.error, ScriptTimeout):
+                state.error.line, state.error.source = line, script.line_text(line)
+                state.error.args = (state.error._format(),)
+            return
         message = str(exc.getMessage() or "")
-        if "Macro canceled" in message:
+        if name == "java.lang.ThreadDeath" or "Macro canceled" in message or "Macro canceled" in text:
             return  # exit, abort, or an error already reported through its dialog
         if name.startswith("org.python"):
-            text = str(exc.toString())
-            line = None
-            for m in re.finditer(r'File "(?P<file>[^"]*)", line (?P<line>\d+)', text):
-                if m.group("file") == script.path:
-                    line = int(m.group("line"))
-            if line is None:
-                m = re.search(r"line (\d+)", text)
-                line = int(m.group(1)) if m else None
             last = [s for s in text.strip().splitlines() if s.strip()]
             summary = last[-1].strip() if last else text
             if "SyntaxError" in text and "SyntaxError" not in summary:
@@ -424,9 +416,21 @@ class IJ1Runtime:
             state.fail(JythonError(summary, line=line, source=script.line_text(line),
                                    path=script.path, log=text))
             return
-        line = self._macro_line(state) if script.language == MACRO else self._jython_line(state)
+        line = self._macro_line(state) if script.language == MACRO else None
         err_cls = MacroError if script.language == MACRO else JythonError
         state.fail(err_cls(f"{name}: {message}", line=line, source=script.line_text(line), path=script.path))
+
+    @staticmethod
+    def _traceback_line(text, path):
+        """The innermost line of ``path`` in a Jython traceback (or a SyntaxError's line)."""
+        line = None
+        for m in re.finditer(r'File "(?P<file>[^"]*)", line (?P<line>\d+)', text):
+            if m.group("file") == path:
+                line = int(m.group("line"))
+        if line is None:
+            m = re.search(r"line (\d+)", text)
+            line = int(m.group(1)) if m else None
+        return line
 
     # ------------------------------------------------------------ state
     def _snapshot_settings(self):

@@ -15,7 +15,9 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from ..display import VirtualDisplay, display_is_usable
@@ -52,8 +54,43 @@ def _make_home():
     for sub in ("plugins", "macros"):
         (home / sub).mkdir()
     write_luts(home / "luts")
-    atexit.register(shutil.rmtree, home, True)
     return home
+
+
+def shutdown_process(grace=10.0):
+    """End this process's ImageJ: close its windows, stop the JVM, then the display.
+
+    Order matters: an X server that dies under a live JVM makes Java exit the
+    whole process with status 1; a JVM with open AWT windows never shuts down.
+    Registered with atexit after JPype's own hook, so it runs first.
+    """
+    import jpype
+
+    if jpype.isJVMStarted():
+        try:
+            for window in jpype.JClass("java.awt.Window").getWindows():
+                window.dispose()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+        def give_up():
+            # a script left a non-daemon Java thread running: do not hang at exit
+            sys.stderr.write("fijirun: the JVM did not stop within %.0f s; exiting\n" % grace)
+            display = _PROCESS["display"]
+            if display is not None:
+                display.stop()
+            os._exit(1)
+
+        watchdog = threading.Timer(grace, give_up)
+        watchdog.daemon = True
+        watchdog.start()
+        jpype.shutdownJVM()  # JPype insists on the main thread
+        watchdog.cancel()
+    display, _PROCESS["display"] = _PROCESS["display"], None
+    if display is not None:
+        display.stop()
+    home, _PROCESS["home"] = _PROCESS["home"], None
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def ensure_display():
@@ -61,7 +98,7 @@ def ensure_display():
     if display_is_usable():
         return None
     if _PROCESS["display"] is None:
-        _PROCESS["display"] = VirtualDisplay().launch()
+        _PROCESS["display"] = VirtualDisplay(stop_at_exit=False).launch()
     return _PROCESS["display"]
 
 
@@ -139,6 +176,7 @@ class ImageJ1Backend(Backend):
             self._start_from_maven(options, jython_jar)
         else:
             start_jvm(classpath, options, self.java_home)
+        atexit.register(shutdown_process)
         finish_display(display)
         self.display = display
         from jpype import JClass

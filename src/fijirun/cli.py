@@ -1,0 +1,125 @@
+"""The ``fijirun`` command: a thin layer over the Python API.
+
+``fijirun run SCRIPT`` runs one IJ Macro or Jython script unattended.
+Exit status 0 on success; otherwise the error (message and line) goes to
+stderr, or with ``--json`` into the single JSON object printed on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .errors import FijirunError, RunError
+
+__all__ = ["main", "build_parser"]
+
+
+def _parse_set(values):
+    params = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"fijirun: --set expects NAME=VALUE, got {item!r}")
+        params[name.strip()] = value
+    return params
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="fijirun", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"fijirun {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one IJ Macro (.ijm) or Jython (.py) script")
+    run.add_argument("script")
+    run.add_argument("--output", "-o", metavar="DIR", help="output folder (fills outputDir)")
+    run.add_argument("--input", "-i", metavar="IMG", help="input image (fills input)")
+    run.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
+                     help="a script parameter or top-level variable (repeatable)")
+    run.add_argument("--arg", default="", help="the macro argument, getArgument()")
+    run.add_argument("--language", choices=["ijm", "jython"], help="override the file extension")
+    run.add_argument("--data-dir", metavar="DIR", help="local copies of data opened by URL")
+    run.add_argument("--backend", default="imagej1", choices=["imagej1", "fiji"])
+    run.add_argument("--fiji", metavar="PATH", help="Fiji.app for --backend fiji (or FIJI_HOME)")
+    run.add_argument("--timeout", type=float, default=600.0, metavar="S")
+    run.add_argument("--memory", default="2g", help="JVM maximum heap, e.g. 4g")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace files in the output folder that fijirun did not write")
+    run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def _session_options(args):
+    options = {"data_dir": args.data_dir, "timeout": args.timeout, "memory": args.memory,
+               "overwrite": args.overwrite}
+    if args.fiji:
+        options["fiji_dir"] = args.fiji
+    return options
+
+
+def _print_summary(result, out):
+    out.write(f"ok: {result.script} on {result.backend} (ImageJ {result.imagej_version}), "
+              f"{result.seconds:.2f} s\n")
+    for path in result.outputs:
+        out.write(f"  saved {path}\n")
+    if not result.outputs:
+        out.write("  saved nothing\n")
+    s = result.summary()
+    out.write(f"  results rows: {s['n_results_rows']}, ROIs: {s['n_rois']}, "
+              f"label max: {s['label_max']}\n")
+    for message in result.messages:
+        out.write(f"  message: {message}\n")
+
+
+def cmd_run(args):
+    from .session import Session
+
+    params = _parse_set(args.set)
+    summary = None
+    try:
+        with Session(args.backend, **_session_options(args)) as session:
+            result = session.run(args.script, params, language=args.language, input=args.input,
+                                 output_dir=args.output, arg=args.arg)
+        summary = result.summary()
+        code = 0
+    except FijirunError as exc:
+        code = 1
+        error = exc.to_dict() if isinstance(exc, RunError) else {
+            "type": type(exc).__name__, "message": str(exc), "line": getattr(exc, "line", None),
+            "source": None}
+        summary = {"status": "failed", "backend": args.backend, "imagej_version": None,
+                   "script": args.script, "outputs": [], "n_results_rows": 0, "n_rois": 0,
+                   "label_max": None, "seconds": None, "error": error}
+        if isinstance(exc, RunError) and exc.partial_outputs:
+            summary["partial_outputs_discarded"] = exc.partial_outputs
+        sys.stderr.write(f"fijirun: {type(exc).__name__}: {exc}\n")
+    except FileNotFoundError as exc:
+        code = 1
+        summary = {"status": "failed", "backend": args.backend, "imagej_version": None,
+                   "script": args.script, "outputs": [], "n_results_rows": 0, "n_rois": 0,
+                   "label_max": None, "seconds": None,
+                   "error": {"type": "FileNotFoundError", "message": str(exc), "line": None,
+                             "source": None}}
+        sys.stderr.write(f"fijirun: {exc}\n")
+    if args.json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    elif code == 0:
+        _print_summary(result, sys.stdout)
+    return code
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("fijirun: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

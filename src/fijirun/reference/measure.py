@@ -1,0 +1,407 @@
+"""ImageJ 1.x measurements, vectorised over all particles.
+
+Each function reproduces one piece of ImageJ 1.53t's arithmetic, in the same
+floating-point operations and order where that matters for the printed value:
+
+* pixel statistics -- ``ij.process.ByteStatistics`` / ``ShortStatistics`` /
+  ``ImageStatistics`` (area, mean, standard deviation, mode, min/max, centroid,
+  centre of mass, median, skewness, kurtosis, area fraction);
+* ``ij.process.EllipseFitter`` (Major, Minor, Angle and the centroid used when
+  an ellipse is fitted);
+* ``ij.gui.PolygonRoi.getTracedPerimeter`` (Perim.);
+* ``ij.process.FloatPolygon.getConvexHull`` and ``ij.gui.Roi.getFeretValues``
+  (Feret, FeretAngle, MinFeret, FeretX, FeretY) and ``Analyzer.getArea`` (Solidity);
+* ``ij.measure.ResultsTable.d2s`` (the printed precision).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "traced_perimeter", "convex_hulls", "feret_values", "polygon_area",
+    "ellipse_params", "histogram_stats", "format_value", "round_like_imagej",
+]
+
+HALFPI = 1.5707963267949      # as in EllipseFitter.java
+SQRT_PI = 1.772453851         # as in EllipseFitter.java
+
+
+# --------------------------------------------------------------------------- polygons
+
+def _group_starts(offsets):
+    return offsets[:-1]
+
+
+def traced_perimeter(x, y, offsets, pw=1.0, ph=1.0):
+    """``PolygonRoi.getTracedPerimeter`` for concatenated traced polygons."""
+    n = np.diff(offsets)
+    npoly = len(n)
+    if npoly == 0:
+        return np.zeros(0)
+    g = np.repeat(np.arange(npoly), n)
+    x = x.astype(np.int64)
+    y = y.astype(np.int64)
+    # previous vertex (cyclic within each polygon)
+    prev = np.arange(len(x)) - 1
+    starts = offsets[:-1]
+    prev[starts] = offsets[1:] - 1
+    dx = np.abs(x - x[prev])
+    dy = np.abs(y - y[prev])
+    sumdx = np.bincount(g, dx, minlength=npoly)
+    sumdy = np.bincount(g, dy, minlength=npoly)
+    side = dx + dy
+    long_ = side > 1
+    short = ~long_
+    local = np.arange(len(x)) - starts[g]
+    # runs of consecutive vertices whose incoming side has length 1 (no wrap-around)
+    run_start = short & ((local == 0) | ~np.r_[False, short[:-1]])
+    run_id = np.cumsum(run_start) - 1
+    nruns = int(run_start.sum())
+    run_len = np.bincount(run_id[short], minlength=nruns)
+    run_first = local[run_start] == 0          # run begins at the polygon's first vertex
+    run_g = g[run_start]
+    # corner flag alternates along a run: starts "true" when the run starts the
+    # polygon (state corner=false before it), "false" otherwise (the preceding vertex,
+    # with a long side, was a corner)
+    run_corners = np.where(run_first, (run_len + 1) // 2, run_len // 2)
+    ncorners = np.bincount(g, long_, minlength=npoly) + np.bincount(run_g, run_corners, minlength=npoly)
+    per = sumdx * pw + sumdy * ph - (ncorners * ((pw + ph) - math.sqrt(pw * pw + ph * ph)))
+    per[n < 4] = 0.0
+    return per
+
+
+def convex_hulls(x, y, offsets):
+    """Convex hulls as ``FloatPolygon.getConvexHull`` returns them for the
+    given polygons: extreme points only, starting at the top-most (then
+    left-most) point and going down the left side first.
+
+    Returns (hx, hy, hoffsets)."""
+    n = np.diff(offsets)
+    npoly = len(n)
+    g = np.repeat(np.arange(npoly, dtype=np.int64), n)
+    x = x.astype(np.int64)
+    y = y.astype(np.int64)
+    ymax = int(y.max()) + 2 if len(y) else 2
+    key = g * ymax + y
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    xs = x[order]
+    brk = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    rowmin = np.minimum.reduceat(xs, brk)
+    rowmax = np.maximum.reduceat(xs, brk)
+    rowy = y[order][brk]
+    rowg = g[order][brk]
+    nrow = np.bincount(rowg, minlength=npoly)
+    rstart = np.r_[0, np.cumsum(nrow)]
+    # closed sequence per polygon: left chain top->bottom, right chain bottom->top
+    m = 2 * nrow
+    hoff = np.r_[0, np.cumsum(m)]
+    tot = int(hoff[-1])
+    px = np.empty(tot, np.int64)
+    py = np.empty(tot, np.int64)
+    pg = np.repeat(np.arange(npoly, dtype=np.int64), m)
+    rg = rowg
+    local_row = np.arange(len(rowy)) - rstart[rg]
+    left_pos = hoff[rg] + local_row
+    right_pos = hoff[rg] + 2 * nrow[rg] - 1 - local_row
+    px[left_pos] = rowmin
+    py[left_pos] = rowy
+    px[right_pos] = rowmax
+    py[right_pos] = rowy
+    # iterative removal of reflex and collinear vertices (y-monotone polygon)
+    while True:
+        cnt = np.bincount(pg, minlength=npoly)
+        off = np.r_[0, np.cumsum(cnt)]
+        idx = np.arange(len(px))
+        prv = idx - 1
+        nxt = idx + 1
+        prv[off[:-1][cnt > 0]] = off[1:][cnt > 0] - 1
+        nxt[off[1:][cnt > 0] - 1] = off[:-1][cnt > 0]
+        ax, ay = px[prv], py[prv]
+        cx_, cy_ = px[nxt], py[nxt]
+        cross = (px - ax) * (cy_ - py) - (py - ay) * (cx_ - px)
+        keep = cross < 0
+        if keep.all():
+            break
+        # never drop the first point (top-left, an extreme point)
+        keep[off[:-1][cnt > 0]] = True
+        px, py, pg = px[keep], py[keep], pg[keep]
+    cnt = np.bincount(pg, minlength=npoly)
+    return px, py, np.r_[0, np.cumsum(cnt)].astype(np.int64)
+
+
+def polygon_area(x, y, offsets):
+    """``Analyzer.getArea(Polygon)``: |shoelace| of integer polygons."""
+    n = np.diff(offsets)
+    npoly = len(n)
+    g = np.repeat(np.arange(npoly), n)
+    prev = np.arange(len(x)) - 1
+    prev[offsets[:-1]] = offsets[1:] - 1
+    x = x.astype(np.int64)
+    y = y.astype(np.int64)
+    terms = (x + x[prev]) * (y - y[prev])
+    carea = np.bincount(g, terms, minlength=npoly)
+    return np.abs(carea / 2.0)
+
+
+def _pairs(offsets, chunk_groups):
+    """Yield (groups, i, j, gid) index arrays of all ordered pairs in the groups of chunk."""
+    n = np.diff(offsets)
+    for gs in chunk_groups:
+        nn = n[gs]
+        sq = nn * nn
+        tot = int(sq.sum())
+        gid = np.repeat(np.arange(len(gs)), sq)
+        pstart = np.r_[0, np.cumsum(sq)][:-1]
+        p = np.arange(tot, dtype=np.int64) - pstart[gid]
+        nng = nn[gid]
+        i = p // nng
+        j = p - i * nng
+        base = offsets[gs][gid]
+        yield gs, i, j, base, gid
+
+
+def feret_values(hx, hy, hoffsets, pw=1.0, ph=1.0, max_pairs=4_000_000):
+    """``Roi.getFeretValues`` from convex hulls: returns Feret, FeretAngle,
+    MinFeret, FeretX, FeretY arrays."""
+    n = np.diff(hoffsets)
+    npoly = len(n)
+    feret = np.full(npoly, np.nan)
+    angle = np.full(npoly, np.nan)
+    minferet = np.full(npoly, np.nan)
+    fx = np.full(npoly, np.nan)
+    fy = np.full(npoly, np.nan)
+    if npoly == 0:
+        return feret, angle, minferet, fx, fy
+    hxf = hx.astype(np.float64)
+    hyf = hy.astype(np.float64)
+    sq = n.astype(np.int64) ** 2
+    # chunk groups so that each chunk has at most max_pairs pairs
+    csum = np.cumsum(sq)
+    bounds = np.searchsorted(csum, np.arange(max_pairs, int(csum[-1]) + max_pairs, max_pairs), side="right")
+    chunks = []
+    s = 0
+    for b in bounds:
+        b = max(int(b), s + 1)
+        b = min(b, npoly)
+        if b > s:
+            chunks.append(np.arange(s, b))
+            s = b
+        if s >= npoly:
+            break
+    if s < npoly:
+        chunks.append(np.arange(s, npoly))
+    for gs, i, j, base, gid in _pairs(hoffsets, chunks):
+        ng = len(gs)
+        xi = hxf[base + i]
+        yi = hyf[base + i]
+        xj = hxf[base + j]
+        yj = hyf[base + j]
+        # --- maximum caliper: first (i<j) pair with the largest squared distance
+        dx = (xi - xj) * pw
+        dy = (yi - yj) * ph
+        d = dx * dx + dy * dy
+        d[j <= i] = -1.0
+        gstart = np.r_[0, np.cumsum(n[gs].astype(np.int64) ** 2)][:-1]
+        dmax = np.maximum.reduceat(d, gstart)
+        cand = np.flatnonzero(d == dmax[gid])
+        first = cand[np.r_[True, gid[cand][1:] != gid[cand][:-1]]]
+        p1 = base[first] + i[first]
+        p2 = base[first] + j[first]
+        swap = hxf[p1] > hxf[p2]
+        p1, p2 = np.where(swap, p2, p1), np.where(swap, p1, p2)
+        xf1, yf1, xf2, yf2 = hxf[p1], hyf[p1], hxf[p2], hyf[p2]
+        a = (180.0 / math.pi) * np.arctan2((yf1 - yf2) * ph, (xf2 - xf1) * pw)
+        a = np.where(a < 0.0, a + 180.0, a)
+        dmx = np.maximum(dmax, 0.0)
+        feret[gs] = np.sqrt(dmx)
+        angle[gs] = a
+        fx[gs] = xf1
+        fy[gs] = yf1
+        # --- minimum caliper: edges (i-1, i), farthest point j from each edge
+        ii = base + i
+        prev_local = np.where(i == 0, n[gs][gid] - 1, i - 1)
+        ip = base + prev_local
+        x0 = hxf[ii]
+        y0 = hyf[ii]
+        xprev = hxf[ip]
+        yprev = hyf[ip]
+        xnorm = (y0 - yprev) * ph
+        ynorm = (xprev - x0) * pw
+        nf = 1 / np.sqrt(xnorm * xnorm + ynorm * ynorm)
+        xnorm = xnorm * (nf * pw)
+        ynorm = ynorm * (nf * ph)
+        dist = (xj - x0) * xnorm + (yj - y0) * ynorm
+        # max over j for each (group, i): pairs are ordered i-major
+        edge_start = np.flatnonzero(np.r_[True, (i[1:] != i[:-1]) | (gid[1:] != gid[:-1])])
+        emax = np.maximum.reduceat(dist, edge_start)
+        emax = np.maximum(emax, 0.0)
+        egid = gid[edge_start]
+        gs_edge_start = np.flatnonzero(np.r_[True, egid[1:] != egid[:-1]])
+        minferet[gs] = np.minimum.reduceat(emax, gs_edge_start)
+    return feret, angle, minferet, fx, fy
+
+
+# --------------------------------------------------------------------------- ellipse
+
+def ellipse_params(n, xsum, ysum, x2sum, y2sum, xysum, left, top, width, height):
+    """``EllipseFitter.getEllipseParam``.  Sums are of pixel coordinates relative
+    to (left, top), exact integers (as doubles).  Particles with ``width`` or
+    ``height`` 1 have no mask in ImageJ and use the rectangle formulas.
+
+    Returns major, minor, angle, xCenter, yCenter (uncalibrated)."""
+    n = n.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x2sum = x2sum + 0.08333333 * n
+        y2sum = y2sum + 0.08333333 * n
+        x1 = xsum / n
+        y1 = ysum / n
+        x2 = x2sum / n
+        y2 = y2sum / n
+        xy = xysum / n
+        u20 = x2 - (x1 * x1)
+        u02 = y2 - (y1 * y1)
+        u11 = xy - x1 * y1
+        m4 = 4.0 * np.abs(u02 * u20 - u11 * u11)
+        m4 = np.where(m4 < 0.000001, 0.000001, m4)
+        a11 = u02 / m4
+        a12 = u11 / m4
+        a22 = u20 / m4
+        tmp = a11 - a22
+        tmp = np.where(tmp == 0.0, 0.000001, tmp)
+        theta = 0.5 * np.arctan(2.0 * a12 / tmp)
+        theta = np.where(theta < 0.0, theta + HALFPI, theta)
+        pos = a12 > 0.0
+        zero = a12 == 0.0
+        theta = np.where(pos, theta + HALFPI, theta)
+        swap = zero & (a22 > a11)
+        theta = np.where(swap, 0.0, theta)
+        theta = np.where(zero & ~swap & (a11 != a22), HALFPI, theta)
+        a11s = np.where(swap, a22, a11)
+        a22s = np.where(swap, a11, a22)
+        a11, a22 = a11s, a22s
+        tmp = np.sin(theta)
+        tmp = np.where(tmp == 0.0, 0.000001, tmp)
+        z = a12 * np.cos(theta) / tmp
+        major = np.sqrt(1.0 / np.abs(a22 + z))
+        minor = np.sqrt(1.0 / np.abs(a11 - z))
+        scale = np.sqrt(n / (math.pi * major * minor))
+        major = major * scale * 2.0
+        minor = minor * scale * 2.0
+        angle = 180.0 * theta / math.pi
+        angle = np.where(angle == 180.0, 0.0, angle)
+        sw = major < minor
+        major, minor = np.where(sw, minor, major), np.where(sw, major, minor)
+        xc = left + x1 + 0.5
+        yc = top + y1 + 0.5
+    # no mask: rectangle
+    rect = (width <= 1) | (height <= 1)
+    if rect.any():
+        w = width[rect].astype(np.float64)
+        h = height[rect].astype(np.float64)
+        rmaj = (w * 2) / SQRT_PI
+        rmin = (h * 2) / SQRT_PI
+        ang = np.zeros(len(w))
+        s = rmaj < rmin
+        rmaj, rmin = np.where(s, rmin, rmaj), np.where(s, rmaj, rmin)
+        ang[s] = 90.0
+        major[rect] = rmaj
+        minor[rect] = rmin
+        angle[rect] = ang
+        xc[rect] = left[rect] + w / 2.0
+        yc[rect] = top[rect] + h / 2.0
+    return major, minor, angle, xc, yc
+
+
+# --------------------------------------------------------------------------- pixel statistics
+
+def histogram_stats(lab, val, cnt, nlab):
+    """Statistics from a sparse per-particle histogram given as entries
+    (label 0..nlab-1, value, count) sorted by label then value.
+
+    Returns a dict with n, sum, sum2, sum3, sum4, min, max, mode, median arrays
+    (ImageJ's histogram conventions: mode = lowest most frequent value, median =
+    first value whose cumulative count exceeds n/2)."""
+    lab = np.asarray(lab, np.int64)
+    valf = np.asarray(val, np.float64)
+    cnt = np.asarray(cnt, np.int64)
+    n = np.bincount(lab, cnt, minlength=nlab)
+    cf = cnt.astype(np.float64)
+    out = {"n": n}
+    out["sum"] = np.bincount(lab, valf * cf, minlength=nlab)
+    out["sum2"] = np.bincount(lab, (valf * valf) * cf, minlength=nlab)
+    out["sum3"] = np.bincount(lab, (valf * valf * valf) * cf, minlength=nlab)
+    out["sum4"] = np.bincount(lab, (valf * valf) * (valf * valf) * cf, minlength=nlab)
+    if len(lab) == 0:
+        z = np.full(nlab, np.nan)
+        out.update(min=z, max=z.copy(), mode=z.copy(), median=z.copy())
+        return out
+    first = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
+    last = np.r_[first[1:], len(lab)] - 1
+    labs = lab[first]
+    mn = np.full(nlab, np.nan)
+    mx = np.full(nlab, np.nan)
+    mn[labs] = valf[first]
+    mx[labs] = valf[last]
+    # mode: lowest value among the largest counts
+    cmax = np.maximum.reduceat(cnt, first)
+    gid = np.repeat(np.arange(len(first)), last - first + 1)
+    cand = np.flatnonzero(cnt == cmax[gid])
+    cfirst = cand[np.r_[True, gid[cand][1:] != gid[cand][:-1]]]
+    mode = np.full(nlab, np.nan)
+    mode[labs] = valf[cfirst]
+    # median: first value with cumulative count > n/2
+    cs = np.cumsum(cnt)
+    before = np.r_[0, cs[:-1]][first]
+    within = cs - before[gid]
+    half = n[labs].astype(np.float64) / 2.0
+    over = np.flatnonzero(within > half[gid])
+    ofirst = over[np.r_[True, gid[over][1:] != gid[over][:-1]]]
+    median = np.full(nlab, np.nan)
+    median[labs] = valf[ofirst]
+    out.update(min=mn, max=mx, mode=mode, median=median)
+    return out
+
+
+# --------------------------------------------------------------------------- printing
+
+def format_value(v, decimals=3):
+    """``ResultsTable.d2s`` as used when ImageJ prints/saves a value in an
+    auto-formatted column: integers without decimals, tiny numbers in scientific
+    notation, otherwise ``decimals`` places (half-even on the exact binary value)."""
+    v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Infinity" if v > 0 else "-Infinity"
+    if v == int(v) and abs(v) < 2**31:
+        return str(int(v))
+    return _d2s(v, decimals)
+
+
+def _d2s(v, decimals):
+    a = abs(v)
+    if (a < 0.001 and a != 0.0 and a < 1.0 / 10 ** decimals) or a > 999999999999:
+        m = f"{v:.3E}"               # DecimalFormat("0.000E0")
+        mant, exp = m.split("E")
+        return f"{mant}E{int(exp)}"
+    s = f"{v:.{decimals}f}"
+    if s.startswith("-") and float(s) == 0.0:
+        s = s[1:] if decimals == 0 else s
+    return s
+
+
+def round_like_imagej(values, decimals=3):
+    """Round an array the way ImageJ prints it (see :func:`format_value`),
+    returned as floats; exact for ties via string formatting where needed."""
+    v = np.asarray(values, np.float64)
+    out = np.round(v, decimals)
+    scaled = np.abs(v) * 10 ** decimals
+    frac = scaled - np.floor(scaled)
+    amb = (np.abs(frac - 0.5) < 1e-6) | ((np.abs(v) < 10.0 ** -decimals) & (v != 0)) | (np.abs(v) > 999999999999)
+    amb &= np.isfinite(v)
+    for k in np.flatnonzero(amb):
+        out.flat[k] = float(format_value(v.flat[k], decimals))
+    return out
