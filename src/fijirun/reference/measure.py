@@ -80,6 +80,8 @@ def convex_hulls(x, y, offsets):
     Returns (hx, hy, hoffsets)."""
     n = np.diff(offsets)
     npoly = len(n)
+    if len(x) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(npoly + 1, np.int64)
     g = np.repeat(np.arange(npoly, dtype=np.int64), n)
     x = x.astype(np.int64)
     y = y.astype(np.int64)
