@@ -74,8 +74,8 @@ class IJ1Runtime:
     data_dir : fijirun.data.DataDir
         Where sample images are looked up.
     batch_mode : bool
-        Run with ImageJ's batch mode on (no image windows: faster, as with
-        ``-batch``). GUI-bound classes still work on the display.
+        Run macros with ImageJ's batch mode on (no image windows: faster, as
+        with ``-batch``). Jython scripts always run with windows, on the display.
     """
 
     def __init__(self, data_dir, batch_mode=True):
@@ -95,6 +95,7 @@ class IJ1Runtime:
         self.Analyzer = J("ij.plugin.filter.Analyzer")
         self.ResultsTable = J("ij.measure.ResultsTable")
         self.RoiManager = J("ij.plugin.frame.RoiManager")
+        self.ParticleAnalyzer = J("ij.plugin.filter.ParticleAnalyzer")
         self.TextWindow = J("ij.text.TextWindow")
         self.Thread = J("java.lang.Thread")
         self.Dialog = J("java.awt.Dialog")
@@ -342,7 +343,9 @@ class IJ1Runtime:
         state.java_thread = self.Thread.currentThread()
         script = state.script
         try:
-            if self.batch_mode:
+            # Batch mode for macros only: ImageJ's batch mode swaps in a hidden ROI
+            # Manager, which Jython scripts holding their own RoiManager() never see.
+            if self.batch_mode and script.language == MACRO:
                 self.Interpreter.batchMode = True
             if script.language == MACRO:
                 self._execute_macro(state)
@@ -457,6 +460,11 @@ class IJ1Runtime:
         manager = self.RoiManager.getInstance()
         if manager is not None:
             manager.reset()
+            manager.close()  # a script's RoiManager() must find no leftover window
+        # ParticleAnalyzer keeps static targets that a script may have set
+        self.ParticleAnalyzer.setRoiManager(None)
+        self.ParticleAnalyzer.setResultsTable(None)
+        self.ParticleAnalyzer.setSummaryTable(None)
         self.ResultsTable.getResultsTable().reset()
         for frame in list(self.WindowManager.getNonImageWindows() or []):
             if isinstance(frame, self.TextWindow) and str(frame.getTitle()) != "Log":

@@ -1,0 +1,2 @@
+run("Blobs (25K)");
+print(getTitle() + " " + getWidth() + "x" + getHeight());
