@@ -116,7 +116,9 @@ def run_imagej(session, cases, workdir=None):
         if not isinstance(rois, list):
             rois = [rois]
         csv = out / f"{i}_results.csv"
-        table = pd.read_csv(csv, dtype=str, keep_default_na=False) if csv.stat().st_size > 0 else None
+        # no particle: ImageJ may save no (or an empty) Results file
+        table = (pd.read_csv(csv, dtype=str, keep_default_na=False)
+                 if csv.exists() and csv.stat().st_size > 0 else None)
         results.append(IJOutput(table, rois, mask))
     return results
 

@@ -400,8 +400,9 @@ def round_like_imagej(values, decimals=3):
     returned as floats; exact for ties via string formatting where needed."""
     v = np.asarray(values, np.float64)
     out = np.round(v, decimals)
-    scaled = np.abs(v) * 10 ** decimals
-    frac = scaled - np.floor(scaled)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.abs(v) * 10 ** decimals
+        frac = scaled - np.floor(scaled)
     amb = (np.abs(frac - 0.5) < 1e-6) | ((np.abs(v) < 10.0 ** -decimals) & (v != 0)) | (np.abs(v) > 999999999999)
     amb &= np.isfinite(v)
     for k in np.flatnonzero(amb):
