@@ -449,6 +449,8 @@ class IJ1Runtime:
 
     def reset(self):
         """Close every image and table, empty the ROI Manager and Log, restore settings."""
+        # batch-mode images are only listed while batch mode is on
+        self.Interpreter.batchMode = True
         ids = self.WindowManager.getIDList()
         if ids is not None:
             for image_id in ids:
@@ -456,6 +458,7 @@ class IJ1Runtime:
                 if imp is not None:
                     imp.changes = False
                     imp.close()
+        self.Interpreter.batchMode = False
         self.WindowManager.setTempCurrentImage(None)
         manager = self.RoiManager.getInstance()
         if manager is not None:
