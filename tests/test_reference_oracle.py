@@ -148,6 +148,9 @@ def differences(ij: IJOutput, res, decimals=3, max_report=5):
             if not np.array_equal(a.coordinates(), b.coordinates()):
                 probs.append(f"ROI {i + 1}: vertex lists differ")
                 break
+            if (a.left, a.top, a.right, a.bottom) != (b.left, b.top, b.right, b.bottom):
+                probs.append(f"ROI {i + 1}: bounds differ")
+                break
             if a.name != b.name:
                 probs.append(f"ROI {i + 1}: name {a.name!r} vs {b.name!r}")
                 break

@@ -246,12 +246,32 @@ def _roi_names(numbers, yc, height):
 
 
 def _make_rois(outlines: Outlines, names):
+    """``roifile.ImagejRoi`` traced polygons as ImageJ's RoiEncoder writes them:
+    integer vertices relative to (left, top), right = left + width of the outline."""
     import roifile
+    n = len(outlines)
+    if n == 0:
+        return []
+    starts = outlines.offsets[:-1]
+    x = outlines.x.astype(np.int32)
+    y = outlines.y.astype(np.int32)
+    left = np.minimum.reduceat(x, starts)
+    top = np.minimum.reduceat(y, starts)
+    right = np.maximum.reduceat(x, starts)
+    bottom = np.maximum.reduceat(y, starts)
+    g = outlines.group
+    rel = np.stack([x - left[g], y - top[g]], axis=1)
+    parts = np.split(rel, outlines.offsets[1:-1])
+    left, top, right, bottom = left.tolist(), top.tolist(), right.tolist(), bottom.tolist()
+    traced = roifile.ROI_TYPE.TRACED
     rois = []
-    for i, name in enumerate(names):
-        pts = outlines.polygon(i)
-        roi = roifile.ImagejRoi.frompoints(pts, name=name)
-        roi.roitype = roifile.ROI_TYPE.TRACED
+    for i in range(n):
+        roi = roifile.ImagejRoi()
+        roi.roitype = traced
+        roi.integer_coordinates = parts[i]
+        roi.n_coordinates = len(parts[i])
+        roi.left, roi.top, roi.right, roi.bottom = left[i], top[i], right[i], bottom[i]
+        roi.name = names[i]
         rois.append(roi)
     return rois
 

@@ -165,7 +165,7 @@ def _pairs(offsets, chunk_groups):
         yield gs, i, j, base, gid
 
 
-def feret_values(hx, hy, hoffsets, pw=1.0, ph=1.0, max_pairs=4_000_000):
+def feret_values(hx, hy, hoffsets, pw=1.0, ph=1.0, max_pairs=100_000):
     """``Roi.getFeretValues`` from convex hulls: returns Feret, FeretAngle,
     MinFeret, FeretX, FeretY arrays."""
     n = np.diff(hoffsets)
@@ -180,21 +180,16 @@ def feret_values(hx, hy, hoffsets, pw=1.0, ph=1.0, max_pairs=4_000_000):
     hxf = hx.astype(np.float64)
     hyf = hy.astype(np.float64)
     sq = n.astype(np.int64) ** 2
-    # chunk groups so that each chunk has at most max_pairs pairs
+    # chunks of groups with at most ~max_pairs pairs each (cache-friendly temporaries)
     csum = np.cumsum(sq)
-    bounds = np.searchsorted(csum, np.arange(max_pairs, int(csum[-1]) + max_pairs, max_pairs), side="right")
     chunks = []
     s = 0
-    for b in bounds:
-        b = max(int(b), s + 1)
-        b = min(b, npoly)
-        if b > s:
-            chunks.append(np.arange(s, b))
-            s = b
-        if s >= npoly:
-            break
-    if s < npoly:
-        chunks.append(np.arange(s, npoly))
+    while s < npoly:
+        done = int(csum[s - 1]) if s else 0
+        e = int(np.searchsorted(csum, done + max_pairs, side="right"))
+        e = min(max(e, s + 1), npoly)
+        chunks.append(np.arange(s, e))
+        s = e
     for gs, i, j, base, gid in _pairs(hoffsets, chunks):
         ng = len(gs)
         xi = hxf[base + i]
