@@ -167,7 +167,7 @@ def _label(g):
     return lab, int(n)
 
 
-def _pixel_sums(labels, nlab, values, chunk_pixels=1 << 20):
+def _pixel_sums(labels, nlab, values, chunk_pixels=1 << 17):
     """Per-label sums over the pixels of each label (label 1..nlab -> index 0..nlab-1).
 
     Returns dict with n, sx, sy, sxx, syy, sxy (absolute coordinates, exact in
@@ -245,6 +245,19 @@ def _roi_names(numbers, yc, height):
     return names
 
 
+def _bounds(outlines: Outlines):
+    """(left, top, width, height) of each outline, int64 array (n, 4)."""
+    if len(outlines) == 0:
+        return np.zeros((0, 4), np.int64)
+    starts = outlines.offsets[:-1]
+    x = outlines.x.astype(np.int64)
+    y = outlines.y.astype(np.int64)
+    left = np.minimum.reduceat(x, starts)
+    top = np.minimum.reduceat(y, starts)
+    return np.stack([left, top, np.maximum.reduceat(x, starts) - left,
+                     np.maximum.reduceat(y, starts) - top], axis=1)
+
+
 def _make_rois(outlines: Outlines, names):
     """``roifile.ImagejRoi`` traced polygons as ImageJ's RoiEncoder writes them:
     integer vertices relative to (left, top), right = left + width of the outline."""
@@ -261,17 +274,21 @@ def _make_rois(outlines: Outlines, names):
     bottom = np.maximum.reduceat(y, starts)
     g = outlines.group
     rel = np.stack([x - left[g], y - top[g]], axis=1)
-    parts = np.split(rel, outlines.offsets[1:-1])
+    off = outlines.offsets.tolist()
     left, top, right, bottom = left.tolist(), top.tolist(), right.tolist(), bottom.tolist()
-    traced = roifile.ROI_TYPE.TRACED
+    template = roifile.ImagejRoi()
+    template.roitype = roifile.ROI_TYPE.TRACED
+    fields = vars(template)
+    cls = type(template)
     rois = []
     for i in range(n):
-        roi = roifile.ImagejRoi()
-        roi.roitype = traced
-        roi.integer_coordinates = parts[i]
-        roi.n_coordinates = len(parts[i])
-        roi.left, roi.top, roi.right, roi.bottom = left[i], top[i], right[i], bottom[i]
-        roi.name = names[i]
+        roi = object.__new__(cls)          # a copy of the template, without re-running __init__
+        d = roi.__dict__
+        d.update(fields)
+        d["integer_coordinates"] = rel[off[i]:off[i + 1]]
+        d["n_coordinates"] = off[i + 1] - off[i]
+        d["left"], d["top"], d["right"], d["bottom"] = left[i], top[i], right[i], bottom[i]
+        d["name"] = names[i]
         rois.append(roi)
     return rois
 
@@ -329,9 +346,8 @@ def analyze_particles(
     if threshold is None:
         if arr.dtype != np.uint8:
             raise ValueError("a threshold is required for non-binary images")
-        cnt0 = int(np.count_nonzero(arr == 0))
-        cnt255 = int(np.count_nonzero(arr == 255))
-        if cnt0 + cnt255 != arr.size:
+        hist = np.bincount(arr.ravel(), minlength=256)
+        if int(hist[0]) + int(hist[255]) != arr.size:
             raise ValueError("a threshold has not been set and the image is not binary (0/255)")
         level = 255 if (black_background or inverted_lut) else 0
         level1 = level2 = float(level)
@@ -357,11 +373,8 @@ def analyze_particles(
     fy, fx = np.divmod(first[order], w)
     outlines_all = trace_outlines(g, fx, fy)
     del g
-    # bounding rectangles
-    objs = ndi.find_objects(labels)
-    bb = np.array([[o[1].start, o[0].start, o[1].stop - o[1].start, o[0].stop - o[0].start] for o in objs],
-                  np.int64).reshape(-1, 4)
-    bb = bb[order]
+    # bounding rectangles (= bounds of the outlines), in scan order
+    bb = _bounds(outlines_all)
     n_o = n[order]
 
     # ---- filters (on pixel counts and the uncalibrated traced perimeter)
@@ -390,7 +403,12 @@ def analyze_particles(
     # ---- count mask
     lut = np.zeros(nlab + 1, np.uint16)
     lut[order[kept] + 1] = np.minimum(np.arange(1, m + 1), 65535)
-    count_mask = lut[labels]
+    if labels.dtype == np.uint16:       # relabel in place, in stripes
+        for r0 in range(0, h, 512):
+            labels[r0:r0 + 512] = lut[labels[r0:r0 + 512]]
+        count_mask = labels
+    else:
+        count_mask = lut[labels]
     del labels
 
     # ---- outlines of the kept particles

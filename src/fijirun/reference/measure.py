@@ -40,31 +40,42 @@ def traced_perimeter(x, y, offsets, pw=1.0, ph=1.0):
     npoly = len(n)
     if npoly == 0:
         return np.zeros(0)
-    g = np.repeat(np.arange(npoly), n)
-    x = x.astype(np.int64)
-    y = y.astype(np.int64)
-    # previous vertex (cyclic within each polygon)
-    prev = np.arange(len(x)) - 1
+    nv = len(x)
+    it = np.int32 if nv < 2**31 - 1 else np.int64
+    g = np.repeat(np.arange(npoly, dtype=it), n)
     starts = offsets[:-1]
-    prev[starts] = offsets[1:] - 1
-    dx = np.abs(x - x[prev])
-    dy = np.abs(y - y[prev])
+    # incoming side of every vertex (from the previous vertex, cyclic per polygon)
+    x = np.asarray(x, np.int32)
+    y = np.asarray(y, np.int32)
+    dx = np.empty(nv, np.int32)
+    dy = np.empty(nv, np.int32)
+    dx[1:] = x[1:] - x[:-1]
+    dy[1:] = y[1:] - y[:-1]
+    dx[starts] = x[starts] - x[offsets[1:] - 1]
+    dy[starts] = y[starts] - y[offsets[1:] - 1]
+    np.abs(dx, out=dx)
+    np.abs(dy, out=dy)
     sumdx = np.bincount(g, dx, minlength=npoly)
     sumdy = np.bincount(g, dy, minlength=npoly)
-    side = dx + dy
-    long_ = side > 1
+    dx += dy
+    del dy
+    long_ = dx > 1
+    del dx
     short = ~long_
-    local = np.arange(len(x)) - starts[g]
+    first_v = np.zeros(nv, bool)
+    first_v[starts[n > 0]] = True
     # runs of consecutive vertices whose incoming side has length 1 (no wrap-around)
-    run_start = short & ((local == 0) | ~np.r_[False, short[:-1]])
-    run_id = np.cumsum(run_start) - 1
+    run_start = short.copy()
+    run_start[1:] &= first_v[1:] | long_[:-1]
     nruns = int(run_start.sum())
+    run_id = np.cumsum(run_start, dtype=it) - 1
     run_len = np.bincount(run_id[short], minlength=nruns)
-    run_first = local[run_start] == 0          # run begins at the polygon's first vertex
+    del run_id
+    run_first = first_v[run_start]          # run begins at the polygon's first vertex
     run_g = g[run_start]
-    # corner flag alternates along a run: starts "true" when the run starts the
-    # polygon (state corner=false before it), "false" otherwise (the preceding vertex,
-    # with a long side, was a corner)
+    # the corner flag alternates along a run; it starts "true" when the run starts
+    # the polygon (state corner=false before it), "false" otherwise (the vertex
+    # before, with a long side, was a corner)
     run_corners = np.where(run_first, (run_len + 1) // 2, run_len // 2)
     ncorners = np.bincount(g, long_, minlength=npoly) + np.bincount(run_g, run_corners, minlength=npoly)
     per = sumdx * pw + sumdy * ph - (ncorners * ((pw + ph) - math.sqrt(pw * pw + ph * ph)))

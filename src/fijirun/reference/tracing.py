@@ -61,6 +61,7 @@ def _tables():
 
 
 _IS_CORNER, _NNODES, _SLOT, _DIN, _OUT = _tables()
+_SLOT8, _DIN8, _OUT8 = _SLOT.astype(np.int8), _DIN.astype(np.int8), _OUT.astype(np.int8)
 
 
 class Outlines:
@@ -89,15 +90,23 @@ class Outlines:
 
 
 def _vertex_codes(fg):
-    """uint8 code of every lattice vertex, shape (H+1, W+1)."""
+    """uint8 code of every lattice vertex, shape (H+1, W+1) (no temporaries of image size)."""
     h, w = fg.shape
-    p = np.zeros((h + 2, w + 2), np.uint8)
-    p[1:-1, 1:-1] = fg
-    code = p[1:, 1:].copy()                       # SE = pixel (x, y)       bit 0
-    code |= p[:-1, 1:] << 1                       # NE = pixel (x, y-1)     bit 1
-    code |= p[:-1, :-1] << 2                      # NW = pixel (x-1, y-1)   bit 2
-    code |= p[1:, :-1] << 3                       # SW = pixel (x-1, y)     bit 3
+    code = np.zeros((h + 1, w + 1), np.uint8)
+    np.bitwise_or(code[:h, :w], 1, out=code[:h, :w], where=fg)      # SE = pixel (x, y)
+    np.bitwise_or(code[1:, :w], 2, out=code[1:, :w], where=fg)      # NE = pixel (x, y-1)
+    np.bitwise_or(code[1:, 1:], 4, out=code[1:, 1:], where=fg)      # NW = pixel (x-1, y-1)
+    np.bitwise_or(code[:h, 1:], 8, out=code[:h, 1:], where=fg)      # SW = pixel (x-1, y)
     return code
+
+
+def _corner_indices(code, rows=256):
+    """Raster indices of the corner vertices, computed in stripes."""
+    h1, w1 = code.shape
+    parts = []
+    for r0 in range(0, h1, rows):
+        parts.append(np.flatnonzero(_IS_CORNER[code[r0:r0 + rows]]) + r0 * w1)
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 def trace_outlines(fg, first_x, first_y):
@@ -115,28 +124,29 @@ def trace_outlines(fg, first_x, first_y):
     if npart == 0:
         return Outlines(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(1, np.int64))
     w1 = w + 1
+    it = np.int32 if (h + 1) * w1 < 2**31 - 1 else np.int64   # index type (memory)
     code = _vertex_codes(fg)
-    cidx = np.flatnonzero(_IS_CORNER[code])       # raster order of vertex (x, y)
-    ccode = code.ravel()[cidx].astype(np.int64)
+    cidx = _corner_indices(code).astype(it)       # raster order of vertex (x, y)
+    ccode = code.ravel()[cidx]                    # uint8
     del code
     cy = (cidx // w1).astype(np.int32)
-    cx = (cidx - cy.astype(np.int64) * w1).astype(np.int32)
+    cx = (cidx - cy * it(w1)).astype(np.int32)
     nc = len(cidx)
     # column-major order of corners (stable radix sort on x keeps y ascending)
     keytype = np.uint16 if w1 < 65536 else np.uint32
-    perm = np.argsort(cx.astype(keytype), kind="stable")
-    inv = np.empty(nc, np.int64)
-    inv[perm] = np.arange(nc)
+    perm = np.argsort(cx.astype(keytype), kind="stable").astype(it)
+    inv = np.empty(nc, it)
+    inv[perm] = np.arange(nc, dtype=it)
 
-    nn = _NNODES[ccode]
-    base = np.cumsum(nn) - nn
+    nn = _NNODES[ccode].astype(it)
+    base = (np.cumsum(nn, dtype=it) - nn).astype(it)
     nnode = int(nn.sum())
-    ncorner = np.repeat(np.arange(nc, dtype=np.int64), nn)
-    nslot = np.arange(nnode, dtype=np.int64) - base[ncorner]
+    ncorner = np.repeat(np.arange(nc, dtype=it), nn)
+    del nn
     ncode = ccode[ncorner]
-    ndin = _DIN[ncode, nslot]
-    ndout = _OUT[ncode, ndin]
-    del nslot, ndin
+    nslot = np.arange(nnode, dtype=it) - base[ncorner]
+    ndout = _OUT8[ncode, _DIN8[ncode, nslot]]     # int8
+    del nslot, ncode
     # next corner along the outgoing direction
     u = ncorner.copy()
     m = ndout == 0
@@ -148,43 +158,48 @@ def trace_outlines(fg, first_x, first_y):
     m = ndout == 1
     u[m] = perm[inv[ncorner[m]] - 1]
     del m, inv, perm
-    succ = base[u] + _SLOT[ccode[u], ndout]
+    succ = base[u] + _SLOT8[ccode[u], ndout]
     del u, ndout
 
     # node at the top-left vertex of each particle's first pixel (a single-node corner)
     k0 = np.searchsorted(cidx, first_y * w1 + first_x)
+    del cidx
     n0 = base[k0]
+    del base
     end = succ[n0]                  # top-right vertex of the first run: last polygon point
     start = succ[end]               # first polygon point (Wand's start vertex or the next corner below)
 
     # list ranking: distance of each node to its particle's end node
-    nxt = succ.astype(np.int64)
+    nxt = succ
     nxt[end] = end
-    dist = np.ones(nnode, np.int64)
+    dist = np.ones(nnode, it)
     dist[end] = 0
     is_end = np.zeros(nnode, bool)
     is_end[end] = True
-    total_steps = 1
-    while total_steps < nnode + 1:
+    steps = 1
+    while steps < nnode + 1:
         dist += dist[nxt]
         nxt = nxt[nxt]
-        total_steps *= 2
+        steps *= 2
         # the start node is the farthest from the end: once every start node has
         # reached its end, every node of every traced outline has (hole outlines
         # never reach an end and are ignored)
         if is_end[nxt[start]].all():
             break
-    lengths = dist[start] + 1
-    counts = lengths
+    lengths = dist[start].astype(np.int64) + 1
     offsets = np.zeros(npart + 1, np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    pid_of_end = np.full(nnode, -1, np.int64)
-    pid_of_end[end] = np.arange(npart)
-    owner = np.where(is_end[nxt], pid_of_end[nxt], -1)
+    np.cumsum(lengths, out=offsets[1:])
+    pid_of_end = np.full(nnode, -1, it)
+    pid_of_end[end] = np.arange(npart, dtype=it)
+    owner = np.where(is_end[nxt], pid_of_end[nxt], it(-1))
+    del pid_of_end, is_end, nxt
     sel = np.flatnonzero(owner >= 0)
     own = owner[sel]
+    del owner
     pos = offsets[own] + (lengths[own] - 1 - dist[sel])
-    order = np.empty(offsets[-1], np.int64)
+    del own, dist
+    order = np.empty(offsets[-1], it)
     order[pos] = sel
+    del pos, sel
     corner = ncorner[order]
     return Outlines(cx[corner], cy[corner], offsets)
