@@ -83,7 +83,28 @@ def traced_perimeter(x, y, offsets, pw=1.0, ph=1.0):
     return per
 
 
-def convex_hulls(x, y, offsets):
+def convex_hulls(x, y, offsets, chunk_vertices=65536):
+    """Convex hulls as ``FloatPolygon.getConvexHull`` returns them (see
+    :func:`_convex_hulls`), computed in chunks of polygons to bound memory."""
+    npoly = len(offsets) - 1
+    if npoly == 0 or offsets[-1] <= chunk_vertices:
+        return _convex_hulls(x, y, offsets)
+    hx, hy, hn = [], [], []
+    s = 0
+    while s < npoly:
+        e = int(np.searchsorted(offsets, offsets[s] + chunk_vertices, side="right")) - 1
+        e = min(max(e, s + 1), npoly)
+        a, b = offsets[s], offsets[e]
+        cx, cy, co = _convex_hulls(x[a:b], y[a:b], offsets[s:e + 1] - a)
+        hx.append(cx)
+        hy.append(cy)
+        hn.append(np.diff(co))
+        s = e
+    return (np.concatenate(hx), np.concatenate(hy),
+            np.r_[0, np.cumsum(np.concatenate(hn))].astype(np.int64))
+
+
+def _convex_hulls(x, y, offsets):
     """Convex hulls as ``FloatPolygon.getConvexHull`` returns them for the
     given polygons: extreme points only, starting at the top-most (then
     left-most) point and going down the left side first.
