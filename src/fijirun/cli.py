@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
@@ -121,5 +122,21 @@ def main(argv=None):
         return 130
 
 
+def run_and_exit(argv=None):
+    """Console entry point: exit without the JVM's slow shutdown.
+
+    The command owns its process: once its output is flushed nothing is left
+    to save, so it leaves at once; the Xvfb it started dies with it
+    (``PR_SET_PDEATHSIG``) and the ImageJ home folder is removed first.
+    """
+    code = main(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    from .backends.imagej1 import release_process_files
+
+    release_process_files()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_and_exit()

@@ -15,6 +15,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +23,38 @@ from . import __version__
 from .backends import get_backend_class
 from .data import DataDir
 from .errors import OutputDirError, OutputExistsError, RunError
-from .outputs import read_output, sha256
+from .outputs import output_kind, read_image, read_rois, read_table, sha256
 from .prepare import INPUT_NAMES, OUTPUT_DIR_NAMES, detect_language, prepare_script, script_names
 from .provenance import RUN_RECORD, owned_outputs, write_json_atomic
 
 __all__ = ["Session", "RunResult", "DEFAULT_TIMEOUT"]
+
+
+class _LazyOutputs(Mapping):
+    """File name → parsed output, read from disk on first access.
+
+    Parsing every table, ROI set and image after each run would cost more than
+    ImageJ's own work on small images; most callers look at one or two.
+    """
+
+    def __init__(self, paths, reader):
+        self._paths = dict(paths)
+        self._reader = reader
+        self._cache = {}
+
+    def __getitem__(self, name):
+        if name not in self._cache:
+            self._cache[name] = self._reader(self._paths[name])
+        return self._cache[name]
+
+    def __iter__(self):
+        return iter(self._paths)
+
+    def __len__(self):
+        return len(self._paths)
+
+    def __repr__(self):
+        return f"<{len(self)} outputs: {', '.join(self._paths)}>"
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -93,10 +121,10 @@ class RunResult:
 
         TIFF is preferred over lossy or 8-bit formats.
         """
-        def rank(item):
-            name, arr = item
-            return (not name.lower().endswith((".tif", ".tiff")), arr.dtype.itemsize == 1)
-        for name, arr in sorted(self.images.items(), key=rank):
+        def rank(name):
+            return (not name.lower().endswith((".tif", ".tiff")), name)
+        for name in sorted(self.images, key=rank):
+            arr = self.images[name]
             if arr.ndim == 2 and arr.dtype.kind in "ui":
                 return arr
         return None
@@ -323,15 +351,14 @@ class Session:
             commands=self._unstage(outcome.commands, staging, output_dir),
             messages=outcome.messages, parameters=values, error=error,
         )
+        by_kind = {"table": {}, "rois": {}, "image": {}}
         for p in outputs:
-            try:
-                kind, obj = read_output(p)
-            except Exception as exc:  # noqa: BLE001 - a file we cannot parse is reported, not fatal
-                result.messages.append(f"could not read {p.name}: {exc}")
-                continue
-            target = {"table": result.tables, "rois": result.rois, "image": result.images}.get(kind)
-            if target is not None:
-                target[str(p.relative_to(output_dir))] = obj
+            kind = output_kind(p)
+            if kind in by_kind:
+                by_kind[kind][str(p.relative_to(output_dir))] = p
+        result.tables = _LazyOutputs(by_kind["table"], read_table)
+        result.rois = _LazyOutputs(by_kind["rois"], read_rois)
+        result.images = _LazyOutputs(by_kind["image"], read_image)
         result.record = self._record(prepared, result, output_dir)
         return result
 

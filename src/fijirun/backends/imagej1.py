@@ -88,6 +88,11 @@ def shutdown_process(grace=10.0):
     display, _PROCESS["display"] = _PROCESS["display"], None
     if display is not None:
         display.stop()
+    release_process_files()
+
+
+def release_process_files():
+    """Remove the process's private ImageJ home folder."""
     home, _PROCESS["home"] = _PROCESS["home"], None
     if home is not None:
         shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,122 @@
+"""Benchmark the engine (not a test): cold start, per-run cost, memory.
+
+Measures, on the output-saving activity (fiji_macros/output_saving.ijm) and a
+course image:
+
+* cold start: JVM + ImageJ + virtual display, in a fresh process;
+* per-run median over N runs in one warm session, split into ImageJ's own
+  work (the interpreter thread) and fijirun's overhead (preparing, staging,
+  moving, parsing and hashing the outputs, run.json);
+* the same macro with a fresh process, JVM and display per run
+  (``fijirun run`` in a shell loop);
+* peak RSS of the session process.
+
+    python scripts/bench_engine.py --runs 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+
+COLD = """
+import time, json
+t0 = time.perf_counter()
+import fijirun
+t1 = time.perf_counter()
+s = fijirun.Session()
+s.start()
+t2 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "start": t2 - t1}))
+"""
+
+
+def cold_start(repeats):
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", COLD], capture_output=True, text=True, env=env,
+                              check=True)
+        wall = time.perf_counter() - t
+        d = json.loads(proc.stdout.strip().splitlines()[-1])
+        d["process_wall"] = wall
+        out.append(d)
+    return out
+
+
+def warm_runs(n, image, macro):
+    import psutil
+
+    import fijirun
+
+    with tempfile.TemporaryDirectory() as tmp, fijirun.Session() as session:
+        totals, imagej, overhead = [], [], []
+        for i in range(n + 1):
+            r = session.run(macro, input=image, output_dir=Path(tmp) / "out")
+            if i == 0:
+                continue  # the first run loads ImageJ's classes
+            totals.append(r.timings["total"])
+            imagej.append(r.timings["imagej"])
+            overhead.append(r.timings["total"] - r.timings["imagej"])
+        rss = psutil.Process().memory_info().rss
+        return {
+            "startup_s": session.startup_seconds,
+            "median_total_s": statistics.median(totals),
+            "median_imagej_s": statistics.median(imagej),
+            "median_overhead_s": statistics.median(overhead),
+            "rss_mb": rss / 2**20,
+        }
+
+
+def fresh_jvm_runs(n, image, macro):
+    """The same activity with a fresh process and JVM per run (``fijirun run``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ)
+        env.pop("DISPLAY", None)
+        times = []
+        for i in range(n):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "fijirun", "run", str(macro), "--input", str(image),
+                            "--output", f"{tmp}/out{i}"], env=env, capture_output=True, check=True,
+                           timeout=120)
+            times.append(time.perf_counter() - t)
+        return {"median_s": statistics.median(times), "runs": n}
+
+
+def main():
+    parser = argparse.ArgumentParser(description="fijirun engine benchmark")
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--fresh-runs", type=int, default=20)
+    parser.add_argument("--cold", type=int, default=5)
+    parser.add_argument("--image", default=str(DATA / "xy_8bit_binary_randomshapes.tif"))
+    parser.add_argument("--macro", default=str(ROOT / "fiji_macros" / "output_saving.ijm"))
+    args = parser.parse_args()
+
+    cold = cold_start(args.cold)
+    warm = warm_runs(args.runs, args.image, args.macro)
+    fresh = fresh_jvm_runs(args.fresh_runs, args.image, args.macro)
+    report = {
+        "cold_start_median_s": statistics.median(c["start"] for c in cold),
+        "import_median_s": statistics.median(c["import"] for c in cold),
+        "cold_process_wall_median_s": statistics.median(c["process_wall"] for c in cold),
+        "warm": warm,
+        "fresh_jvm_per_run": fresh,
+        "speedup_warm_vs_fresh": fresh["median_s"] / warm["median_total_s"],
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""No Xvfb or JVM is left behind: normal exit, errors, Ctrl-C, kill -9."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+from conftest import ACTIVITIES
+
+CHILD = textwrap.dedent("""
+    import sys, fijirun
+    s = fijirun.Session()
+    s.start()
+    print(s.backend.display.pid, flush=True)
+    mode = sys.argv[1]
+    if mode == "error":
+        s.run(sys.argv[2])
+    elif mode == "hang":
+        s.run(sys.argv[2], timeout=300)
+    print("done", flush=True)
+""")
+
+
+def _child(mode, script=""):
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)  # make the engine start its own Xvfb
+    return subprocess.Popen([sys.executable, "-c", CHILD, mode, str(script)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _gone(pid, within=15.0):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("mode", ["ok", "error"])
+def test_exit_leaves_nothing(mode):
+    proc = _child(mode, ACTIVITIES / "syntax_error_line7.ijm")
+    xvfb = int(proc.stdout.readline())
+    assert psutil.Process(xvfb).name() == "Xvfb"
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == (0 if mode == "ok" else 1), err
+    if mode == "error":
+        assert "MacroError" in err and "line 7" in err
+    assert _gone(xvfb)
+    assert not psutil.pid_exists(proc.pid)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_run_leaves_nothing(sig):
+    proc = _child("hang", ACTIVITIES / "endless.ijm")
+    xvfb = int(proc.stdout.readline())
+    time.sleep(2.0)  # the endless loop is running
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert _gone(xvfb), f"Xvfb {xvfb} outlived its process after {sig!r}"
