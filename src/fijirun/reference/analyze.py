@@ -87,15 +87,6 @@ def read_calibration(path) -> Calibration:
         if unit is None:
             return Calibration()
         unit = unit.encode().decode("unicode_escape") if "\\u" in unit else unit
-
-        def res(tag):
-            t = page.tags.get(tag)
-            if t is None:
-                return 1.0
-            num, den = t.value
-            return den / num if num else 1.0
-        pw = res("XResolution")
-        ph = res("YResolution")
         # ImageJ reads the rational as a float then takes 1/x (TiffDecoder/FileOpener)
         pw = _ij_resolution(page.tags.get("XResolution"))
         ph = _ij_resolution(page.tags.get("YResolution"), pw)
