@@ -16,6 +16,8 @@ the user's line numbers:
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -205,107 +207,77 @@ def literal(value, language):
 
 
 # ---------------------------------------------------------------- lexing
-def _macro_code_mask(text):
-    """Per character: 'c' code, 's' string, '/' comment. Handles //, /* */, "..." and '...'."""
-    kinds = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "/" and text.startswith("//", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            kinds.append("/" * (j - i))
-            i = j
-        elif ch == "/" and text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            kinds.append("/" * (j - i))
-            i = j
-        elif ch in "\"'":
-            j = i + 1
-            while j < n and text[j] != ch and text[j] != "\n":
-                j += 2 if text[j] == "\\" else 1
-            j = min(j + 1, n)
-            kinds.append("s" * (j - i))
-            i = j
-        else:
-            kinds.append("c")
-            i += 1
-    return "".join(kinds)
+# Comments and string literals are found with one regular expression per
+# language: a per-character loop in Python costs milliseconds on every run.
+_MACRO_TOKENS = re.compile(
+    r'//[^\n]*|/\*.*?(?:\*/|\Z)|"(?:[^"\\\n]|\\.)*"?' + r"|'(?:[^'\\\n]|\\.)*'?", re.S)
+_PYTHON_TOKENS = re.compile(
+    r'#[^\n]*|"""(?:[^\\]|\\.)*?(?:"""|\Z)' + r"|'''(?:[^\\]|\\.)*?(?:'''|\Z)"
+    + r'|"(?:[^"\\\n]|\\.)*"?' + r"|'(?:[^'\\\n]|\\.)*'?", re.S)
 
 
-def _python_code_mask(text):
-    """Per character: 'c' code, 's' string, '/' comment, for Python 2/3 source."""
-    kinds = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "#":
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            kinds.append("/" * (j - i))
-            i = j
-        elif ch in "\"'":
-            quote = text[i:i + 3] if text[i:i + 3] in ('"""', "'''") else ch
-            j = i + len(quote)
-            while j < n and not text.startswith(quote, j):
-                if len(quote) == 1 and text[j] == "\n":
-                    break
-                j += 2 if text[j] == "\\" else 1
-            j = min(j + len(quote), n)
-            kinds.append("s" * (j - i))
-            i = j
-        else:
-            kinds.append("c")
-            i += 1
-    return "".join(kinds)
+def _code_mask(text, language):
+    """Per character: 'c' code, 's' string, '/' comment."""
+    pattern = _MACRO_TOKENS if language == MACRO else _PYTHON_TOKENS
+    mask = bytearray(b"c" * len(text))
+    for m in pattern.finditer(text):
+        kind = b"/" if m.group(0)[0] in "/#" else b"s"
+        mask[m.start():m.end()] = kind * (m.end() - m.start())
+    return mask.decode("ascii")
+
+
+_ASSIGN = re.compile(r"(?:var\s+)?([A-Za-z_]\w*)\s*=(?!=)\s*")
+_OPENERS = {MACRO: "{", JYTHON: "([{"}
+_CLOSERS = {MACRO: "}", JYTHON: ")]}"}
+
+
+def _value_end(line, lmask, start):
+    """End of an assignment's value: ';' at bracket depth 0, a comment, or the line's end."""
+    end, inner = start, 0
+    while end < len(line) and line[end] != "\n":
+        k = lmask[end]
+        if k == "/":
+            break
+        if k == "c":
+            ch = line[end]
+            if ch in "([{":
+                inner += 1
+            elif ch in ")]}":
+                inner -= 1
+            elif ch == ";" and inner == 0:
+                break
+        end += 1
+    while end > start and line[end - 1] in " \t\r":
+        end -= 1
+    return end, inner != 0
 
 
 def _top_level_assignments(text, mask, language):
-    """name -> (line index, rhs start, rhs end) for the first top-level assignment of each name."""
+    """name -> (line index, value start, value end, multiline) of each name's first top-level assignment."""
     found = {}
     depth = 0
     offset = 0
-    assign = re.compile(r"(?:var\s+)?([A-Za-z_]\w*)\s*=(?!=)\s*")
+    opens, closes = _OPENERS[language], _CLOSERS[language]
     for index, line in enumerate(text.splitlines(keepends=True)):
         lmask = mask[offset:offset + len(line)]
-        at_top = depth == 0 if language == MACRO else (line[:1] not in (" ", "\t") and depth == 0)
-        stripped_start = len(line) - len(line.lstrip())
-        if at_top and lmask[stripped_start:stripped_start + 1] == "c":
-            m = assign.match(line, stripped_start)
-            if m and m.group(1) not in found:
-                start = m.end()
-                # the value ends at ';' or at a comment or at the end of the line
-                end = start
-                inner = 0
-                while end < len(line) and line[end] != "\n":
-                    k = lmask[end]
-                    if k == "/":
-                        break
-                    if k == "c":
-                        if line[end] in "([{":
-                            inner += 1
-                        elif line[end] in ")]}":
-                            inner -= 1
-                        elif line[end] == ";" and inner == 0:
-                            break
-                    end += 1
-                while end > start and line[end - 1] in " \t\r":
-                    end -= 1
-                found[m.group(1)] = (index, start, end, inner != 0)
-        for ch, k in zip(line, lmask):
-            if k != "c":
-                continue
-            if language == MACRO and ch in "{":
-                depth += 1
-            elif language == MACRO and ch in "}":
-                depth = max(0, depth - 1)
-            elif language == JYTHON and ch in "([{":
-                depth += 1
-            elif language == JYTHON and ch in ")]}":
-                depth = max(0, depth - 1)
         offset += len(line)
+        at_top = depth == 0 and (language == MACRO or line[:1] not in (" ", "\t"))
+        first = len(line) - len(line.lstrip())
+        if at_top and lmask[first:first + 1] == "c":
+            m = _ASSIGN.match(line, first)
+            if m and m.group(1) not in found:
+                end, multiline = _value_end(line, lmask, m.end())
+                found[m.group(1)] = (index, m.end(), end, multiline)
+        code = line if lmask.count("c") == len(lmask) else "".join(
+            ch for ch, k in zip(line, lmask) if k == "c")
+        depth = max(0, depth + sum(code.count(c) for c in opens) - sum(code.count(c) for c in closes))
     return found
+
+
+@functools.lru_cache(maxsize=64)
+def _analyse(text, language):
+    """Parameters and top-level assignments of a script (cached: batches rerun one script)."""
+    return tuple(parse_parameters(text)), _top_level_assignments(text, _code_mask(text, language), language)
 
 
 _FIXME = re.compile(r"\bFIXME\b")
@@ -340,10 +312,9 @@ def prepare_script(text, language, params=None, *, path="<code>", data_dir=None,
     params = dict(params or {})
     data = data_dir if isinstance(data_dir, DataDir) else DataDir(data_dir)
     lines = text.splitlines(keepends=True)
-    parameters = parse_parameters(text)
+    parameters, assignments = _analyse(text, language)
+    parameters = copy.deepcopy(list(parameters))
     by_name = {p.name: p for p in parameters}
-    mask = _macro_code_mask(text) if language == MACRO else _python_code_mask(text)
-    assignments = _top_level_assignments(text, mask, language)
 
     unknown = [n for n in params if n not in by_name and n not in assignments]
     if unknown:
@@ -411,10 +382,10 @@ def prepare_script(text, language, params=None, *, path="<code>", data_dir=None,
 
     # ---- remote data
     urls = {}
-    new_mask = _macro_code_mask(prepared) if language == MACRO else _python_code_mask(prepared)
+    new_mask = _code_mask(prepared, language) if "http" in prepared else ""
     pieces = []
     last = 0
-    for m in URL_PATTERN.finditer(prepared):
+    for m in URL_PATTERN.finditer(prepared if new_mask else ""):
         if new_mask[m.start()] != "s":
             continue
         url = m.group(0)
@@ -434,5 +405,5 @@ def prepare_script(text, language, params=None, *, path="<code>", data_dir=None,
 
 def script_names(text, language):
     """Names a caller can set: ``#@`` parameters and top-level assignments."""
-    mask = _macro_code_mask(text) if language == MACRO else _python_code_mask(text)
-    return {p.name for p in parse_parameters(text)} | set(_top_level_assignments(text, mask, language))
+    parameters, assignments = _analyse(text, language)
+    return {p.name for p in parameters} | set(assignments)

@@ -468,11 +468,15 @@ class IJ1Runtime:
         self.ParticleAnalyzer.setRoiManager(None)
         self.ParticleAnalyzer.setResultsTable(None)
         self.ParticleAnalyzer.setSummaryTable(None)
+        # The system Results table is emptied, its window kept: closing and
+        # re-creating it costs more than a whole small analysis.
         self.ResultsTable.getResultsTable().reset()
         for frame in list(self.WindowManager.getNonImageWindows() or []):
-            if isinstance(frame, self.TextWindow) and str(frame.getTitle()) != "Log":
+            if isinstance(frame, self.TextWindow) and str(frame.getTitle()) not in ("Log", "Results"):
                 frame.close(False)
-        self.IJ.log("\\Clear")
+        log = self.IJ.getLog()
+        if log is not None and len(log) > 0:
+            self.IJ.log("\\Clear")
         self.IJ.getErrorMessage()  # clears ImageJ's last error
         self.IJ.resetEscape()
         d = self._defaults if hasattr(self, "_defaults") else None
