@@ -116,9 +116,9 @@ def run_imagej(session, cases, workdir=None):
         if not isinstance(rois, list):
             rois = [rois]
         csv = out / f"{i}_results.csv"
-        # no particle: ImageJ may save no (or an empty) Results file
+        # no particle: ImageJ may save no Results file, or one with no columns
         table = (pd.read_csv(csv, dtype=str, keep_default_na=False)
-                 if csv.exists() and csv.stat().st_size > 0 else None)
+                 if csv.exists() and csv.read_text().strip() else None)
         results.append(IJOutput(table, rois, mask))
     return results
 

@@ -139,6 +139,29 @@ class IJ1Runtime:
         JClass("java.awt.Toolkit").getDefaultToolkit().addAWTEventListener(
             self._hooks[2], AWTEvent.WINDOW_EVENT_MASK)
 
+    def uninstall(self):
+        """Remove the hooks (before the JVM shuts down: no calls into Python then)."""
+        from jpype import JClass
+
+        JClass("ij.Executer").removeCommandListener(self._hooks[0])
+        self.IJ.setExceptionHandler(None)
+        JClass("java.awt.Toolkit").getDefaultToolkit().removeAWTEventListener(self._hooks[2])
+
+    def dispose_windows(self):
+        """Dispose every AWT window on the event thread (AWT is not thread-safe)."""
+        from jpype import JClass, JImplements, JOverride
+
+        Window = JClass("java.awt.Window")
+
+        @JImplements("java.lang.Runnable")
+        class DisposeAll:
+            @JOverride
+            def run(self):
+                for window in Window.getWindows():
+                    window.dispose()
+
+        JClass("java.awt.EventQueue").invokeAndWait(DisposeAll())
+
     def _on_command(self, command):
         state = self._current
         cmd = str(command)
@@ -355,6 +378,10 @@ class IJ1Runtime:
             self._classify_exception(state, exc)
         except Exception as exc:  # noqa: BLE001 - reported, never swallowed
             state.fail(RunError(f"{type(exc).__name__}: {exc}", path=script.path))
+        finally:
+            # a Python thread that ends while attached leaves a dead Java thread
+            # behind; thousands of them crash the JVM at shutdown
+            self.Thread.detach()
 
     def _execute_macro(self, state):
         interp = self.Interpreter()
@@ -470,7 +497,11 @@ class IJ1Runtime:
         self.ParticleAnalyzer.setSummaryTable(None)
         # The system Results table is emptied, its window kept: closing and
         # re-creating it costs more than a whole small analysis.
-        self.ResultsTable.getResultsTable().reset()
+        results = self.ResultsTable.getResultsTable()
+        if results.size() > 0 or results.getLastColumn() >= 0:
+            results.reset()
+            if self.WindowManager.getWindow("Results") is not None:
+                results.show("Results")  # the window's text is what saveAs("Results") saves
         for frame in list(self.WindowManager.getNonImageWindows() or []):
             if isinstance(frame, self.TextWindow) and str(frame.getTitle()) not in ("Log", "Results"):
                 frame.close(False)

@@ -67,11 +67,13 @@ def shutdown_process(grace=10.0):
     import jpype
 
     if jpype.isJVMStarted():
-        try:
-            for window in jpype.JClass("java.awt.Window").getWindows():
-                window.dispose()
-        except Exception:  # noqa: BLE001 - best effort at exit
-            pass
+        runtime = _PROCESS["runtime"]
+        if runtime is not None:
+            try:
+                runtime.uninstall()
+                runtime.dispose_windows()
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
         def give_up():
             # a script left a non-daemon Java thread running: do not hang at exit
             sys.stderr.write("fijirun: the JVM did not stop within %.0f s; exiting\n" % grace)
