@@ -1,0 +1,391 @@
+"""Comparing saved outputs with the reference Analyze Particles.
+
+* **Tables**: rows are matched to reference particles by position (centroid
+  ``X, Y``, else centre of mass, else bounding-box centre; row order only when
+  the table has no position column), then every shared column is compared at
+  the precision the file was written with (ImageJ's printed value of the
+  reference, :func:`fijirun.reference.format_value`). Missing and extra rows
+  and columns are named.
+* **ROI sets**: same count, ROIs matched by bounding-box centre, same vertex
+  lists (or IoU >= 0.99 of the filled polygons when encoded differently),
+  same names (a name difference is a warning).
+* **Label masks**: pixel-exact; a pure renumbering (same particles, other
+  numbers) is a warning; otherwise the differing pixels are counted and
+  explained (values outside the label set, 8-bit overflow, smeared borders).
+  A mask is also compared with the ROI set saved beside it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage as ndi
+from scipy.spatial import cKDTree
+
+from ..reference import format_value, rois_to_labels
+from .model import FAIL, PASS, WARN, CheckError
+
+__all__ = ["read_table_text", "file_decimals", "compare_table", "compare_rois", "compare_mask",
+           "mask_roi_agreement", "label_mapping", "IOU_MIN"]
+
+IOU_MIN = 0.99
+_POSITION_COLUMNS = (("X", "Y"), ("XM", "YM"), ("FeretX", "FeretY"))
+#: Results columns that are text or bookkeeping, not measurements.
+_TEXT_COLUMNS = {"Label", "Slice", "Ch", "Frame", "Type", "Name"}
+
+
+def _listing(items, limit=5):
+    items = [str(i) for i in items]
+    return ", ".join(items[:limit]) + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+# --------------------------------------------------------------------------- tables
+
+def read_table_text(path):
+    """A saved results table as text cells (exactly as written), and its delimiter.
+
+    Returns
+    -------
+    (pandas.DataFrame, str)
+        Cells as strings, index = ImageJ's row numbers (1, 2, ...), and ``"\\t"`` or ``","``.
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            header = f.readline()
+    except OSError as exc:
+        raise CheckError(f"cannot read the table {path}: {exc.strerror}") from None
+    if not header.strip():
+        return pd.DataFrame(), None
+    sep = "\t" if "\t" in header else ","
+    try:
+        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except Exception as exc:  # noqa: BLE001 - pandas raises several types
+        raise CheckError(f"cannot parse the table {path}: {exc}") from None
+    first = table.columns[0] if len(table.columns) else None
+    if first is not None and (first.strip() == "" or first.startswith("Unnamed")):
+        table = table.set_index(first)
+        table.index.name = None
+        try:
+            table.index = table.index.astype(int)
+        except ValueError:
+            table.index = pd.RangeIndex(1, len(table) + 1)
+    else:
+        table.index = pd.RangeIndex(1, len(table) + 1)
+    table.columns = [str(c).strip() for c in table.columns]
+    return table, sep
+
+
+def file_decimals(table):
+    """The number of decimals a table was written with (the most in any plain number)."""
+    best = 0
+    for c in table.columns:
+        for cell in table[c].head(200):
+            m = re.fullmatch(r"-?\d+\.(\d+)", str(cell).strip())
+            if m:
+                best = max(best, len(m.group(1)))
+    return best
+
+
+def _to_float(cells):
+    return pd.to_numeric(pd.Series(cells), errors="coerce").to_numpy(np.float64)
+
+
+def _positions(table_values, columns):
+    """(n, 2) positions from the first position columns available, or None."""
+    for cx, cy in _POSITION_COLUMNS:
+        if cx in columns and cy in columns:
+            return np.column_stack([table_values(cx), table_values(cy)]), f"{cx}/{cy}"
+    if all(c in columns for c in ("BX", "BY", "Width", "Height")):
+        return (np.column_stack([table_values("BX") + table_values("Width") / 2,
+                                 table_values("BY") + table_values("Height") / 2]), "bounding box centre")
+    return None, None
+
+
+def match_by_position(a, b, tol):
+    """Pairs (i, j) of rows of ``a`` and ``b`` (n×2 positions) closer than ``tol``.
+
+    Ties (two particles with the same centre, e.g. one in another's hole) are
+    resolved by row order.
+    """
+    if len(a) == 0 or len(b) == 0:
+        return []
+    if len(a) == len(b) and np.all(np.hypot(*(a - b).T) <= tol):
+        return list(zip(range(len(a)), range(len(b))))
+    tree = cKDTree(b)
+    k = min(8, len(b))
+    dist, idx = tree.query(a, k=k, distance_upper_bound=tol)
+    dist, idx = dist.reshape(len(a), k), idx.reshape(len(a), k)
+    cand = [(d, abs(i - j) / max(len(a), 1), i, j)
+            for i in range(len(a)) for d, j in zip(dist[i], idx[i]) if j < len(b) and math.isfinite(d)]
+    cand.sort()
+    used_a, used_b, pairs = set(), set(), []
+    for _, _, i, j in cand:
+        if i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            pairs.append((i, int(j)))
+    return sorted(pairs)
+
+
+def compare_table(verdict, path, reference, decimals=None, pixel_size=1.0):
+    """Compare a saved results table with the reference table; adds findings to ``verdict``.
+
+    Parameters
+    ----------
+    verdict : OutputVerdict
+    path : Path
+    reference : fijirun.reference.ParticleAnalysis
+    decimals : int, optional
+        Set Measurements' decimal places; inferred from the file when None.
+    pixel_size : float
+        Matching tolerance for positions, in the table's units.
+    """
+    table, _ = read_table_text(path)
+    ref = reference.table
+    values = reference.values
+    d = decimals if decimals is not None else file_decimals(table)
+    verdict.details["decimals"] = d
+    file_cols = [c for c in table.columns if c not in _TEXT_COLUMNS]
+    shared = [c for c in ref.columns if c in file_cols]
+    missing_cols = [c for c in ref.columns if c not in file_cols]
+    extra_cols = [c for c in file_cols if c not in ref.columns]
+    verdict.details.update(rows=len(table), reference_rows=len(ref), columns=list(table.columns),
+                           missing_columns=missing_cols, extra_columns=extra_cols)
+    if missing_cols:
+        verdict.add(FAIL, f"missing columns: {_listing(missing_cols)}")
+    if extra_cols:
+        verdict.add(WARN, f"columns the reference does not compute: {_listing(extra_cols)}")
+
+    fvals = {c: _to_float(table[c]) for c in shared}
+    rvals = {c: np.asarray(values.get(c, ref[c].to_numpy()), np.float64) for c in shared}
+    fpos, how = _positions(lambda c: fvals[c] if c in fvals else _to_float(table[c]), file_cols)
+    rpos, _ = _positions(lambda c: np.asarray(values[c], np.float64) if c in values
+                         else ref[c].to_numpy(np.float64), list(ref.columns))
+    if fpos is not None and rpos is not None:
+        tol = max(pixel_size, 10.0 ** -d) * 1.01
+        pairs = match_by_position(fpos, rpos, tol)
+        verdict.details["matched_by"] = how
+    else:
+        n = min(len(table), len(ref))
+        pairs = [(i, i) for i in range(n)]
+        verdict.details["matched_by"] = "row order"
+    rows = table.index.to_numpy()
+    fi = np.array([p[0] for p in pairs], int)
+    rj = np.array([p[1] for p in pairs], int)
+    extra_rows = [int(rows[i]) for i in sorted(set(range(len(table))) - set(fi.tolist()))]
+    missing_rows = [int(j) + 1 for j in sorted(set(range(len(ref))) - set(rj.tolist()))]
+    verdict.details.update(extra_rows=extra_rows, missing_particles=missing_rows)
+    if missing_rows:
+        where = ""
+        if rpos is not None:
+            where = " at " + _listing([f"({rpos[j - 1][0]:.1f}, {rpos[j - 1][1]:.1f})" for j in missing_rows], 3)
+        verdict.add(FAIL, f"{len(missing_rows)} particle(s) of the reference have no row "
+                          f"(reference particles {_listing(missing_rows)}){where}")
+    if extra_rows:
+        verdict.add(FAIL, f"{len(extra_rows)} row(s) match no particle of the reference: rows {_listing(extra_rows)}")
+
+    mismatches = []
+    for c in shared:
+        texts = table[c].to_numpy()
+        for i, j in pairs:
+            want = format_value(rvals[c][j], d)
+            got = str(texts[i]).strip()
+            try:
+                same = _same(float(got), float(want))
+            except ValueError:
+                same = got == want
+            if not same:
+                mismatches.append({"row": int(rows[i]), "column": c, "file": got, "reference": want})
+    verdict.details["mismatches"] = mismatches[:50]
+    verdict.details["n_mismatches"] = len(mismatches)
+    if mismatches:
+        first = mismatches[0]
+        more = f" (+{len(mismatches) - 1} more)" if len(mismatches) > 1 else ""
+        verdict.add(FAIL, f"row {first['row']}, column {first['column']}: {first['file']} in the file, "
+                          f"{first['reference']} in the reference{more}")
+    if len(pairs) > 1 and np.any(np.diff(rj[np.argsort(fi)]) < 0):
+        verdict.add(WARN, "rows are in another order than ImageJ's scan order")
+    if not verdict.findings or all(f.verdict == PASS for f in verdict.findings):
+        verdict.add(PASS, f"{len(pairs)} rows × {len(shared)} columns agree with the reference "
+                          f"at {d} decimals")
+    verdict.data["scatter"] = {c: (fvals[c][fi], rvals[c][rj]) for c in shared}
+    return verdict
+
+
+def _same(a, b):
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return a == b or abs(a - b) <= 1e-9 * max(1.0, abs(b))
+
+
+# --------------------------------------------------------------------------- ROI sets
+
+def _roi_box(roi):
+    c = np.asarray(roi.coordinates(), np.float64)
+    if c.size == 0:
+        return np.array([roi.left, roi.top, roi.right, roi.bottom], np.float64)
+    return np.array([c[:, 0].min(), c[:, 1].min(), c[:, 0].max(), c[:, 1].max()])
+
+
+def _fill(roi, box):
+    from skimage.draw import polygon
+
+    x0, y0, x1, y1 = box
+    c = np.asarray(roi.coordinates(), np.float64)
+    out = np.zeros((int(y1 - y0) + 2, int(x1 - x0) + 2), bool)
+    if len(c):
+        rr, cc = polygon(c[:, 1] - 0.5 - y0, c[:, 0] - 0.5 - x0, out.shape)
+        out[rr, cc] = True
+    return out
+
+
+def roi_iou(a, b):
+    """IoU of two polygon ROIs filled as ImageJ fills them (pixel centres inside)."""
+    ba, bb = _roi_box(a), _roi_box(b)
+    box = (math.floor(min(ba[0], bb[0])), math.floor(min(ba[1], bb[1])),
+           math.ceil(max(ba[2], bb[2])), math.ceil(max(ba[3], bb[3])))
+    fa, fb = _fill(a, box), _fill(b, box)
+    union = np.count_nonzero(fa | fb)
+    return 1.0 if union == 0 else np.count_nonzero(fa & fb) / union
+
+
+def compare_rois(verdict, rois, reference):
+    """Compare a saved ROI set with the reference ROIs; adds findings to ``verdict``."""
+    ref = reference.rois
+    verdict.details.update(count=len(rois), reference_count=len(ref))
+    if len(rois) != len(ref):
+        verdict.add(FAIL, f"{len(rois)} ROIs in the file, {len(ref)} particles in the reference")
+    fa = np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] for b in map(_roi_box, rois)]).reshape(-1, 2)
+    fb = np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] for b in map(_roi_box, ref)]).reshape(-1, 2)
+    pairs = match_by_position(fa, fb, 1.01)
+    ia = {i for i, _ in pairs}
+    jb = {j for _, j in pairs}
+    missing = [ref[j].name or str(j + 1) for j in range(len(ref)) if j not in jb]
+    extra = [rois[i].name or str(i + 1) for i in range(len(rois)) if i not in ia]
+    verdict.details.update(missing=missing, extra=extra)
+    if missing:
+        verdict.add(FAIL, f"missing ROIs (reference names): {_listing(missing)}")
+    if extra:
+        verdict.add(FAIL, f"ROIs matching no particle: {_listing(extra)}")
+    differ, encoded, renamed = [], [], []
+    for i, j in pairs:
+        a, b = rois[i], ref[j]
+        if not np.array_equal(np.asarray(a.coordinates()), np.asarray(b.coordinates())):
+            iou = roi_iou(a, b)
+            (encoded if iou >= IOU_MIN else differ).append((a.name or str(i + 1), round(iou, 4)))
+        if (a.name or "") != (b.name or ""):
+            renamed.append(f"{a.name!r} (reference {b.name!r})")
+    verdict.details.update(shape_differs=differ, encoded_differently=encoded, renamed=renamed)
+    if differ:
+        verdict.add(FAIL, f"{len(differ)} ROI(s) differ in shape (IoU < {IOU_MIN}): "
+                          + _listing(f"{n} IoU {v}" for n, v in differ))
+    if encoded:
+        verdict.add(PASS, f"{len(encoded)} ROI(s) encoded differently, same pixels (IoU >= {IOU_MIN})")
+    if renamed:
+        verdict.add(WARN, f"{len(renamed)} ROI name(s) differ: {_listing(renamed, 3)}")
+    if not pairs and not rois and not ref:
+        verdict.add(PASS, "empty ROI set, no particle in the reference")
+    elif all(f.verdict == PASS for f in verdict.findings):
+        verdict.add(PASS, f"{len(rois)} ROIs: same vertices and names as the reference")
+    return verdict
+
+
+# --------------------------------------------------------------------------- label masks
+
+def label_mapping(saved, reference):
+    """Whether ``saved`` is ``reference`` with its labels renumbered.
+
+    Returns
+    -------
+    dict or None
+        Saved label → reference label when the two partitions are identical
+        (background 0 ↔ 0); None otherwise.
+    """
+    a = saved.ravel().astype(np.int64)
+    b = reference.ravel().astype(np.int64)
+    pairs = np.unique(np.column_stack([a, b]), axis=0) if a.size else np.empty((0, 2), np.int64)
+    if len(np.unique(pairs[:, 0])) != len(pairs) or len(np.unique(pairs[:, 1])) != len(pairs):
+        return None
+    mapping = {int(x): int(y) for x, y in pairs}
+    if mapping.get(0, 0) != 0:
+        return None
+    return mapping
+
+
+def mask_roi_agreement(mask, rois):
+    """Fraction of foreground pixels of ``mask`` whose label is the index of the ROI containing them.
+
+    The Count Masks value of a particle is its ROI's position in the ROI
+    Manager, and a traced outline encloses its holes; nested particles come
+    later in scan order and win, as in :func:`fijirun.reference.rois_to_labels`.
+    """
+    filled = rois_to_labels(rois, mask.shape, dtype=np.int64)
+    fg = mask > 0
+    n = int(np.count_nonzero(fg))
+    if n == 0:
+        return 1.0 if not rois else 0.0, filled
+    return float(np.count_nonzero(filled[fg] == mask[fg].astype(np.int64))) / n, filled
+
+
+def compare_mask(verdict, saved, reference_mask, *, bits, lossy=False):
+    """Compare a saved label mask with the reference Count Masks; adds findings.
+
+    Parameters
+    ----------
+    verdict : OutputVerdict
+    saved : numpy.ndarray
+        The stored pixel values (palette indices for palette images).
+    reference_mask : numpy.ndarray
+    bits : int
+        Bits per stored value (8, 16, 32).
+    lossy : bool
+        The format is lossy (JPEG).
+    """
+    ref = reference_mask
+    n_ref = int(ref.max()) if ref.size else 0
+    labels = np.unique(ref)
+    verdict.details.update(shape=list(saved.shape), dtype=str(saved.dtype), bits=bits,
+                           reference_labels=n_ref, saved_max=int(saved.max()) if saved.size else 0)
+    verdict.data.update(saved=saved, reference=ref)
+    if saved.shape != ref.shape:
+        verdict.add(FAIL, f"shape {saved.shape} differs from the input's {ref.shape}")
+        return verdict
+    overflow = n_ref > (1 << bits) - 1
+    if overflow:
+        verdict.add(FAIL, f"overflow: {n_ref} labels do not fit in {bits}-bit values "
+                          f"(max {(1 << bits) - 1}); labels above it are lost or merged")
+    if np.array_equal(saved.astype(np.int64), ref.astype(np.int64)):
+        verdict.data["diff"] = np.zeros(ref.shape, bool)
+        verdict.add(PASS, f"pixel-exact: {n_ref} labels, {bits}-bit")
+        return verdict
+    mapping = label_mapping(saved, ref)
+    if mapping is not None:
+        lut = np.zeros(int(saved.max()) + 1, np.int64)
+        for k, v in mapping.items():
+            lut[k] = v
+        verdict.data["diff"] = lut[saved] != ref
+        verdict.details["renumbered"] = True
+        verdict.add(WARN, f"renumbered: the same {n_ref} particles with other label values "
+                          "(not ImageJ's scan order)")
+        return verdict
+    diff = saved.astype(np.int64) != ref.astype(np.int64)
+    verdict.data["diff"] = diff
+    nd = int(np.count_nonzero(diff))
+    outside = ~np.isin(saved, labels)
+    n_out = int(np.count_nonzero(outside))
+    # smeared borders: differing pixels next to a label boundary
+    edges = ndi.morphological_gradient(ref.astype(np.int32), size=(3, 3)) > 0
+    at_border = int(np.count_nonzero(diff & edges))
+    affected = np.unique(ref[diff])
+    verdict.details.update(pixels_differ=nd, values_outside_label_set=n_out,
+                           differing_at_borders=at_border, labels_affected=int(np.count_nonzero(affected)))
+    if lossy:
+        verdict.add(FAIL, f"lossy: {nd} pixels changed, {n_out} with values outside the label set, "
+                          f"{at_border} at particle borders (JPEG artefacts)")
+    elif not overflow:
+        why = f", {n_out} with values outside the label set" if n_out else ""
+        verdict.add(FAIL, f"{nd} pixels differ from the reference ({len(affected)} labels affected{why})")
+    return verdict

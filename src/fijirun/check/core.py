@@ -1,0 +1,268 @@
+"""``check(outdir)``: discover, recover, compute the reference, compare, lint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..provenance import RUN_RECORD, read_run_record
+from ..reference import analyze_particles, read_calibration
+from . import compare, lint
+from .discover import discover
+from .model import FAIL, PASS, WARN, CheckError, CheckReport, OutputVerdict
+from .recover import keys_from_columns, load_image, particle_image, recover
+
+__all__ = ["check"]
+
+_DEFAULT_KEYS = "area centroid"
+
+
+def _read_record(outdir):
+    try:
+        return read_run_record(outdir)
+    except (OSError, ValueError) as exc:
+        raise CheckError(f"cannot read {Path(outdir) / RUN_RECORD}: {exc}") from None
+
+
+def _pick_mask(stored):
+    """The saved mask to derive particles from: lossless, not RGB, TIFF first."""
+    usable = [(p, s) for p, s in stored.items() if s is not None and not s.lossy and not s.rgb]
+    usable.sort(key=lambda ps: (ps[1].format != "TIFF", -ps[1].bits, str(ps[0])))
+    return usable[0][1].values if usable else None
+
+
+def _summary_table(verdict, path, reference):
+    table, _ = compare.read_table_text(path)
+    count = compare._to_float(table["Count"])
+    n = len(reference.table)
+    verdict.details.update(summary=True, count=count.tolist(), reference_count=n)
+    if len(count) and count[0] == n:
+        verdict.add(PASS, f"Summary table: Count {n} as in the reference")
+    else:
+        verdict.add(FAIL, f"Summary table: Count {count[0] if len(count) else None:g} in the file, "
+                          f"{n} particles in the reference")
+
+
+def check(outdir, image=None, *, options=None, measurements=None, threshold=None, exclude=()):
+    """Check a run's outputs against the reference Analyze Particles.
+
+    Parameters
+    ----------
+    outdir : path-like
+        A run's output folder (with its ``run.json`` when fijirun ran it).
+    image : path-like, optional
+        The analysed input image; overrides the one ``run.json`` records.
+    options : str, optional
+        Analyze Particles options (``"size=0-1000 pixel exclude"``), when
+        ``run.json`` is absent or to override it.
+    measurements : str, optional
+        Set Measurements options or keys (``"area centroid perimeter decimal=3"``).
+    threshold : str or tuple, optional
+        ``"lo-hi"``: the threshold set before Analyze Particles (``setThreshold``).
+    exclude : iterable of path-like
+        Files in ``outdir`` that are not outputs (reports written there).
+
+    Returns
+    -------
+    CheckReport
+        ``report.verdict`` is ``"pass"``, ``"warn"`` or ``"fail"``; one
+        :class:`OutputVerdict` per output (and per missing declared output).
+
+    Raises
+    ------
+    CheckError
+        When ``outdir`` is not a folder, ``run.json`` is unreadable or the
+        options cannot be parsed.
+
+    Examples
+    --------
+    >>> report = check("out", image="blobs.tif")      # doctest: +SKIP
+    >>> report.verdict, [(o.path, o.verdict, o.reason) for o in report.outputs]
+    """
+    outdir = Path(outdir)
+    if not outdir.is_dir():
+        raise CheckError(f"no such output folder: {outdir}")
+    record = _read_record(outdir)
+    found = discover(outdir, record, exclude=exclude)
+    spec = recover(record, image=image, options=options, measurements=measurements, threshold=threshold)
+    report = CheckReport(outdir=outdir.resolve(), run_record=record)
+
+    # ---- read what was saved
+    stored = {}
+    mask_errors = {}
+    for rel in found.masks + found.images:
+        try:
+            stored[rel] = lint.read_stored_image(outdir / rel)
+        except CheckError as exc:
+            stored[rel] = None
+            mask_errors[rel] = str(exc)
+    input_image = None
+    if spec.image_path is not None:
+        try:
+            input_image = load_image(spec.image_path)
+        except CheckError as exc:
+            spec.assumptions.append(str(exc))
+    if spec.measurements is None:
+        for rel in found.tables:
+            try:
+                table, _ = compare.read_table_text(outdir / rel)
+            except CheckError:
+                continue
+            keys = keys_from_columns(table.columns)
+            if keys:
+                spec.measurements = keys
+                spec.sources["measurements"] = f"columns of {rel}"
+                break
+        if spec.measurements is None:
+            spec.measurements = _DEFAULT_KEYS
+            spec.sources["measurements"] = "default"
+
+    # ---- the reference
+    reference, why_none = None, None
+    particles, kwargs = particle_image(spec, input_image,
+                                       _pick_mask({p: stored.get(p) for p in found.masks}))
+    if particles is None:
+        why_none = ("no input image (run.json records none; give --image)" if spec.image_path is None
+                    else "the particle image cannot be derived from the input")
+    else:
+        calibration = spec.calibration
+        if calibration is None and spec.image_path is not None and \
+                spec.image_path.suffix.lower() in (".tif", ".tiff"):
+            try:
+                calibration = read_calibration(spec.image_path)
+            except Exception:  # noqa: BLE001 - no/odd ImageJ metadata: uncalibrated
+                calibration = None
+        spec.calibration = calibration
+        try:
+            reference = analyze_particles(
+                particles, size=spec.size, pixel_units=spec.pixel_units, circularity=spec.circularity,
+                exclude_edges=spec.exclude_edges, include_holes=spec.include_holes,
+                measurements=spec.measurements, calibration=calibration,
+                decimals=spec.decimals if spec.decimals is not None else 3, **kwargs)
+        except (ValueError, NotImplementedError) as exc:
+            why_none = f"the reference cannot analyse this image: {exc}"
+    report.reference = reference
+    report.image = input_image
+    report.assumptions = spec.assumptions
+    report.recovered = spec.to_dict()
+    if reference is not None:
+        report.recovered["reference_particles"] = int(len(reference.table))
+    else:
+        report.recovered["reference_error"] = why_none
+    if why_none:
+        report.assumptions.append(f"no reference: {why_none}")
+
+    def no_reference(v):
+        v.add(WARN, f"not compared: {why_none}")
+
+    # ---- tables
+    cal = spec.calibration
+    pixel = max(cal.pixel_width, cal.pixel_height) if cal is not None else 1.0
+    for rel in found.tables:
+        v = OutputVerdict(str(rel), "table")
+        report.outputs.append(v)
+        try:
+            sep = lint.lint_table(v, outdir / rel)
+            if sep is None:
+                continue
+            head, _ = compare.read_table_text(outdir / rel)
+            if reference is None:
+                no_reference(v)
+            elif "Count" in head.columns and ("Slice" in head.columns or "Total Area" in head.columns):
+                _summary_table(v, outdir / rel, reference)
+            else:
+                compare.compare_table(v, outdir / rel, reference, decimals=spec.decimals,
+                                      pixel_size=pixel)
+        except CheckError as exc:
+            v.add(FAIL, str(exc))
+
+    # ---- ROI sets
+    roi_sets = {}
+    for rel in found.rois:
+        v = OutputVerdict(str(rel), "rois")
+        report.outputs.append(v)
+        rois = lint.lint_rois(v, outdir / rel)
+        if rois is None:
+            continue
+        roi_sets[rel] = rois
+        v.data["rois"] = rois
+        if reference is None:
+            no_reference(v)
+        else:
+            compare.compare_rois(v, rois, reference)
+
+    # ---- label masks
+    for rel in found.masks:
+        v = OutputVerdict(str(rel), "mask")
+        report.outputs.append(v)
+        s = stored.get(rel)
+        if s is None:
+            v.add(FAIL, mask_errors.get(rel, f"cannot read {rel}"))
+            continue
+        usable = lint.lint_mask(v, s)
+        if reference is None:
+            no_reference(v)
+            v.data["saved"] = s.values
+            continue
+        if not usable:
+            mapping = (compare.label_mapping(s.values, reference.count_mask)
+                       if s.values.shape == reference.count_mask.shape else None)
+            v.details["particles_distinguishable"] = mapping is not None
+            v.data.update(saved=s.values, reference=reference.count_mask)
+            v.data["diff"] = (np.zeros(reference.count_mask.shape, bool) if mapping is not None
+                              else None)
+            continue
+        compare.compare_mask(v, s.values, reference.count_mask, bits=s.bits, lossy=s.lossy)
+        if not s.lossy and s.values.shape == reference.count_mask.shape:
+            for rrel, rois in roi_sets.items():
+                if len(rois) != int(s.values.max()):
+                    continue
+                agreement, _ = compare.mask_roi_agreement(s.values, rois)
+                v.details[f"agreement_with_{rrel}"] = round(agreement, 6)
+                if agreement >= compare.IOU_MIN:
+                    v.add(PASS, f"agrees with the ROI set {rrel} ({agreement:.1%} of particle pixels)")
+                else:
+                    v.add(WARN, f"disagrees with the ROI set {rrel}: only {agreement:.1%} of particle "
+                                "pixels lie in the ROI of their label")
+                break
+
+    # ---- other images, missing outputs
+    for rel in found.images:
+        v = OutputVerdict(str(rel), "image")
+        report.outputs.append(v)
+        if stored.get(rel) is None:
+            v.add(FAIL, mask_errors.get(rel, f"cannot read {rel}"))
+        else:
+            lint.lint_image(v, stored[rel])
+    for rel in found.missing:
+        from ..outputs import output_kind
+
+        kind = output_kind(rel)
+        v = OutputVerdict(str(rel), {"image": "mask"}.get(kind, kind))
+        v.add(FAIL, "missing: declared by the run but not in the folder")
+        report.outputs.append(v)
+    if not report.outputs:
+        v = OutputVerdict("(outputs)", "missing")
+        what = "no results table, ROI set or label mask in the folder"
+        v.add(FAIL, f"missing: {what}" + ("" if record else " (and no run.json)"))
+        report.outputs.append(v)
+    return report
+
+
+def report_json(report):
+    """The ``--json`` text of a report."""
+    return json.dumps(report.to_dict(), default=_json_default)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
