@@ -28,6 +28,8 @@ from .errors import (  # noqa: E402
     UnrecognizedCommandError,
 )
 from .session import RunResult, Session  # noqa: E402
+from .batch import batch  # noqa: E402  (Dask is imported only when a batch runs)
+from .check import check  # noqa: E402
 
 
 def run(script, params=None, *, backend="imagej1", data_dir=None, **kwargs):
@@ -41,6 +43,8 @@ __all__ = [
     "Session",
     "RunResult",
     "run",
+    "batch",
+    "check",
     "FijirunError",
     "EngineError",
     "ParameterError",

@@ -50,6 +50,19 @@ def build_parser():
                      help="replace files in the output folder that fijirun did not write")
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     run.set_defaults(func=cmd_run)
+
+    chk = sub.add_parser("check", help="check a run's outputs against the reference Analyze Particles")
+    chk.add_argument("outdir", help="the run's output folder (with its run.json)")
+    chk.add_argument("--image", metavar="IMG", help="the analysed input image (else run.json's)")
+    chk.add_argument("--options", metavar="OPTS",
+                     help='Analyze Particles options, e.g. "size=0-1000 pixel exclude" (else run.json\'s)')
+    chk.add_argument("--measurements", metavar="KEYS",
+                     help='Set Measurements options, e.g. "area centroid decimal=3" (else run.json\'s)')
+    chk.add_argument("--threshold", metavar="LO-HI", help="threshold set before Analyze Particles")
+    chk.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    chk.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    chk.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per output)")
+    chk.set_defaults(func=cmd_check)
     return parser
 
 
@@ -110,6 +123,31 @@ def cmd_run(args):
     elif code == 0:
         _print_summary(result, sys.stdout)
     return code
+
+
+def cmd_check(args):
+    """``fijirun check OUTDIR``: exit 0 when no output fails, 1 otherwise, 2 when checking cannot start."""
+    from .check import CheckError, check
+    from .check.report import print_summary, to_json, write_html, write_junit
+
+    written = [p for p in (args.html, args.junit) if p]
+    try:
+        report = check(args.outdir, image=args.image, options=args.options,
+                       measurements=args.measurements, threshold=args.threshold, exclude=written)
+        if args.html:
+            write_html(report, args.html)
+        if args.junit:
+            write_junit(report, args.junit)
+    except CheckError as exc:
+        sys.stderr.write(f"fijirun: {exc}\n")
+        if args.json:
+            sys.stdout.write(json.dumps({"verdict": "error", "outputs": [], "error": str(exc)}) + "\n")
+        return 2
+    if args.json:
+        sys.stdout.write(to_json(report) + "\n")
+    else:
+        print_summary(report)
+    return 0 if report.ok else 1
 
 
 def main(argv=None):

@@ -188,10 +188,13 @@ def compare_table(verdict, path, reference, decimals=None, pixel_size=1.0):
         verdict.add(FAIL, f"{len(extra_rows)} row(s) match no particle of the reference: rows {_listing(extra_rows)}")
 
     mismatches = []
+    printed = {}
     for c in shared:
         texts = table[c].to_numpy()
-        for i, j in pairs:
+        printed[c] = np.full(len(pairs), np.nan)
+        for k, (i, j) in enumerate(pairs):
             want = format_value(rvals[c][j], d)
+            printed[c][k] = pd.to_numeric(want, errors="coerce")
             got = str(texts[i]).strip()
             try:
                 same = _same(float(got), float(want))
@@ -211,7 +214,7 @@ def compare_table(verdict, path, reference, decimals=None, pixel_size=1.0):
     if not verdict.findings or all(f.verdict == PASS for f in verdict.findings):
         verdict.add(PASS, f"{len(pairs)} rows × {len(shared)} columns agree with the reference "
                           f"at {d} decimals")
-    verdict.data["scatter"] = {c: (fvals[c][fi], rvals[c][rj]) for c in shared}
+    verdict.data["scatter"] = {c: (fvals[c][fi], printed[c]) for c in shared}
     return verdict
 
 
@@ -383,8 +386,8 @@ def compare_mask(verdict, saved, reference_mask, *, bits, lossy=False):
     verdict.details.update(pixels_differ=nd, values_outside_label_set=n_out,
                            differing_at_borders=at_border, labels_affected=int(np.count_nonzero(affected)))
     if lossy:
-        verdict.add(FAIL, f"lossy: {nd} pixels changed, {n_out} with values outside the label set, "
-                          f"{at_border} at particle borders (JPEG artefacts)")
+        verdict.add(FAIL, f"JPEG artefacts: {nd} pixels changed, {n_out} with values outside the label set, "
+                          f"{at_border} at particle borders (smeared)")
     elif not overflow:
         why = f", {n_out} with values outside the label set" if n_out else ""
         verdict.add(FAIL, f"{nd} pixels differ from the reference ({len(affected)} labels affected{why})")

@@ -121,6 +121,7 @@ class CheckReport:
     reference: object = field(default=None, repr=False)
     image: object = field(default=None, repr=False)
     run_record: dict | None = field(default=None, repr=False)
+    pictures: dict = field(default_factory=dict, repr=False)
 
     @property
     def verdict(self):
