@@ -87,8 +87,8 @@ class OutputVerdict:
         messages = [f.message for f in self.findings if f.verdict == v]
         if not messages:
             return "nothing to check"
-        if v == PASS:  # the comparison (last) says more than the format lint (first)
-            messages = messages[::-1]
+        if v == PASS:  # the comparisons say more than the format lint (first)
+            messages = messages[1:] + messages[:1]
         return "; ".join(messages[:2])
 
     def to_dict(self):
