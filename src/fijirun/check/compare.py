@@ -118,11 +118,11 @@ def match_by_position(a, b, tol):
     k = min(8, len(b))
     dist, idx = tree.query(a, k=k, distance_upper_bound=tol)
     dist, idx = dist.reshape(len(a), k), idx.reshape(len(a), k)
-    cand = [(d, abs(i - j) / max(len(a), 1), i, j)
-            for i in range(len(a)) for d, j in zip(dist[i], idx[i]) if j < len(b) and math.isfinite(d)]
-    cand.sort()
+    cand = [(d, i, int(j)) for i in range(len(a)) for d, j in zip(dist[i], idx[i])
+            if j < len(b) and math.isfinite(d)]
+    cand.sort()  # nearest first; equal distances paired in row order
     used_a, used_b, pairs = set(), set(), []
-    for _, _, i, j in cand:
+    for _, i, j in cand:
         if i not in used_a and j not in used_b:
             used_a.add(i)
             used_b.add(j)
