@@ -63,6 +63,24 @@ def build_parser():
     chk.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     chk.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per output)")
     chk.set_defaults(func=cmd_check)
+
+    bat = sub.add_parser("batch", help="run one script over many images on Dask (resumable)")
+    bat.add_argument("script")
+    bat.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, glob patterns")
+    bat.add_argument("--output", "-o", metavar="DIR", required=True,
+                     help="batch folder: one sub-folder per image, manifest, combined results")
+    bat.add_argument("--workers", "-n", type=int, metavar="N",
+                     help="local worker processes (default: the CPU count)")
+    bat.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, tcp://host:port")
+    bat.add_argument("--timeout", type=float, default=600.0, metavar="S", help="seconds per image")
+    bat.add_argument("--resume", action="store_true", help="continue the batch in DIR")
+    bat.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
+                     help="a script parameter (repeatable)")
+    bat.add_argument("--check", action="store_true", help="check each image's outputs (fijirun check)")
+    bat.add_argument("--data-dir", metavar="DIR", help="local copies of data opened by URL")
+    bat.add_argument("--memory", default="2g", help="JVM maximum heap per worker, e.g. 4g")
+    bat.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    bat.set_defaults(func=cmd_batch)
     return parser
 
 
@@ -148,6 +166,35 @@ def cmd_check(args):
     else:
         print_summary(report)
     return 0 if report.ok else 1
+
+
+def cmd_batch(args):
+    """``fijirun batch``: exit 0 when every image is ok, 1 when some failed, 2 when it cannot start."""
+    from .batch import BatchError, batch
+
+    try:
+        frame = batch(args.script, args.inputs, args.output, workers=args.workers,
+                      scheduler=args.scheduler, timeout=args.timeout, resume=args.resume,
+                      params=_parse_set(args.set), check=args.check, data_dir=args.data_dir,
+                      memory=args.memory, progress=True)
+    except BatchError as exc:
+        sys.stderr.write(f"fijirun: {exc}\n")
+        if args.json:
+            sys.stdout.write(json.dumps({"status": "error", "error": str(exc)}) + "\n")
+        return 2
+    summary = frame.attrs["summary"]
+    if args.json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        rate = summary["images_per_second"]
+        sys.stdout.write(f"{summary['images']} images: {summary['ok']} ok, {summary['failed']} failed, "
+                         f"{summary['timeout']} timeout ({summary['ran']} run, {summary['skipped']} "
+                         f"skipped) in {summary['seconds']:.1f} s"
+                         + (f", {rate:.2f} images/s" if rate else "") + "\n")
+        for failure in summary["failures"]:
+            sys.stdout.write(f"  {failure['status']}: {failure['input']}: {failure['error']}\n")
+        sys.stdout.write(f"  results: {summary['results_csv']}, manifest: {summary['manifest']}\n")
+    return 0 if summary["failed"] == 0 and summary["timeout"] == 0 else 1
 
 
 def main(argv=None):

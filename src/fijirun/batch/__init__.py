@@ -1,0 +1,26 @@
+"""Headless batch jobs on Dask: one script over many images.
+
+``fijirun.batch(script, inputs, output)`` runs an IJ Macro or Jython script
+on every image (files, folders, globs) with one warm engine per Dask worker
+process, each image in its own output folder, a manifest updated after each
+image (``--resume`` continues), combined results (CSV, Parquet) and a
+summary. Importing this package does not import Dask.
+
+Modules
+-------
+inputs
+    Files, folders, globs → images with stable output folder names.
+manifest
+    ``manifest.json``: atomic updates, resume.
+worker
+    Inside a worker: the per-process session, running one image.
+run
+    The client: Dask cluster, submission, timeouts, retries, progress.
+combine
+    The combined results table and the summary.
+"""
+
+from .inputs import BatchError, BatchInput, collect_inputs, output_name
+from .run import batch
+
+__all__ = ["batch", "BatchError", "BatchInput", "collect_inputs", "output_name"]

@@ -1,0 +1,150 @@
+"""Batch inputs: files, folders and glob patterns → images with stable names.
+
+Every image of a batch gets its own output folder, named from its path so
+that the same input always lands in the same folder (``--resume`` depends on
+it): the file name without extension, made safe for any file system, then
+eight hex digits of the SHA-1 of the absolute path, so that ``a/img.tif`` and
+``b/img.tif`` never share a folder.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import FijirunError
+
+__all__ = ["BatchError", "BatchInput", "IMAGE_EXTENSIONS", "collect_inputs", "output_name"]
+
+#: File name endings taken from folders (explicit files and globs take any file).
+IMAGE_EXTENSIONS = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".pgm", ".dcm",
+                    ".fits", ".lsm", ".czi", ".nd2", ".ome.tif", ".ome.tiff")
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class BatchError(FijirunError):
+    """A batch cannot start: no inputs, an unreadable manifest, a mismatched resume."""
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """One image of a batch.
+
+    Attributes
+    ----------
+    path : Path
+        The image file, absolute.
+    name : str
+        Its output folder's name (stable: derived from ``path``).
+    """
+
+    path: Path
+    name: str
+
+
+def output_name(path):
+    """The stable output folder name of an input file.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    str
+        ``<safe file stem>-<8 hex digits of sha1(absolute path)>``.
+
+    Examples
+    --------
+    >>> output_name("/data/plate 1/img.tif")
+    'img-62e0487b'
+    """
+    path = Path(os.path.abspath(path))
+    stem = path.name
+    for ext in sorted(IMAGE_EXTENSIONS, key=len, reverse=True):
+        if stem.lower().endswith(ext) and len(stem) > len(ext):
+            stem = stem[: -len(ext)]
+            break
+    else:
+        stem = path.stem or path.name
+    safe = _UNSAFE.sub("_", stem).strip("._") or "image"
+    digest = hashlib.sha1(str(path).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{safe[:80]}-{digest}"
+
+
+def _is_hidden(path, root):
+    return any(part.startswith(".") for part in Path(path).relative_to(root).parts)
+
+
+def _folder_images(folder, extensions):
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in filenames:
+            if not f.startswith(".") and f.lower().endswith(extensions):
+                found.append(Path(dirpath) / f)
+    return found
+
+
+def collect_inputs(inputs, extensions=IMAGE_EXTENSIONS):
+    """Expand files, folders and glob patterns into the images of a batch.
+
+    Parameters
+    ----------
+    inputs : path-like or iterable of path-like
+        Files (taken whatever their type: a file that is not an image fails
+        its run and is recorded), folders (searched recursively for files
+        ending in ``extensions``; hidden files and folders skipped) and glob
+        patterns (``*``, ``?``, ``[...]``, ``**``; every matching file).
+    extensions : tuple of str
+        File name endings taken from folders (lower case).
+
+    Returns
+    -------
+    list of BatchInput
+        Sorted by path, each file once.
+
+    Raises
+    ------
+    BatchError
+        A path that does not exist, a pattern that matches nothing, or no
+        images at all.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    extensions = tuple(e.lower() for e in extensions)
+    files = []
+    for item in inputs:
+        text = os.fspath(item)
+        if os.path.isdir(text):
+            files.extend(_folder_images(text, extensions))
+        elif os.path.isfile(text):
+            files.append(Path(text))
+        elif _GLOB_CHARS.search(text):
+            matches = [Path(m) for m in glob.glob(os.path.expanduser(text), recursive=True)
+                       if os.path.isfile(m)]
+            if not matches:
+                raise BatchError(f"no file matches {text}")
+            files.extend(matches)
+        else:
+            raise BatchError(f"input not found: {text}")
+    unique = {}
+    for f in files:
+        path = Path(os.path.abspath(f))
+        unique.setdefault(path, BatchInput(path, output_name(path)))
+    if not unique:
+        raise BatchError("no input images (folders are searched for "
+                         + ", ".join(extensions[:7]) + ", ...)")
+    items = sorted(unique.values(), key=lambda i: str(i.path))
+    names = {}
+    for i in items:
+        if i.name in names:  # a SHA-1 prefix collision: vanishingly rare, never silent
+            raise BatchError(f"{i.path} and {names[i.name]} would share output folder {i.name}")
+        names[i.name] = i.path
+    return items

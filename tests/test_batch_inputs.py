@@ -1,0 +1,68 @@
+"""Batch inputs and manifest, without a cluster: names, expansion, resume rules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fijirun.batch import BatchError, collect_inputs, output_name
+from fijirun.batch.manifest import MANIFEST, Manifest
+from batch_helpers import ACTIVITY, make_good_images
+
+
+def test_output_names_are_stable_and_distinct(tmp_path):
+    a, b = tmp_path / "a" / "img.tif", tmp_path / "b" / "img.tif"
+    assert output_name(a) == output_name(a)
+    assert output_name(a) != output_name(b)
+    assert output_name(a).startswith("img-")
+    assert output_name(tmp_path / "x y (1).ome.tif").startswith("x_y_1-")
+
+
+def test_collect_files_folders_globs(tmp_path):
+    images = make_good_images(tmp_path / "in", 3)
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    (tmp_path / "in" / ".hidden.tif").write_bytes(b"")
+    sub = tmp_path / "in" / "sub"
+    sub.mkdir()
+    make_good_images(sub, 1, prefix="deep")
+    folder = collect_inputs([tmp_path / "in"])
+    assert sorted(i.path.name for i in folder) == ["deep_0.tif", "good_0.tif", "good_1.tif", "good_2.tif"]
+    globbed = collect_inputs([str(tmp_path / "in" / "good_*.tif")])
+    assert [i.path for i in globbed] == sorted(images)
+    # explicit files are taken whatever they are; duplicates once
+    explicit = collect_inputs([tmp_path / "in" / "notes.txt", tmp_path / "in", str(tmp_path / "in" / "*.tif")])
+    assert len(explicit) == 5 and len({i.name for i in explicit}) == 5
+    with pytest.raises(BatchError, match="not found"):
+        collect_inputs([tmp_path / "missing.tif"])
+    with pytest.raises(BatchError, match="no file matches"):
+        collect_inputs([str(tmp_path / "*.png")])
+
+
+def test_manifest_resume_rules(tmp_path):
+    items = collect_inputs(list(make_good_images(tmp_path / "in", 3)))
+    out = tmp_path / "out"
+    m = Manifest.open(out, ACTIVITY, {"minSize": 1})
+    todo, skipped = m.plan(items)
+    assert len(todo) == 3 and not skipped
+    (out / items[0].name).mkdir()
+    (out / items[0].name / "a.csv").write_text("x\n1\n")
+    m.record(items[0].name, status="ok", outputs=[{"path": "a.csv", "sha256": "0", "bytes": 4}])
+    m.record(items[1].name, status="failed", error={"type": "MacroError", "message": "boom"})
+    m.save()
+    data = json.loads((out / MANIFEST).read_text())
+    assert data["images"][items[0].name]["status"] == "ok"
+    assert data["images"][items[2].name]["status"] == "pending"
+    # a second batch in the same folder needs --resume
+    with pytest.raises(BatchError, match="--resume"):
+        Manifest.open(out, ACTIVITY, {"minSize": 1})
+    with pytest.raises(BatchError, match="other parameters"):
+        Manifest.open(out, ACTIVITY, {"minSize": 2}, resume=True)
+    m2 = Manifest.open(out, ACTIVITY, {"minSize": 1}, resume=True)
+    todo, skipped = m2.plan(items)
+    assert [i.name for i in skipped] == [items[0].name]
+    assert {i.name for i in todo} == {items[1].name, items[2].name}
+    # an ok image whose outputs vanished runs again
+    (out / items[0].name / "a.csv").unlink()
+    todo, skipped = Manifest.open(out, ACTIVITY, {"minSize": 1}, resume=True).plan(items)
+    assert not skipped and len(todo) == 3
