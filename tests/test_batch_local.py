@@ -8,13 +8,20 @@ others recorded with their errors, the batch finishes and leaves no process.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
+import psutil
 import pytest
 
 import fijirun
+from fijirun.batch import output_name
 from fijirun.batch.manifest import MANIFEST, TMP_DIR
-from batch_helpers import ACTIVITY, corrupt_tiff, descendants, leftover, make_good_images
+from batch_helpers import (ACTIVITY, corrupt_tiff, descendants, leftover, make_good_images,
+                           stop_process_group, worker_processes)
 
 
 
@@ -44,7 +51,7 @@ def test_mixed_batch_good_corrupt_notimage_hang(tmp_path, mixed_inputs):
         names = sorted(p.name for p in result_dir.iterdir())
         stem = path.stem
         assert names == sorted([f"{stem}_labels.png", f"{stem}_labels.tif", f"{stem}_results.csv",
-                                f"{stem}_results.txt", f"{stem}_rois.zip", "run.json"])
+                                f"{stem}_results.txt", f"{stem}_rois.zip", "run.json", "batch.json"])
         table = pd.read_csv(result_dir / f"{stem}_results.csv")
         assert table["Area"].tolist() == areas
         assert json.loads((result_dir / "run.json").read_text())["status"] == "ok"
@@ -75,3 +82,55 @@ def test_mixed_batch_good_corrupt_notimage_hang(tmp_path, mixed_inputs):
     assert json.loads((out / "summary.json").read_text())["ok"] == 3
 
     assert leftover(before) == []
+
+
+def test_kill9_worker_mid_batch(tmp_path):
+    """kill -9 of a worker while it runs an image: the batch completes, every image accounted for."""
+    images = make_good_images(tmp_path / "in", 8)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fijirun", "batch", str(ACTIVITY), str(tmp_path / "in"), "-o", str(out),
+         "--workers", "2", "--set", "delay=1500", "--timeout", "60", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    victim = None
+    try:
+        deadline = time.time() + 120
+        while victim is None and time.time() < deadline and proc.poll() is None:
+            # two images in flight, both started 0.2-0.8 s ago (each takes > 1.5 s): any worker is mid-image
+            tmp = out / TMP_DIR
+            running = [p for p in tmp.iterdir() if ".old." not in p.name] if tmp.is_dir() else []
+            done = _ok_count(out)
+            ages = [time.time() - p.stat().st_mtime for p in running]
+            if done >= 1 and len(running) == 2 and all(0.2 < a < 0.8 for a in ages):
+                workers = worker_processes(proc.pid)
+                if len(workers) == 2:
+                    victim = workers[0]
+                    victim.send_signal(signal.SIGKILL)
+                    break
+            time.sleep(0.05)
+        assert victim is not None, "never saw both workers busy"
+        stdout, stderr = proc.communicate(timeout=180)
+    finally:
+        stop_process_group(proc)
+    assert proc.returncode == 0, stderr[-3000:]
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert (summary["ok"], summary["failed"], summary["timeout"], summary["pending"]) == (8, 0, 0, 0)
+    manifest = json.loads((out / MANIFEST).read_text())
+    entries = {e["input"]: e for e in manifest["images"].values()}
+    assert set(entries) == {str(p) for p in images}
+    # the image the killed worker was running ran once more, elsewhere
+    retried = [e for e in entries.values() if e["attempts"] == 2]
+    assert len(retried) == 1, {k: e["attempts"] for k, e in entries.items()}
+    assert retried[0]["worker"] is not None
+    for path, areas in images.items():
+        table = pd.read_csv(out / output_name(path) / f"{path.stem}_results.csv")
+        assert table["Area"].tolist() == areas
+    assert not psutil.pid_exists(victim.pid) or victim.status() == psutil.STATUS_ZOMBIE
+
+
+def _ok_count(out):
+    try:
+        manifest = json.loads((out / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return 0
+    return sum(e["status"] == "ok" for e in manifest["images"].values())

@@ -141,7 +141,7 @@ class _Batch:
     def _on_event(self, event):
         _, msg = event
         if not isinstance(msg, dict) or msg.get("event") != "start":
-            return
+            return  # "reuse": a recomputed result, not an attempt
         with self.lock:
             job = self.jobs.get(msg.get("name"))
             if job is not None:

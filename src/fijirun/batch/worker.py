@@ -7,13 +7,19 @@ display warm up before the first image) or, failing that, by the first task.
 
 :func:`run_image` runs the script on one image into a temporary folder
 ``DIR/.fijirun-tmp/<name>.<random>``; the session stages and publishes the
-script's outputs and writes ``run.json`` there; then the whole folder is
-renamed to ``DIR/<name>``, so an image's folder appears complete or not at
-all. It never raises for a failed image: it returns the manifest entry.
+script's outputs and writes ``run.json`` there; the image's manifest entry
+goes beside them as ``batch.json``; then the whole folder is renamed to
+``DIR/<name>``, so an image's folder appears complete or not at all. It never
+raises for a failed image: it returns the manifest entry.
+
+When a worker dies holding a finished image's result, Dask computes that task
+again: the task finds its own ``batch.json`` (same task key) and returns it
+without running the script again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -32,6 +38,8 @@ __all__ = ["SessionPlugin", "get_session", "run_image", "publish", "PLUGIN_NAME"
 
 PLUGIN_NAME = "fijirun-batch-session"
 CHECK_RECORD = "check.json"
+#: The image's manifest entry, published with its outputs (a recomputed task reuses it).
+BATCH_RECORD = "batch.json"
 
 _SESSIONS = {}
 _LOCK = threading.Lock()
@@ -139,13 +147,21 @@ def run_image(task):
     t0 = time.perf_counter()
     name = task["name"]
     outdir = Path(task["outdir"])
+    final = outdir / name
     try:
         worker = get_worker()
-        address = worker.address
+        address, key = worker.address, worker.get_current_task()
+    except ValueError:  # not in a worker (called directly)
+        worker = address = key = None
+    done = _published_record(final, key)
+    if done is not None:
+        # this very task finished before, but its result died with its worker: not again
+        if worker is not None:
+            worker.log_event(task["topic"], {"event": "reuse", "name": name, "worker": address})
+        return dict(done, replace_worker=False)
+    if worker is not None:
         worker.log_event(task["topic"], {"event": "start", "name": name, "worker": address,
                                          "pid": os.getpid()})
-    except ValueError:  # not in a worker (called directly)
-        address = None
     tmp = tmp_root(outdir) / f"{name}.{uuid.uuid4().hex[:12]}"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     status, error = "ok", None
@@ -160,33 +176,39 @@ def run_image(task):
         status, error = "failed", _error_dict(exc)
     except Exception as exc:  # noqa: BLE001 - an image never stops the batch
         status, error = "failed", _error_dict(exc)
-    outputs = []
-    final = outdir / name
+    outputs = (read_run_record(tmp) or {}).get("outputs", []) if tmp.is_dir() else []
+    entry = {"name": name, "key": key, "status": status, "error": error, "seconds": None,
+             "outputs": outputs, "check": None, "worker": address, "pid": os.getpid()}
     if tmp.is_dir():
         try:
+            entry["seconds"] = round(time.perf_counter() - t0, 4)
+            write_json_atomic(tmp / BATCH_RECORD, entry)
             publish(tmp, final)
-            record = read_run_record(final) or {}
-            outputs = record.get("outputs", [])
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
-            status, error = "failed", {"type": "OSError", "message": f"cannot publish outputs: {exc}",
-                                       "line": None, "source": None}
-    verdict = None
-    if task.get("check") and status == "ok":
+            entry.update(status="failed", outputs=[],
+                         error={"type": "OSError", "message": f"cannot publish outputs: {exc}",
+                                "line": None, "source": None})
+    if task.get("check") and entry["status"] == "ok":
         try:
-            verdict = _check(final)
+            entry["check"] = _check(final)
         except Exception as exc:  # noqa: BLE001 - the verdict says it
-            verdict = "error"
-            error = {"type": type(exc).__name__, "message": f"check failed: {exc}", "line": None,
-                     "source": None}
-    return {
-        "name": name,
-        "status": status,
-        "error": error,
-        "seconds": round(time.perf_counter() - t0, 4),
-        "outputs": outputs,
-        "check": verdict,
-        "worker": address,
-        "pid": os.getpid(),
-        "replace_worker": status == "timeout" or _script_thread_alive(),
-    }
+            entry["check"] = "error"
+            entry["error"] = {"type": type(exc).__name__, "message": f"check failed: {exc}",
+                              "line": None, "source": None}
+        write_json_atomic(final / BATCH_RECORD, entry)
+    entry["seconds"] = round(time.perf_counter() - t0, 4)
+    entry["replace_worker"] = entry["status"] == "timeout" or _script_thread_alive()
+    return entry
+
+
+def _published_record(final, key):
+    """The record this same task (``key``) left in its published folder, or None."""
+    if key is None:
+        return None
+    try:
+        with open(final / BATCH_RECORD, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return record if record.get("key") == key else None
