@@ -16,11 +16,12 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 
 from .. import __version__
-from ..provenance import write_json_atomic
 from .inputs import BatchError
 
 __all__ = ["Manifest", "MANIFEST", "TMP_DIR", "STATUSES", "DONE", "script_sha256", "tmp_root",
@@ -195,7 +196,7 @@ class Manifest:
             return False
         self.data["updated"] = _now()
         t = time.perf_counter()
-        write_json_atomic(self.path, self.data)
+        _write_compact(self.path, self.data)
         self._write_cost = time.perf_counter() - t
         self._last_write = time.monotonic()
         return True
@@ -205,6 +206,20 @@ class Manifest:
         """The manifest of ``outdir`` as a dict (read only)."""
         with open(Path(outdir) / MANIFEST, encoding="utf-8") as f:
             return json.load(f)
+
+
+def _write_compact(path, data):
+    """Atomic JSON write, one line (a manifest of thousands of images stays cheap)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, separators=(",", ":"), default=str)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def tmp_root(outdir):

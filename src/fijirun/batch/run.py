@@ -167,6 +167,7 @@ class _Batch:
             for job in self.jobs.values():
                 self._submit(job)
                 by_future[job.future.key] = job
+            next_check = 0.0
             while not self.ac.is_empty():
                 done = self.ac.next_batch(block=False) if self.ac.has_ready() else []
                 for fut in done:
@@ -176,8 +177,10 @@ class _Batch:
                     if self._finish(job, fut):
                         by_future[job.future.key] = job  # resubmitted
                 if not done:
-                    self._check_deadlines()
-                    time.sleep(0.05)
+                    if time.monotonic() >= next_check:
+                        self._check_deadlines()
+                        next_check = time.monotonic() + 0.5
+                    time.sleep(0.02)
         except KeyboardInterrupt:
             self._interrupt(by_future)
             raise
