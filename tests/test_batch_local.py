@@ -134,3 +134,16 @@ def _ok_count(out):
     except (OSError, ValueError):
         return 0
     return sum(e["status"] == "ok" for e in manifest["images"].values())
+
+
+def test_check_verdicts_in_manifest(tmp_path):
+    """--check: each image's outputs checked (fijirun.check), verdicts in the manifest and summary."""
+    make_good_images(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    frame = fijirun.batch(ACTIVITY, [tmp_path / "in"], out, workers=1, timeout=30, check=True,
+                          progress=False)
+    assert frame["check"].tolist() == ["pass", "pass"]
+    assert frame.attrs["summary"]["check"] == {"pass": 2}
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert {e["check"] for e in manifest["images"].values()} == {"pass"}
+    assert all((out / name / "check.json").is_file() for name in manifest["images"])
