@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -31,6 +32,27 @@ def _die_with_parent():  # runs in the child between fork and exec
     except OSError:
         pass
     os.setsid()  # Ctrl-C in the terminal goes to us, not to Xvfb
+
+
+def _free_display_number(first=100, last=999):
+    """A display number with no lock file and no (even abstract) socket.
+
+    Xvfb's own ``-displayfd`` search looks only at lock files, which other
+    programs' clean-ups can remove while their server still runs.
+    """
+    try:
+        with open("/proc/net/unix", encoding="ascii", errors="replace") as f:
+            sockets = f.read()
+    except OSError:
+        sockets = ""
+    start = first + (os.getpid() % 200)  # spread parallel starts apart
+    for offset in range(last - first):
+        n = first + (start - first + offset) % (last - first)
+        if os.path.exists(f"/tmp/.X{n}-lock") or f"/tmp/.X11-unix/X{n}\n" in sockets \
+                or os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            continue
+        return n
+    raise EngineError("no free X display number")
 
 
 def display_is_usable(display=None):
@@ -80,10 +102,11 @@ class VirtualDisplay:
             raise EngineError(
                 "no display and no Xvfb: install it (apt-get install xvfb) or set DISPLAY"
             )
+        number = _free_display_number()
         read_fd, write_fd = os.pipe()
         errlog = tempfile.TemporaryFile()
         cmd = [
-            exe, "-displayfd", str(write_fd),
+            exe, f":{number}", "-displayfd", str(write_fd),
             "-screen", "0", f"{self.size[0]}x{self.size[1]}x{self.depth}",
             "-nolisten", "tcp", "-noreset",
         ]
@@ -96,25 +119,34 @@ class VirtualDisplay:
         return self
 
     def wait_ready(self, timeout=10.0):
-        """Block until Xvfb reports its display number; set :attr:`display`."""
-        if self.display:
-            return self
-        read_fd, errlog = self._read_fd, self._errlog
-        # Xvfb writes the display number once it accepts connections.
-        import select
+        """Block until Xvfb reports its display number; set :attr:`display`.
 
-        ready, _, _ = select.select([read_fd], [], [], timeout)
-        number = os.read(read_fd, 32).decode().strip() if ready else ""
-        os.close(read_fd)
-        if not number:
-            self.stop()
+        If the server died instead (its display was taken meanwhile), a new
+        one is launched on the next free number.
+        """
+        for _ in range(10):
+            if self.display:
+                return self
+            read_fd, errlog = self._read_fd, self._errlog
+            # Xvfb writes the display number once it accepts connections.
+            ready, _, _ = select.select([read_fd], [], [], timeout)
+            number = os.read(read_fd, 32).decode().strip() if ready else ""
+            os.close(read_fd)
             errlog.seek(0)
-            raise EngineError("Xvfb did not start: " + errlog.read().decode(errors="replace")[-500:])
-        errlog.close()
-        self.display = f":{number}"
-        if self.stop_at_exit:
-            atexit.register(self.stop)
-        return self
+            message = errlog.read().decode(errors="replace")[-500:]
+            errlog.close()
+            if number and self.process.poll() is None:
+                self.display = f":{number}"
+                if self.stop_at_exit:
+                    atexit.register(self.stop)
+                return self
+            self.stop()
+            if "server already active" in message or "Cannot establish any listening sockets" in message \
+                    or "already in use" in message:
+                self.launch()  # lost a race for that display: take the next one
+                continue
+            raise EngineError("Xvfb did not start: " + (message or "no display number reported"))
+        raise EngineError("Xvfb did not start: every display tried was taken")
 
     def stop(self):
         """Stop the server; safe to call twice."""
