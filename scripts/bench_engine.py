@@ -12,6 +12,7 @@ course image:
 * peak RSS of the session process.
 
     python scripts/bench_engine.py --runs 50
+    FIJI_HOME=/path/to/Fiji.app python scripts/bench_engine.py --backend fiji
 """
 
 from __future__ import annotations
@@ -30,25 +31,25 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 
 COLD = """
-import time, json
+import time, json, sys
 t0 = time.perf_counter()
 import fijirun
 t1 = time.perf_counter()
-s = fijirun.Session()
+s = fijirun.Session(sys.argv[1])
 s.start()
 t2 = time.perf_counter()
 print(json.dumps({"import": t1 - t0, "start": t2 - t1}))
 """
 
 
-def cold_start(repeats):
+def cold_start(repeats, backend):
     env = dict(os.environ)
     env.pop("DISPLAY", None)
     out = []
     for _ in range(repeats):
         t = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", COLD], capture_output=True, text=True, env=env,
-                              check=True)
+        proc = subprocess.run([sys.executable, "-c", COLD, backend], capture_output=True, text=True,
+                              env=env, check=True)
         wall = time.perf_counter() - t
         d = json.loads(proc.stdout.strip().splitlines()[-1])
         d["process_wall"] = wall
@@ -56,12 +57,12 @@ def cold_start(repeats):
     return out
 
 
-def warm_runs(n, image, macro):
+def warm_runs(n, image, macro, backend):
     import psutil
 
     import fijirun
 
-    with tempfile.TemporaryDirectory() as tmp, fijirun.Session() as session:
+    with tempfile.TemporaryDirectory() as tmp, fijirun.Session(backend) as session:
         totals, imagej, overhead = [], [], []
         for i in range(n + 1):
             r = session.run(macro, input=image, output_dir=Path(tmp) / "out")
@@ -80,7 +81,7 @@ def warm_runs(n, image, macro):
         }
 
 
-def fresh_jvm_runs(n, image, macro):
+def fresh_jvm_runs(n, image, macro, backend):
     """The same activity with a fresh process and JVM per run (``fijirun run``)."""
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ)
@@ -89,7 +90,7 @@ def fresh_jvm_runs(n, image, macro):
         for i in range(n):
             t = time.perf_counter()
             subprocess.run([sys.executable, "-m", "fijirun", "run", str(macro), "--input", str(image),
-                            "--output", f"{tmp}/out{i}"], env=env, capture_output=True, check=True,
+                            "--output", f"{tmp}/out{i}", "--backend", backend], env=env, capture_output=True, check=True,
                            timeout=120)
             times.append(time.perf_counter() - t)
         return {"median_s": statistics.median(times), "runs": n}
@@ -102,12 +103,15 @@ def main():
     parser.add_argument("--cold", type=int, default=5)
     parser.add_argument("--image", default=str(DATA / "xy_8bit_binary_randomshapes.tif"))
     parser.add_argument("--macro", default=str(ROOT / "fiji_macros" / "output_saving.ijm"))
+    parser.add_argument("--backend", default="imagej1", choices=["imagej1", "fiji"],
+                        help="fiji needs FIJI_HOME")
     args = parser.parse_args()
 
-    cold = cold_start(args.cold)
-    warm = warm_runs(args.runs, args.image, args.macro)
-    fresh = fresh_jvm_runs(args.fresh_runs, args.image, args.macro)
+    cold = cold_start(args.cold, args.backend)
+    warm = warm_runs(args.runs, args.image, args.macro, args.backend)
+    fresh = fresh_jvm_runs(args.fresh_runs, args.image, args.macro, args.backend)
     report = {
+        "backend": args.backend,
         "cold_start_median_s": statistics.median(c["start"] for c in cold),
         "import_median_s": statistics.median(c["import"] for c in cold),
         "cold_process_wall_median_s": statistics.median(c["process_wall"] for c in cold),

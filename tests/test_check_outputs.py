@@ -12,7 +12,6 @@ import tifffile
 
 from conftest import ACTIVITIES, MACROS, RANDOMSHAPES, run_cli
 
-import fijirun
 from fijirun.check import check
 
 STEM = RANDOMSHAPES.stem

@@ -1,9 +1,8 @@
 """Parameters without editing the user's file; data served from the data directory."""
 
-import numpy as np
 import pytest
 
-from conftest import ACTIVITIES, DATA, RANDOMSHAPES
+from conftest import ACTIVITIES, RANDOMSHAPES
 
 import fijirun
 from fijirun.data import DataDir

@@ -217,7 +217,7 @@ def run_and_exit(argv=None):
     code = main(argv)
     sys.stdout.flush()
     sys.stderr.flush()
-    from .backends.imagej1 import release_process_files
+    from .backends.process import release_process_files
 
     release_process_files()
     os._exit(code)

@@ -103,6 +103,7 @@ class IJ1Runtime:
         self._jython_class = None
         self._install_hooks()
         self._defaults = self._snapshot_settings()
+        self.reset()
 
     # ------------------------------------------------------------ hooks
     def _install_hooks(self):
@@ -327,6 +328,7 @@ class IJ1Runtime:
                                       name=f"fijirun-{script.language}")
             start = time.perf_counter()
             self._current = state
+            console = self._capture_console()
             try:
                 worker.start()
                 worker.join(timeout)
@@ -342,15 +344,59 @@ class IJ1Runtime:
             finally:
                 seconds = time.perf_counter() - start
                 self._current = None
+                printed = self._release_console(console)
+                self._check_console(state, printed)
                 log = self._log()
                 if state.output:
                     log = (log + "\n" if log else "") + "".join(state.output)
+                if printed.strip():
+                    log = (log + "\n" if log else "") + printed
                 if state.error is not None and not state.error.log:
                     state.error.log = log
                 if self.batch_mode:
                     self.Interpreter.batchMode = False
             return BackendRun(log=log, commands=state.commands, messages=state.messages,
                               error=state.error, seconds=seconds, return_value=state.return_value)
+
+    def _capture_console(self):
+        """Send Java's System.out/err to a buffer for the run.
+
+        Headless ImageJ reports some errors only there (IJ.error without an
+        ImageJ window, plugins' printStackTrace): they must not be lost.
+        """
+        from jpype import JClass
+
+        System = JClass("java.lang.System")
+        buffer = JClass("java.io.ByteArrayOutputStream")()
+        stream = JClass("java.io.PrintStream")(buffer, True, "UTF-8")
+        saved = (System.out, System.err)
+        System.setOut(stream)
+        System.setErr(stream)
+        return buffer, saved
+
+    def _release_console(self, console):
+        from jpype import JClass
+
+        buffer, (out, err) = console
+        System = JClass("java.lang.System")
+        System.setOut(out)
+        System.setErr(err)
+        return str(buffer.toString("UTF-8"))
+
+    _PRINTED_EXCEPTION = re.compile(
+        r"^(?:Exception in thread .*?)?(?P<exc>(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error))(?::(?P<msg>[^\n]*))?\n\s+at ",
+        re.M)
+
+    def _check_console(self, state, printed):
+        """A run that printed a Java exception is a failed run."""
+        if state.error is not None or not printed:
+            return
+        m = self._PRINTED_EXCEPTION.search(printed)
+        if m:
+            script = state.script
+            err_cls = MacroError if script.language == MACRO else JythonError
+            message = f"Java exception printed: {m.group('exc')}" + (f":{m.group('msg')}" if m.group("msg") else "")
+            state.fail(err_cls(message.strip(), path=script.path, log=printed))
 
     def _terminate(self, state, worker):
         self._abort(state)
@@ -464,10 +510,20 @@ class IJ1Runtime:
 
     # ------------------------------------------------------------ state
     def _snapshot_settings(self):
+        """The settings every run starts with: ImageJ's defaults, not the user's IJ_Prefs.
+
+        Results must not depend on what someone clicked in their ImageJ last
+        week, nor differ between backends: Set Measurements starts at Area,
+        Mean, Min & Max with 3 decimals, and binary images are white on black
+        (Process > Binary > Options > Black background, on in current Fiji).
+        """
+        from jpype import JClass
+
+        Measurements = JClass("ij.measure.Measurements")
         return {
-            "measurements": int(self.Analyzer.getMeasurements()),
-            "precision": int(self.Analyzer.getPrecision()),
-            "black_background": bool(self.Prefs.blackBackground),
+            "measurements": int(Measurements.AREA | Measurements.MEAN | Measurements.MIN_MAX),
+            "precision": 3,
+            "black_background": True,
         }
 
     def _log(self):

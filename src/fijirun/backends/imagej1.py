@@ -13,40 +13,20 @@ A JVM cannot be restarted in a process: every Session of a process shares it.
 from __future__ import annotations
 
 import atexit
-import os
-import shutil
-import sys
 import tempfile
-import threading
 from pathlib import Path
 
-from ..display import VirtualDisplay, display_is_usable
 from ..errors import EngineError
-from ..jars import (MAVEN_IJ, MAVEN_JYTHON, downloads_allowed, find_ij_jar, find_java,
-                    find_jython_jar)
+from ..jars import MAVEN_IJ, MAVEN_JYTHON, downloads_allowed, find_ij_jar, find_jython_jar
 from ..luts import write_luts
 from .base import Backend, register_backend
 from .ij1_runtime import IJ1Runtime
+from .process import (COMMON_JVM_OPTIONS, PROCESS, ensure_display, finish_display, shutdown_process, start_jvm)
 
 __all__ = ["ImageJ1Backend"]
 
-# Process-wide: one JVM, one display, one ImageJ per process.
-_PROCESS = {"display": None, "runtime": None, "home": None, "classpath": None}
-
-
 def _jvm_options(home, memory):
-    options = [
-        f"-Xmx{memory}",
-        f"-Dplugins.dir={home}",
-        "-Djava.awt.headless=false",
-        # fail fast offline instead of hanging on a URL
-        "-Dsun.net.client.defaultConnectTimeout=5000",
-        "-Dsun.net.client.defaultReadTimeout=20000",
-        "-Dpython.cachedir.skip=true",
-        "-Dpython.console.encoding=UTF-8",
-        "-Dpython.import.site=false",
-    ]
-    return options
+    return [f"-Xmx{memory}", f"-Dplugins.dir={home}", *COMMON_JVM_OPTIONS]
 
 
 def _make_home():
@@ -55,80 +35,6 @@ def _make_home():
         (home / sub).mkdir()
     write_luts(home / "luts")
     return home
-
-
-def shutdown_process(grace=10.0):
-    """End this process's ImageJ: close its windows, stop the JVM, then the display.
-
-    Order matters: an X server that dies under a live JVM makes Java exit the
-    whole process with status 1; a JVM with open AWT windows never shuts down.
-    Registered with atexit after JPype's own hook, so it runs first.
-    """
-    import jpype
-
-    if jpype.isJVMStarted():
-        runtime = _PROCESS["runtime"]
-        if runtime is not None:
-            try:
-                runtime.uninstall()
-                runtime.dispose_windows()
-            except Exception:  # noqa: BLE001 - best effort at exit
-                pass
-        def give_up():
-            # a script left a non-daemon Java thread running: do not hang at exit
-            sys.stderr.write("fijirun: the JVM did not stop within %.0f s; exiting\n" % grace)
-            display = _PROCESS["display"]
-            if display is not None:
-                display.stop()
-            os._exit(1)
-
-        watchdog = threading.Timer(grace, give_up)
-        watchdog.daemon = True
-        watchdog.start()
-        jpype.shutdownJVM()  # JPype insists on the main thread
-        watchdog.cancel()
-    display, _PROCESS["display"] = _PROCESS["display"], None
-    if display is not None:
-        display.stop()
-    release_process_files()
-
-
-def release_process_files():
-    """Remove the process's private ImageJ home folder."""
-    home, _PROCESS["home"] = _PROCESS["home"], None
-    if home is not None:
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def ensure_display():
-    """Start the process's Xvfb if there is no usable display; return it (or None)."""
-    if display_is_usable():
-        return None
-    if _PROCESS["display"] is None:
-        _PROCESS["display"] = VirtualDisplay(stop_at_exit=False).launch()
-    return _PROCESS["display"]
-
-
-def finish_display(display):
-    if display is not None:
-        display.wait_ready()
-        os.environ["DISPLAY"] = display.display
-
-
-def start_jvm(classpath, options, java_home=None):
-    """Start the JVM with the system Java, or check that the running one fits."""
-    import jpype
-
-    if jpype.isJVMStarted():
-        running = str(jpype.java.lang.System.getProperty("java.class.path"))
-        missing = [p for p in classpath if str(p) not in running]
-        if missing:
-            raise EngineError(f"a JVM is already running in this process without {missing}; "
-                              "JPype cannot restart it: use a fresh process")
-        return
-    java = find_java(java_home)
-    jpype.startJVM(str(java.libjvm), *options, classpath=[str(p) for p in classpath],
-                   convertStrings=False)
 
 
 @register_backend
@@ -163,16 +69,19 @@ class ImageJ1Backend(Backend):
     def start(self):
         if self.runtime is not None:
             return self
-        if _PROCESS["runtime"] is not None:
-            self.runtime = _PROCESS["runtime"]
+        if PROCESS["runtime"] is not None:
+            if PROCESS["backend"] != self.name:
+                raise EngineError(f"this process already runs the {PROCESS['backend']} backend; "
+                                  "a JVM cannot be restarted: use another process")
+            self.runtime = PROCESS["runtime"]
             self.runtime.data_dir = self.data_dir
             self.runtime.batch_mode = self.batch_mode
             return self
         display = ensure_display()
         ij_jar = find_ij_jar(self.ij_jar, self.fiji_dir)
         jython_jar = find_jython_jar(self.jython_jar, self.fiji_dir)
-        home = _PROCESS["home"] or _make_home()
-        _PROCESS["home"] = home
+        home = PROCESS["home"] or _make_home()
+        PROCESS["home"] = home
         options = _jvm_options(home, self.memory)
         classpath = [p for p in (ij_jar, jython_jar) if p is not None]
         if ij_jar is None:
@@ -192,7 +101,7 @@ class ImageJ1Backend(Backend):
         if JClass("ij.IJ").getInstance() is None:
             ImageJ(ImageJ.NO_SHOW)
         self.runtime = IJ1Runtime(self.data_dir, batch_mode=self.batch_mode)
-        _PROCESS["runtime"] = self.runtime
+        PROCESS["runtime"], PROCESS["backend"] = self.runtime, self.name
         return self
 
     def _start_from_maven(self, options, jython_jar):

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..reference import COLUMNS, MEASUREMENT_KEYS, Calibration, read_calibration
+from ..reference import COLUMNS, MEASUREMENT_KEYS, Calibration
 from .model import CheckError
 
 __all__ = ["Spec", "parse_options", "parse_size", "recover", "load_image"]

@@ -1,0 +1,124 @@
+"""What a process holds once: one JVM, one display, one ImageJ.
+
+JPype cannot restart a JVM inside a process, so every backend of a process
+shares these; the first backend started decides which ImageJ it is.
+"""
+
+from __future__ import annotations
+
+import time
+import os
+import shutil
+
+from ..display import VirtualDisplay, display_is_usable
+from ..errors import EngineError
+from ..jars import find_java
+
+__all__ = ["PROCESS", "ensure_display", "finish_display", "start_jvm", "shutdown_process",
+           "release_process_files", "COMMON_JVM_OPTIONS"]
+
+# fail fast offline instead of hanging on a URL; Jython without its site scan
+COMMON_JVM_OPTIONS = [
+    "-Djava.awt.headless=false",
+    "-Dsun.net.client.defaultConnectTimeout=5000",
+    "-Dsun.net.client.defaultReadTimeout=20000",
+    "-Dpython.cachedir.skip=true",
+    "-Dpython.console.encoding=UTF-8",
+    "-Dpython.import.site=false",
+]
+
+# Process-wide: one JVM, one display, one ImageJ per process.
+PROCESS = {"display": None, "runtime": None, "home": None, "backend": None}
+
+
+def _lingering_threads():
+    """Non-daemon Java threads a destroyed JVM would wait for (besides the caller's)."""
+    import jpype
+
+    Thread = jpype.JClass("java.lang.Thread")
+    current = Thread.currentThread()
+    return [str(t.getName()) for t in Thread.getAllStackTraces().keySet()
+            if not t.isDaemon() and t != current and t.isAlive() and str(t.getName()) != "DestroyJavaVM"]
+
+
+def shutdown_process():
+    """Leave cleanly at exit: no hang, no orphan, the right exit status.
+
+    Fiji's services are disposed, fijirun's hooks removed and the windows
+    closed (on the event thread); then the JVM is shut down and only then the
+    Xvfb stopped — an X server that dies under a live JVM makes Java exit the
+    process with status 1. Plugins may leave non-daemon thread pools running
+    (Fiji's Auto Local Threshold does), which a JVM shutdown would wait for
+    forever: then the JVM is left to end with the process, and the Xvfb with
+    it (``PR_SET_PDEATHSIG``). Registered with atexit after JPype's own hook,
+    so it runs first.
+    """
+    import jpype
+    import jpype.config
+
+    if jpype.isJVMStarted():
+        gateway = PROCESS.get("gateway")
+        if gateway is not None:
+            try:
+                gateway.dispose()  # stops SciJava's thread pools
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+        runtime = PROCESS["runtime"]
+        if runtime is not None:
+            try:
+                runtime.uninstall()
+                runtime.dispose_windows()
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+        time.sleep(0.05)  # let disposed windows' event threads wind down
+        # AWT's own threads end by themselves once no window is left
+        lingering = [n for n in _lingering_threads() if not n.startswith("AWT-")]
+        if lingering:
+            jpype.config.destroy_jvm = False
+            release_process_files()
+            return
+        jpype.shutdownJVM()  # JPype insists on the main thread
+    display, PROCESS["display"] = PROCESS["display"], None
+    if display is not None:
+        display.stop()
+    release_process_files()
+
+
+def release_process_files():
+    """Remove the process's private ImageJ home folder."""
+    home, PROCESS["home"] = PROCESS["home"], None
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def ensure_display():
+    """Start the process's Xvfb if there is no usable display; return it (or None)."""
+    if display_is_usable():
+        return None
+    if PROCESS["display"] is None:
+        PROCESS["display"] = VirtualDisplay(stop_at_exit=False).launch()
+    return PROCESS["display"]
+
+
+def finish_display(display):
+    if display is not None:
+        display.wait_ready()
+        os.environ["DISPLAY"] = display.display
+
+
+def start_jvm(classpath, options, java_home=None):
+    """Start the JVM with the system Java, or check that the running one fits."""
+    import jpype
+
+    if jpype.isJVMStarted():
+        running = str(jpype.java.lang.System.getProperty("java.class.path"))
+        missing = [p for p in classpath if str(p) not in running]
+        if missing:
+            raise EngineError(f"a JVM is already running in this process without {missing}; "
+                              "JPype cannot restart it: use a fresh process")
+        return
+    java = find_java(java_home)
+    jpype.startJVM(str(java.libjvm), *options, classpath=[str(p) for p in classpath],
+                   convertStrings=False)
+
+

@@ -1,0 +1,122 @@
+"""The same activities on every backend: imagej1 in this process, fiji in a process of its own.
+
+The fiji cases need a Fiji.app: set FIJI_HOME. Without it they are skipped
+with that reason, and everything else runs.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backend_cases import CASES
+from conftest import ACTIVITIES, MACROS, RANDOMSHAPES
+
+import fijirun
+from fijirun.outputs import read_image, read_rois, read_table
+
+HERE = Path(__file__).resolve().parent
+FIJI_HOME = os.environ.get("FIJI_HOME")
+needs_fiji = pytest.mark.skipif(not FIJI_HOME, reason="FIJI_HOME is not set: the fiji backend needs a Fiji.app")
+OUTPUT_CASES = ["activity_macro", "activity_jython", "course_macro", "course_jython"]
+
+
+@pytest.fixture(scope="module")
+def imagej1_runs(ij_session, tmp_path_factory):
+    root = tmp_path_factory.mktemp("imagej1")
+    runs = {}
+    for name in OUTPUT_CASES:
+        runs[name] = CASES[name](ij_session, root / name, ACTIVITIES=ACTIVITIES, MACROS=MACROS,
+                                 RANDOMSHAPES=RANDOMSHAPES)
+    return runs
+
+
+@pytest.fixture(scope="module")
+def fiji_runs(tmp_path_factory):
+    if not FIJI_HOME:
+        pytest.skip("FIJI_HOME is not set: the fiji backend needs a Fiji.app")
+    root = tmp_path_factory.mktemp("fiji")
+    proc = subprocess.run([sys.executable, str(HERE / "fiji_driver.py"), str(root)], cwd=HERE,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _outputs(folder):
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir() if p.name != "run.json")
+    return {p.name: p for p in files}
+
+
+@needs_fiji
+@pytest.mark.parametrize("name", OUTPUT_CASES)
+def test_fiji_outputs_identical_to_imagej1(imagej1_runs, fiji_runs, name):
+    fiji = fiji_runs["cases"][name]
+    assert fiji["status"] == "ok", fiji
+    ours = _outputs(imagej1_runs[name].output_dir)
+    theirs = _outputs(fiji["output_dir"])
+    assert sorted(ours) == sorted(theirs)
+    for fname, path in ours.items():
+        other = theirs[fname]
+        if fname.endswith((".tif", ".png")):
+            a, b = read_image(path), read_image(other)
+            assert a.dtype == b.dtype and np.array_equal(a, b), fname
+        elif fname.endswith(".zip"):
+            ra, rb = read_rois(path), read_rois(other)
+            assert [r.name for r in ra] == [r.name for r in rb]
+            assert all(np.array_equal(x.coordinates(), y.coordinates()) for x, y in zip(ra, rb))
+        elif fname.endswith((".txt", ".csv")):
+            pd.testing.assert_frame_equal(read_table(path), read_table(other))
+    record = json.loads((Path(fiji["output_dir"]) / "run.json").read_text())
+    assert record["backend"] == "fiji" and record["status"] == "ok"
+
+
+@needs_fiji
+def test_fiji_errors_raised_with_line(fiji_runs):
+    syntax = fiji_runs["cases"]["syntax_error"]
+    assert syntax["type"] == "MacroError" and syntax["line"] == 7
+    unknown = fiji_runs["cases"]["unknown_command"]
+    assert unknown["type"] == "UnrecognizedCommandError" and unknown["line"] == 2
+    assert "Morphological Segmentation Deluxe" in unknown["message"]
+
+
+@needs_fiji
+def test_fiji_plugin_runs_on_fiji(fiji_runs):
+    case = fiji_runs["cases"]["fiji_plugin"]
+    assert case["status"] == "ok", case
+    assert "foreground: " in case["log"]
+    value = float(case["log"].split("foreground: ")[1].split()[0])
+    assert 0 < value < 255  # a thresholded ramp: part black, part white
+
+
+@needs_fiji
+def test_fiji_startup_and_versions(fiji_runs):
+    assert fiji_runs["versions"]["imagej2"].startswith("2.")
+    assert fiji_runs["startup_s"] < 120
+
+
+def test_fiji_plugin_needs_plugin_on_imagej1(ij_session):
+    with pytest.raises(fijirun.UnrecognizedCommandError) as info:
+        CASES["fiji_plugin"](ij_session, None)
+    assert info.value.command == "Auto Local Threshold"
+    assert "needs plugin: Auto Local Threshold" in str(info.value)
+
+
+@pytest.mark.parametrize("name", OUTPUT_CASES)
+def test_imagej1_cases_ok(imagej1_runs, name):
+    assert imagej1_runs[name].ok and imagej1_runs[name].label_mask.max() == 6
+
+
+def test_fiji_backend_without_fiji_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("FIJI_HOME", raising=False)
+    code = subprocess.run([sys.executable, "-m", "fijirun", "run", str(ACTIVITIES / "state_probe.ijm"),
+                           "--backend", "fiji", "--json"], capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if k != "FIJI_HOME"})
+    out = json.loads(code.stdout.strip().splitlines()[-1])
+    assert code.returncode != 0 and out["error"]["type"] == "EngineError"
+    assert "needs a Fiji.app" in out["error"]["message"]
