@@ -90,6 +90,8 @@ def _fiji_jar(fiji_dir, pattern):
     if not fiji_dir:
         return None
     hits = sorted(glob.glob(os.path.join(str(fiji_dir), "jars", pattern)))
+    # Fiji ships placeholder jars (jython-shaded-0.0.0-STUB.jar) beside the real ones
+    hits = [h for h in hits if "STUB" not in os.path.basename(h) and "shaded" not in os.path.basename(h)]
     return Path(hits[-1]) if hits else None
 
 
