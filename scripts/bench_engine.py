@@ -86,14 +86,17 @@ def fresh_jvm_runs(n, image, macro, backend):
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ)
         env.pop("DISPLAY", None)
-        times = []
+        times, failures = [], []
         for i in range(n):
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "fijirun", "run", str(macro), "--input", str(image),
-                            "--output", f"{tmp}/out{i}", "--backend", backend], env=env, capture_output=True, check=True,
-                           timeout=120)
+            proc = subprocess.run([sys.executable, "-m", "fijirun", "run", str(macro), "--input", str(image),
+                                   "--output", f"{tmp}/out{i}", "--backend", backend], env=env,
+                                  capture_output=True, text=True, timeout=300)
+            if proc.returncode != 0:
+                failures.append(proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"])
+                continue
             times.append(time.perf_counter() - t)
-        return {"median_s": statistics.median(times), "runs": n}
+        return {"median_s": statistics.median(times), "runs": len(times), "failures": failures}
 
 
 def main():

@@ -17,13 +17,19 @@ __all__ = ["RUN_RECORD", "write_json_atomic", "read_run_record", "owned_outputs"
 RUN_RECORD = "run.json"
 
 
-def write_json_atomic(path, data):
-    """Write JSON so that readers see the old file or the new one, never half of one."""
+def write_json_atomic(path, data, *, compact=False):
+    """Write JSON so that readers see the old file or the new one, never half of one.
+
+    ``compact`` writes one line (a manifest of thousands of images stays cheap).
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, default=str)
+            if compact:
+                json.dump(data, f, separators=(",", ":"), default=str)
+            else:
+                json.dump(data, f, indent=2, default=str)
             f.write("\n")
         os.replace(tmp, path)
     except BaseException:

@@ -22,16 +22,15 @@ only. So this backend:
 
 from __future__ import annotations
 
-import atexit
 import glob
 import logging
 import os
 from pathlib import Path
 
 from ..errors import EngineError
-from .base import Backend, register_backend
-from .ij1_runtime import IJ1Runtime
-from .process import PROCESS, COMMON_JVM_OPTIONS, ensure_display, finish_display, shutdown_process, start_jvm
+from .base import register_backend
+from .inprocess import InProcessBackend
+from .process import COMMON_JVM_OPTIONS, PROCESS, ensure_display, finish_display, start_jvm
 
 __all__ = ["FijiBackend", "fiji_classpath"]
 
@@ -91,7 +90,7 @@ def fiji_classpath(fiji_dir):
 
 
 @register_backend
-class FijiBackend(Backend):
+class FijiBackend(InProcessBackend):
     """A Fiji.app in this process, through pyimagej.
 
     Parameters
@@ -113,26 +112,19 @@ class FijiBackend(Backend):
 
     def __init__(self, data_dir, *, fiji_dir=None, memory="2g", java_home=None, headless=False,
                  batch_mode=True, **unused):
-        self.data_dir = data_dir
+        super().__init__(data_dir, batch_mode=batch_mode, java_home=java_home, memory=memory)
         self.fiji_dir = fiji_dir
-        self.memory = memory
-        self.java_home = java_home
         self.headless = headless
-        self.batch_mode = batch_mode
-        self.runtime = None
         self.gateway = None
         self.imglyb = False
 
-    def start(self):
-        if self.runtime is not None:
-            return self
-        if PROCESS["runtime"] is not None:
-            if PROCESS["backend"] != self.name:
-                raise EngineError(f"this process already runs the {PROCESS['backend']} backend; "
-                                  "a JVM cannot be restarted: use another process")
-            self.runtime, self.gateway = PROCESS["runtime"], PROCESS.get("gateway")
-            self.runtime.data_dir, self.runtime.batch_mode = self.data_dir, self.batch_mode
-            return self
+    def _reuse(self):
+        self.gateway = PROCESS.get("gateway")
+
+    def _wants_imagej_instance(self):
+        return not self.headless
+
+    def _boot(self):
         fiji = find_fiji(self.fiji_dir)
         self.fiji_dir = fiji
         display = None if self.headless else ensure_display()
@@ -153,44 +145,15 @@ class FijiBackend(Backend):
             options = [o for o in options if not o.startswith("-Djava.awt.headless")]
             options.append("-Djava.awt.headless=true")
         start_jvm(classpath, options, self.java_home)
-        atexit.register(shutdown_process)
         finish_display(display)
         self.gateway = imagej.init(str(fiji), mode="headless" if self.headless else "interactive")
+        PROCESS["gateway"] = self.gateway
         if not self.imglyb:
             _log.info("imglyb's jar is not in %s: ij.py image conversions are unavailable", fiji)
-        from jpype import JClass
-
-        IJ = JClass("ij.IJ")
-        if IJ.getInstance() is None and not self.headless:
-            ImageJ = JClass("ij.ImageJ")
-            ImageJ(ImageJ.NO_SHOW)  # errors reach dialogs the runtime reads, not stdout
-        self.runtime = IJ1Runtime(self.data_dir, batch_mode=self.batch_mode)
-        PROCESS["runtime"], PROCESS["backend"], PROCESS["gateway"] = self.runtime, self.name, self.gateway
-        return self
-
-    @property
-    def imagej_version(self):
-        from jpype import JClass
-
-        return str(JClass("ij.IJ").getVersion())
 
     def versions(self):
-        from jpype import JClass
-
-        out = {"imagej": self.imagej_version, "imagej_full": str(JClass("ij.IJ").getFullVersion()),
-               "java": str(JClass("java.lang.System").getProperty("java.version")),
-               "fiji_dir": str(self.fiji_dir)}
+        out = super().versions()
+        out["fiji_dir"] = str(self.fiji_dir)
         if self.gateway is not None:
             out["imagej2"] = str(self.gateway.getVersion())
-        try:
-            out["jython"] = str(JClass("org.python.Version").PY_VERSION)
-        except Exception:  # noqa: BLE001 - Jython is optional
-            pass
         return out
-
-    def run(self, script, *, timeout):
-        self.start()
-        return self.runtime.run(script, timeout=timeout)
-
-    def close(self):
-        self.runtime = None

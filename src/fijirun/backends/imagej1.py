@@ -12,18 +12,18 @@ A JVM cannot be restarted in a process: every Session of a process shares it.
 
 from __future__ import annotations
 
-import atexit
 import tempfile
 from pathlib import Path
 
 from ..errors import EngineError
 from ..jars import MAVEN_IJ, MAVEN_JYTHON, downloads_allowed, find_ij_jar, find_jython_jar
 from ..luts import write_luts
-from .base import Backend, register_backend
-from .ij1_runtime import IJ1Runtime
-from .process import (COMMON_JVM_OPTIONS, PROCESS, ensure_display, finish_display, shutdown_process, start_jvm)
+from .base import register_backend
+from .inprocess import InProcessBackend
+from .process import COMMON_JVM_OPTIONS, PROCESS, ensure_display, finish_display, start_jvm
 
 __all__ = ["ImageJ1Backend"]
+
 
 def _jvm_options(home, memory):
     return [f"-Xmx{memory}", f"-Dplugins.dir={home}", *COMMON_JVM_OPTIONS]
@@ -38,7 +38,7 @@ def _make_home():
 
 
 @register_backend
-class ImageJ1Backend(Backend):
+class ImageJ1Backend(InProcessBackend):
     """ImageJ 1.x in-process.
 
     Parameters
@@ -56,27 +56,12 @@ class ImageJ1Backend(Backend):
 
     def __init__(self, data_dir, *, memory="2g", ij_jar=None, jython_jar=None, fiji_dir=None,
                  java_home=None, batch_mode=True):
-        self.data_dir = data_dir
-        self.memory = memory
+        super().__init__(data_dir, batch_mode=batch_mode, java_home=java_home, memory=memory)
         self.ij_jar = ij_jar
         self.jython_jar = jython_jar
         self.fiji_dir = fiji_dir
-        self.java_home = java_home
-        self.batch_mode = batch_mode
-        self.runtime = None
-        self.display = None
 
-    def start(self):
-        if self.runtime is not None:
-            return self
-        if PROCESS["runtime"] is not None:
-            if PROCESS["backend"] != self.name:
-                raise EngineError(f"this process already runs the {PROCESS['backend']} backend; "
-                                  "a JVM cannot be restarted: use another process")
-            self.runtime = PROCESS["runtime"]
-            self.runtime.data_dir = self.data_dir
-            self.runtime.batch_mode = self.batch_mode
-            return self
+    def _boot(self):
         display = ensure_display()
         ij_jar = find_ij_jar(self.ij_jar, self.fiji_dir)
         jython_jar = find_jython_jar(self.jython_jar, self.fiji_dir)
@@ -92,17 +77,7 @@ class ImageJ1Backend(Backend):
             self._start_from_maven(options, jython_jar)
         else:
             start_jvm(classpath, options, self.java_home)
-        atexit.register(shutdown_process)
         finish_display(display)
-        self.display = display
-        from jpype import JClass
-
-        ImageJ = JClass("ij.ImageJ")
-        if JClass("ij.IJ").getInstance() is None:
-            ImageJ(ImageJ.NO_SHOW)
-        self.runtime = IJ1Runtime(self.data_dir, batch_mode=self.batch_mode)
-        PROCESS["runtime"], PROCESS["backend"] = self.runtime, self.name
-        return self
 
     def _start_from_maven(self, options, jython_jar):
         import scyjava
@@ -114,30 +89,3 @@ class ImageJ1Backend(Backend):
         for option in options:
             scyjava.config.add_option(option)
         scyjava.start_jvm()
-
-    @property
-    def imagej_version(self):
-        from jpype import JClass
-
-        return str(JClass("ij.IJ").getVersion())
-
-    def versions(self):
-        from jpype import JClass
-
-        System = JClass("java.lang.System")
-        out = {"imagej": self.imagej_version, "imagej_full": str(JClass("ij.IJ").getFullVersion()),
-               "java": str(System.getProperty("java.version"))}
-        try:
-            out["jython"] = str(JClass("org.python.Version").PY_VERSION)
-        except Exception:  # noqa: BLE001 - Jython is optional
-            pass
-        return out
-
-    def run(self, script, *, timeout):
-        self.start()
-        return self.runtime.run(script, timeout=timeout)
-
-    def close(self):
-        # The JVM and display live until the process exits (JPype cannot restart
-        # a JVM); atexit stops the display and removes the ImageJ home.
-        self.runtime = None

@@ -16,12 +16,11 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 from .. import __version__
+from ..provenance import write_json_atomic
 from .inputs import BatchError
 
 __all__ = ["Manifest", "MANIFEST", "TMP_DIR", "STATUSES", "DONE", "script_sha256", "tmp_root",
@@ -210,16 +209,7 @@ class Manifest:
 
 def _write_compact(path, data):
     """Atomic JSON write, one line (a manifest of thousands of images stays cheap)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"), default=str)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_json_atomic(path, data, compact=True)
 
 
 def tmp_root(outdir):

@@ -1,0 +1,91 @@
+"""What the in-process ImageJ 1.x backends share (``imagej1`` and ``fiji``).
+
+Both start a JVM in this process, create an ImageJ 1.x instance without
+showing it, and run scripts with :class:`~fijirun.backends.ij1_runtime.IJ1Runtime`.
+They differ only in how the JVM and ImageJ come to be: :meth:`_boot`.
+"""
+
+from __future__ import annotations
+
+import atexit
+
+from ..errors import EngineError
+from .base import Backend
+from .ij1_runtime import IJ1Runtime
+from .process import PROCESS, shutdown_process
+
+__all__ = ["InProcessBackend"]
+
+
+class InProcessBackend(Backend):
+    """A backend whose ImageJ 1.x lives in this process's JVM."""
+
+    def __init__(self, data_dir, *, batch_mode=True, java_home=None, memory="2g"):
+        self.data_dir = data_dir
+        self.batch_mode = batch_mode
+        self.java_home = java_home
+        self.memory = memory
+        self.runtime = None
+
+    def start(self):
+        if self.runtime is not None:
+            return self
+        if PROCESS["runtime"] is not None:
+            if PROCESS["backend"] != self.name:
+                raise EngineError(f"this process already runs the {PROCESS['backend']} backend; "
+                                  "a JVM cannot be restarted: use another process")
+            self.runtime = PROCESS["runtime"]
+            self.runtime.data_dir, self.runtime.batch_mode = self.data_dir, self.batch_mode
+            self._reuse()
+            return self
+        self._boot()
+        atexit.register(shutdown_process)
+        from jpype import JClass
+
+        if JClass("ij.IJ").getInstance() is None and self._wants_imagej_instance():
+            ImageJ = JClass("ij.ImageJ")
+            ImageJ(ImageJ.NO_SHOW)  # errors reach dialogs the runtime reads, not stdout
+        self.runtime = IJ1Runtime(self.data_dir, batch_mode=self.batch_mode)
+        PROCESS["runtime"], PROCESS["backend"] = self.runtime, self.name
+        return self
+
+    def _boot(self):
+        """Start the JVM (and the display) with this backend's ImageJ."""
+        raise NotImplementedError
+
+    def _reuse(self):
+        """Pick up what an earlier backend object of this kind started in this process."""
+
+    def _wants_imagej_instance(self):
+        return True
+
+    @property
+    def display(self):
+        """The Xvfb this process started (None when a real display was used)."""
+        return PROCESS["display"]
+
+    @property
+    def imagej_version(self):
+        from jpype import JClass
+
+        return str(JClass("ij.IJ").getVersion())
+
+    def versions(self):
+        from jpype import JClass
+
+        out = {"imagej": self.imagej_version, "imagej_full": str(JClass("ij.IJ").getFullVersion()),
+               "java": str(JClass("java.lang.System").getProperty("java.version"))}
+        try:
+            out["jython"] = str(JClass("org.python.Version").PY_VERSION)
+        except Exception:  # noqa: BLE001 - Jython is optional
+            pass
+        return out
+
+    def run(self, script, *, timeout):
+        self.start()
+        return self.runtime.run(script, timeout=timeout)
+
+    def close(self):
+        # The JVM and display live until the process exits (JPype cannot restart
+        # a JVM); shutdown_process ends them at exit.
+        self.runtime = None
