@@ -30,6 +30,7 @@ from .errors import (  # noqa: E402
 from .session import RunResult, Session  # noqa: E402
 from .batch import batch  # noqa: E402  (Dask is imported only when a batch runs)
 from .check import check  # noqa: E402
+from .regress import regress  # noqa: E402  (Dask is imported only when a course runs)
 
 
 def run(script, params=None, *, backend="imagej1", data_dir=None, **kwargs):
@@ -45,6 +46,7 @@ __all__ = [
     "run",
     "batch",
     "check",
+    "regress",
     "FijirunError",
     "EngineError",
     "ParameterError",

@@ -81,6 +81,22 @@ def build_parser():
     bat.add_argument("--memory", default="2g", help="JVM maximum heap per worker, e.g. 4g")
     bat.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     bat.set_defaults(func=cmd_batch)
+
+    reg = sub.add_parser("regress", help="run every IJ Macro / Jython activity of a course and classify it")
+    reg.add_argument("course", metavar="COURSE_DIR")
+    reg.add_argument("--output", "-o", metavar="DIR", required=True,
+                     help="one fresh folder per activity, and regress.json")
+    reg.add_argument("--data-dir", metavar="DIR", help="local copies of data opened by URL")
+    reg.add_argument("--backend", default="imagej1", choices=["imagej1", "fiji"])
+    reg.add_argument("--fiji", metavar="PATH", help="Fiji.app for --backend fiji (or FIJI_HOME)")
+    reg.add_argument("--timeout", type=float, default=120.0, metavar="S", help="seconds per activity")
+    reg.add_argument("--workers", "-n", type=int, default=1, metavar="N", help="worker processes")
+    reg.add_argument("--markdown", action="store_true", help="also run ImageJ code blocks of Markdown files")
+    reg.add_argument("--memory", default="2g", help="JVM maximum heap per worker, e.g. 4g")
+    reg.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per activity)")
+    reg.add_argument("--html", metavar="FILE", help="write an HTML matrix of the activities")
+    reg.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    reg.set_defaults(func=cmd_regress)
     return parser
 
 
@@ -195,6 +211,33 @@ def cmd_batch(args):
             sys.stdout.write(f"  {failure['status']}: {failure['input']}: {failure['error']}\n")
         sys.stdout.write(f"  results: {summary['results_csv']}, manifest: {summary['manifest']}\n")
     return 0 if summary["failed"] == 0 and summary["timeout"] == 0 else 1
+
+
+def cmd_regress(args):
+    """``fijirun regress``: exit 1 when an activity failed or timed out, 2 when it cannot start."""
+    from .regress import regress
+    from .regress.report import exit_code, print_table, to_json, write_html, write_junit
+
+    def progress(record):
+        if not args.json:
+            sys.stderr.write(f"  {record['class']:<12} {record['path']}\n")
+
+    try:
+        report = regress(args.course, args.output, data_dir=args.data_dir, backend=args.backend,
+                         timeout=args.timeout, workers=args.workers, markdown=args.markdown,
+                         memory=args.memory, fiji_dir=args.fiji, on_done=progress)
+    except (FileNotFoundError, FijirunError) as exc:
+        sys.stderr.write(f"fijirun: {exc}\n")
+        return 2
+    if args.junit:
+        write_junit(report, args.junit)
+    if args.html:
+        write_html(report, args.html)
+    if args.json:
+        sys.stdout.write(to_json(report) + "\n")
+    else:
+        print_table(report)
+    return exit_code(report)
 
 
 def main(argv=None):

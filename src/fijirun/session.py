@@ -269,9 +269,12 @@ class Session:
                          output_dir=output_dir, arg=arg, timeout=timeout, check=check,
                          raise_on_error=raise_on_error)
 
-    def run_code(self, code, language, params=None, **kwargs):
-        """Run script text (``language``: ``"ijm"`` or ``"jython"``); see :meth:`run`."""
-        return self._run(code, detect_language(None, language), params, path="<code>", **kwargs)
+    def run_code(self, code, language, params=None, *, path="<code>", **kwargs):
+        """Run script text (``language``: ``"ijm"`` or ``"jython"``); see :meth:`run`.
+
+        ``path`` names the script in errors and ``run.json`` (the file the text came from).
+        """
+        return self._run(code, detect_language(None, language), params, path=str(path), **kwargs)
 
     def _run(self, text, language, params, *, path, input=None, output_dir=None, arg="",
              timeout=None, check=False, raise_on_error=True):

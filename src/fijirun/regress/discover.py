@@ -1,0 +1,158 @@
+"""Finding a course's activities: IJ Macros, ImageJ Jython scripts, Markdown fences.
+
+A ``.py`` file is an activity when it is ImageJ Jython: it imports from
+ImageJ / Fiji / Java packages (``ij``, ``net.imagej``, ``sc.fiji``,
+``loci``, ``java``...) or declares ``#@`` script parameters, and imports no
+CPython-only library (numpy, scikit-image, napari...). CPython helpers are
+left out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..prepare import JYTHON, MACRO
+
+__all__ = ["Activity", "discover", "is_imagej_jython", "markdown_blocks"]
+
+#: Top-level packages only a JVM provides (ImageJ, Fiji, SciJava, Bio-Formats, Java).
+JYTHON_PREFIXES = ("ij", "net.imagej", "sc.fiji", "loci", "fiji", "java.", "javax.", "org.scijava",
+                   "io.scif", "mcib3d", "inra.ijpb", "trainableSegmentation", "mpicbg", "ini.trakem2")
+#: Libraries that only exist for CPython.
+CPYTHON_ROOTS = {"numpy", "np", "skimage", "scipy", "napari", "pandas", "matplotlib", "tifffile",
+                 "imageio", "cv2", "torch", "tensorflow", "sklearn", "seaborn", "xarray", "dask",
+                 "zarr", "aicsimageio", "bioio", "cellpose", "stardist", "pyclesperanto_prototype",
+                 "pyclesperanto", "imagej", "scyjava", "jpype", "IPython", "PIL", "h5py", "nd2",
+                 "czifile", "plotly", "fijirun", "pytest", "jupyter"}
+
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import|import[ \t]+([\w., \t]+))", re.MULTILINE)
+_FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*([^\n`]*)$")
+
+_MD_MACRO = {"ijm", "imagej macro", "imagej-macro", "ij macro", "ij1 macro", "ijmacro", "macro",
+             "imagej", "ij1"}
+_MD_JYTHON = {"jython", "py", "python", "python2"}
+
+
+@dataclass
+class Activity:
+    """One runnable activity.
+
+    Attributes
+    ----------
+    path : str
+        Relative to the course folder (POSIX); a Markdown block is
+        ``file.md:LINE`` (the line of its opening fence).
+    language : {"ijm", "jython"}
+    text : str
+        The code; a Markdown block is padded with empty lines so that its
+        line numbers are the Markdown file's.
+    file : Path
+        The file it comes from.
+    """
+
+    path: str
+    language: str
+    text: str
+    file: Path
+
+
+def _imports(text):
+    mods = []
+    for m in _IMPORT.finditer(text):
+        if m.group(1):
+            mods.append(m.group(1))
+        else:
+            mods.extend(part.strip().split()[0] for part in m.group(2).split(",") if part.strip())
+    return mods
+
+
+def is_imagej_jython(text):
+    """Whether Python source is ImageJ Jython (not a CPython script)."""
+    mods = _imports(text)
+    if any(m.split(".")[0] in CPYTHON_ROOTS for m in mods):
+        return False
+    if any(m == p or m.startswith(p.rstrip(".") + ".") or (p.endswith(".") and m.startswith(p))
+           for m in mods for p in JYTHON_PREFIXES):
+        return True
+    return bool(re.search(r"^[ \t]*#@", text, re.MULTILINE))
+
+
+def markdown_blocks(text):
+    """``(line of the opening fence, language, code)`` for each ImageJ code block of Markdown."""
+    blocks = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = _FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        fence, info = m.group(2), m.group(3).strip().lower()
+        start = i
+        i += 1
+        body = []
+        while i < len(lines) and not lines[i].strip().startswith(fence):
+            body.append(lines[i])
+            i += 1
+        i += 1
+        code = "\n".join(body) + "\n"
+        info = info.strip("{}. ")
+        if info in _MD_MACRO:
+            blocks.append((start + 1, MACRO, code))
+        elif info in _MD_JYTHON and is_imagej_jython(code):
+            blocks.append((start + 1, JYTHON, code))
+    return blocks
+
+
+def _skipped(rel, exclude):
+    return any(part.startswith(".") or part in ("__pycache__", "node_modules") for part in rel.parts[:-1]) \
+        or any(rel.parts[:len(e.parts)] == e.parts for e in exclude)
+
+
+def discover(course_dir, *, markdown=False, exclude=()):
+    """The activities of a course folder, sorted by path.
+
+    Parameters
+    ----------
+    course_dir : path-like
+    markdown : bool
+        Also take ImageJ macro / Jython code blocks of Markdown files.
+    exclude : iterable of path-like
+        Folders to leave out (the regress output folder when it is inside).
+
+    Returns
+    -------
+    list of Activity
+    """
+    root = Path(course_dir).resolve()
+    excl = []
+    for e in exclude:
+        try:
+            excl.append(Path(e).resolve().relative_to(root))
+        except ValueError:
+            pass
+    found = []
+    for f in sorted(root.rglob("*")):
+        if not f.is_file():
+            continue
+        rel = f.relative_to(root)
+        if _skipped(rel, excl) or rel.name.startswith("."):
+            continue
+        suffix = f.suffix.lower()
+        if suffix not in (".ijm", ".py") and not (markdown and suffix == ".md"):
+            continue
+        try:
+            text = f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if suffix == ".ijm":
+            found.append(Activity(rel.as_posix(), MACRO, text, f))
+        elif suffix == ".py":
+            if is_imagej_jython(text):
+                found.append(Activity(rel.as_posix(), JYTHON, text, f))
+        else:
+            for line, language, code in markdown_blocks(text):
+                found.append(Activity(f"{rel.as_posix()}:{line}", language, "\n" * line + code, f))
+    return found

@@ -1,0 +1,369 @@
+"""Running a course's activities in isolation and classifying each.
+
+Each activity is one Dask task on a LocalCluster of single-threaded worker
+*processes* (:func:`run_activity`), each worker keeping one warm engine
+session (the batch's :class:`~fijirun.batch.worker.SessionPlugin`). At most
+one activity per worker is in flight, so a deadline runs from its start:
+
+* the engine stops a runaway script at ``timeout`` (``ScriptTimeout``) and
+  the worker is then replaced (``Client.restart_workers``), since a stopped
+  script may leave the JVM wedged;
+* when a worker gives no answer within ``timeout + grace``, the client
+  abandons the activity (``timeout``) and replaces the worker itself;
+* a worker that dies loses only its activity (``failed``: the worker died).
+
+Classes: ``passed`` (ran to the end, its saved outputs of known kinds pass
+``fijirun check``), ``failed`` (an error: message and line), ``needs-plugin``
+(an unrecognized command, with its update site when known), ``needs-data``
+(an input neither local nor in the data directory), ``timeout``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+from ..prepare import OUTPUT_DIR_NAMES, _analyse
+from .discover import discover
+
+__all__ = ["CLASSES", "UPDATE_SITES", "regress", "run_activity", "update_site"]
+
+PASSED, FAILED, NEEDS_PLUGIN, NEEDS_DATA, TIMEOUT = "passed", "failed", "needs-plugin", "needs-data", "timeout"
+CLASSES = (PASSED, FAILED, NEEDS_PLUGIN, NEEDS_DATA, TIMEOUT)
+REPORT = "regress.json"
+DEFAULT_GRACE = 30.0
+
+#: Fiji update site of well-known plugin commands.
+UPDATE_SITES = {
+    "IJPB-plugins": ("Connected Components Labeling", "Distance Transform Watershed",
+                     "Distance Transform Watershed 3D", "Morphological Segmentation",
+                     "Label Size Filtering", "Chamfer Distance Map", "Chamfer Distance Map 3D",
+                     "Morphological Filters", "Morphological Filters (3D)", "Analyze Regions",
+                     "Analyze Regions 3D", "Label Edition", "Remove Border Labels", "Fill Holes (Binary/Gray)",
+                     "Set Label Map", "Labels To RGB", "Marker-controlled Watershed",
+                     "Classic Watershed", "Geodesic Distance Map", "Extended Min & Max",
+                     "Regional Min & Max", "Kill Borders", "Keep Largest Label", "Remove Largest Label",
+                     "Label Overlay", "Intensity Measurements 2D/3D", "Label Morphological Filters"),
+    "CLIJ2": ("CLIJ2 Macro Extensions",),
+    "StarDist": ("Command From Macro",),
+    "CSBDeep": ("Run your network",),
+    "3D ImageJ Suite": ("3D Manager", "3D Simple Segmentation", "3D Watershed"),
+}
+_SITE_OF = {c.lower(): site for site, commands in UPDATE_SITES.items() for c in commands}
+_PATHLIKE = re.compile(r"dir|folder|path|file|out|save|root|dest|directory", re.IGNORECASE)
+_FIXME = re.compile(r"\bFIXME\b")
+
+log = logging.getLogger("fijirun.regress")
+
+
+def update_site(command):
+    """The Fiji update site providing ``command``, or None when unknown."""
+    return _SITE_OF.get(str(command).strip().lower())
+
+
+def _find_name(names, candidates):
+    lower = {n.lower(): n for n in names}
+    for c in candidates:
+        if c in names:
+            return c
+    for c in candidates:
+        if c.lower() in lower:
+            return lower[c.lower()]
+    return None
+
+
+def _error_line(exc):
+    line = getattr(exc, "line", None)
+    return int(line) if isinstance(line, int) else None
+
+
+def _classify_error(exc):
+    """(class, message, extra) of a run's error."""
+    from ..errors import NeedsDataError, ScriptTimeout, UnrecognizedCommandError
+
+    if isinstance(exc, UnrecognizedCommandError):
+        site = update_site(exc.command)
+        msg = f"needs plugin: {exc.command}" + (f" (Fiji update site {site})" if site else "")
+        return NEEDS_PLUGIN, msg, {"plugin": exc.command, "update_site": site}
+    if isinstance(exc, NeedsDataError):
+        return NEEDS_DATA, exc.message, {"data": exc.name, "url": exc.url}
+    if isinstance(exc, ScriptTimeout):
+        return TIMEOUT, exc.message, {}
+    message = getattr(exc, "message", None) or str(exc)
+    return FAILED, f"{type(exc).__name__}: {message}", {}
+
+
+def _outputs(folder):
+    from ..provenance import RUN_RECORD
+
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and p.name != RUN_RECORD and ".fijirun-staging-" not in str(p))
+
+
+def _check(folder, outputs):
+    """(verdict, reason) of ``fijirun check`` on the known-kind outputs, or (None, None)."""
+    from ..outputs import output_kind
+
+    if not any(output_kind(p) in ("table", "rois", "image") for p in outputs):
+        return None, None
+    from ..check import CheckError, check
+
+    try:
+        report = check(folder)
+    except CheckError as exc:
+        return "error", f"not checked: {exc}"
+    failing = [o for o in report.outputs if o.verdict == "fail"]
+    reason = "; ".join(f"{o.path}: {o.reason}" for o in failing) or None
+    return str(report.verdict), reason
+
+
+def _script_thread_alive():
+    import threading
+
+    return any(t.name.startswith("fijirun-") and t.is_alive() for t in threading.enumerate())
+
+
+def run_activity(task):
+    """Run one activity and classify it (a Dask task; also callable directly).
+
+    Parameters
+    ----------
+    task : dict
+        ``path`` (relative, for the report), ``file`` (absolute, for errors),
+        ``language``, ``text``, ``outdir`` (the activity's fresh folder),
+        ``timeout``, ``options`` (the session's).
+
+    Returns
+    -------
+    dict
+        ``path``, ``language``, ``class``, ``message``, ``line``, ``seconds``,
+        ``outputs`` (paths relative to the regress output folder), ``answers``,
+        ``check``, ``plugin``, ``update_site``, ``data``, ``worker``, ``pid`` and
+        ``replace_worker``.
+    """
+    from ..errors import FijirunError
+    from .answers import answer_interactive
+
+    t0 = time.perf_counter()
+    out = Path(task["outdir"])
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    record = {"path": task["path"], "language": task["language"], "class": None, "message": None,
+              "line": None, "seconds": None, "outputs": [], "answers": [], "check": None,
+              "plugin": None, "update_site": None, "data": None, "pid": os.getpid(), "worker": None}
+    try:
+        from distributed import get_worker
+
+        record["worker"] = get_worker().address
+    except (ImportError, ValueError):
+        pass
+    language = task["language"]
+    try:
+        text, answers = answer_interactive(task["text"], language, output_dir=out)
+        record["answers"] = answers
+        parameters, assignments = _analyse(text, language)
+        names = {p.name for p in parameters} | set(assignments)
+        out_name = _find_name(names, OUTPUT_DIR_NAMES)
+        params = {}
+        lines = text.splitlines()
+        for name, (index, start, end, _) in assignments.items():
+            if name == out_name or not _FIXME.search(lines[index][start:end]):
+                continue
+            if _PATHLIKE.search(name):  # another folder of the template: its own one
+                folder = out / name
+                folder.mkdir(exist_ok=True)
+                params[name] = str(folder) + os.sep
+        if task.get("session") is not None:
+            session = task["session"]
+        else:
+            from ..batch.worker import get_session
+
+            session = get_session(task["options"])
+        result = session.run_code(text, language, params, path=task["file"], output_dir=out,
+                                  timeout=task["timeout"], raise_on_error=False)
+        if result.ok:
+            outputs = _outputs(out)
+            verdict, reason = _check(out, outputs)
+            record["check"] = verdict
+            if verdict == "fail":
+                record["class"], record["message"] = FAILED, f"check failed: {reason}"
+            else:
+                record["class"] = PASSED
+                record["message"] = reason if verdict == "error" else None
+        else:
+            cls, message, extra = _classify_error(result.error)
+            record.update(extra)
+            record["class"], record["message"] = cls, message
+            record["line"] = _error_line(result.error)
+    except FijirunError as exc:  # ParameterError (FIXME), InputError, OutputDirError...
+        cls, message, extra = _classify_error(exc)
+        record.update(extra)
+        record["class"], record["message"], record["line"] = cls, message, _error_line(exc)
+    except Exception as exc:  # noqa: BLE001 - one activity never stops the others
+        record["class"], record["message"] = FAILED, f"{type(exc).__name__}: {exc}"
+    root = Path(task.get("root") or out.parent)
+    record["outputs"] = [p.relative_to(root).as_posix() for p in _outputs(out)]
+    record["seconds"] = round(time.perf_counter() - t0, 3)
+    record["replace_worker"] = record["class"] == TIMEOUT or _script_thread_alive()
+    return record
+
+
+def activity_folder(path):
+    """The output sub-folder name of an activity path (stable, readable)."""
+    return re.sub(r"[^\w.-]+", "_", path.replace("/", "__").replace(":", "_L"))
+
+
+def _processing_on(key, dask_scheduler=None):
+    ts = dask_scheduler.tasks.get(key)
+    return ts.processing_on.address if ts is not None and ts.processing_on is not None else None
+
+
+class _Runner:
+    """The client side: at most one activity per worker in flight, deadlines, restarts."""
+
+    def __init__(self, client, tasks, n, timeout, grace, on_done):
+        self.client, self.tasks, self.n = client, list(tasks), n
+        self.limit = timeout + grace
+        self.on_done = on_done
+        self.records = {}
+
+    def _restart(self, worker):
+        if not worker:
+            return
+        try:
+            self.client.restart_workers([worker], timeout=120, raise_for_error=False)
+        except Exception as exc:  # noqa: BLE001 - the run goes on without it
+            log.warning("could not restart worker %s: %s", worker, exc)
+
+    def run(self):
+        pending = list(self.tasks)
+        flight = {}  # future -> (task, submitted at, attempts)
+        attempts = {}
+        while pending or flight:
+            while pending and len(flight) < self.n:
+                task = pending.pop(0)
+                attempts[task["path"]] = attempts.get(task["path"], 0) + 1
+                fut = self.client.submit(run_activity, task, pure=False,
+                                         key=f"regress-{activity_folder(task['path'])}-{attempts[task['path']]}-{time.time_ns()}")
+                flight[fut] = (task, time.monotonic())
+            done = [f for f in flight if f.done()]
+            if not done:
+                time.sleep(0.05)
+            for fut in done:
+                task, _ = flight.pop(fut)
+                if fut.status == "finished":
+                    record = fut.result()
+                    fut.release()
+                    if record.pop("replace_worker", False):
+                        self._restart(record.get("worker"))
+                    self._finish(record)
+                    continue
+                exc = fut.exception() if fut.status == "error" else None
+                if type(exc).__name__ == "KilledWorker" and attempts[task["path"]] < 2:
+                    pending.insert(0, task)  # lost in someone else's worker restart: once more
+                    continue
+                self._finish(_failed_record(task, f"the worker died while running it ({type(exc).__name__}: {exc})"))
+            now = time.monotonic()
+            for fut, (task, submitted) in list(flight.items()):
+                if now - submitted <= self.limit:
+                    continue
+                worker = None
+                with contextlib.suppress(Exception):
+                    worker = self.client.run_on_scheduler(_processing_on, key=fut.key)
+                flight.pop(fut)
+                fut.cancel()
+                self._restart(worker)
+                rec = _failed_record(task, f"no answer {self.limit:g} s after it started: the engine was "
+                                           "stuck; abandoned, worker replaced")
+                rec["class"] = TIMEOUT
+                self._finish(rec)
+        return [self.records[t["path"]] for t in self.tasks]
+
+    def _finish(self, record):
+        record.pop("replace_worker", None)
+        self.records[record["path"]] = record
+        self.on_done(record)
+
+
+def _failed_record(task, message):
+    return {"path": task["path"], "language": task["language"], "class": FAILED, "message": message,
+            "line": None, "seconds": None, "outputs": [], "answers": [], "check": None,
+            "plugin": None, "update_site": None, "data": None, "worker": None, "pid": None}
+
+
+def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120.0, workers=1,
+            markdown=False, memory="2g", fiji_dir=None, grace=DEFAULT_GRACE, on_done=None):
+    """Run every activity of a course unattended and classify it.
+
+    Parameters
+    ----------
+    course_dir : path-like
+        The course repository (searched recursively).
+    output : path-like
+        Where each activity gets a fresh folder (``output/<activity>``) and
+        ``regress.json`` is written.
+    data_dir : path-like, optional
+        Local copies of the data the activities open by URL.
+    backend : {"imagej1", "fiji"}
+    timeout : float
+        Seconds per activity.
+    workers : int
+        Dask worker processes (one thread each, one warm engine each).
+    markdown : bool
+        Also run ImageJ code blocks of Markdown files.
+    grace : float
+        Seconds beyond ``timeout`` before a silent worker is abandoned and replaced.
+    on_done : callable, optional
+        Called with each activity's record as it finishes.
+
+    Returns
+    -------
+    dict
+        ``{"course", "output", "backend", "activities": [...], "counts", "seconds"}``
+        (also written to ``output/regress.json``).
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    from ..batch.worker import PLUGIN_NAME, SessionPlugin
+    from ..provenance import write_json_atomic
+
+    t0 = time.perf_counter()
+    course = Path(course_dir).resolve()
+    if not course.is_dir():
+        raise FileNotFoundError(f"no such course folder: {course_dir}")
+    out = Path(output).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    activities = discover(course, markdown=markdown, exclude=[out])
+    options = {"backend": backend, "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
+               "memory": memory, "timeout": float(timeout)}
+    if fiji_dir:
+        options["fiji_dir"] = str(fiji_dir)
+    tasks = [{"path": a.path, "file": str(a.file), "language": a.language, "text": a.text,
+              "outdir": str(out / activity_folder(a.path)), "root": str(out),
+              "timeout": float(timeout), "options": options} for a in activities]
+    records = []
+    n = max(1, int(workers or 1))
+    if tasks:
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                              "distributed.scheduler.worker-saturation": 1.0}):
+            with LocalCluster(n_workers=min(n, len(tasks)), threads_per_worker=1, processes=True,
+                              dashboard_address=None, memory_limit=0,
+                              silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+                client.register_plugin(SessionPlugin(options), name=PLUGIN_NAME)
+                runner = _Runner(client, tasks, min(n, len(tasks)), float(timeout), float(grace),
+                                 on_done or (lambda r: None))
+                records = runner.run()
+    counts = {c: 0 for c in CLASSES}
+    for r in records:
+        counts[r["class"]] += 1
+    report = {"course": str(course), "output": str(out), "backend": backend,
+              "data_dir": options["data_dir"], "timeout": float(timeout), "workers": n,
+              "activities": records, "counts": counts, "seconds": round(time.perf_counter() - t0, 3)}
+    write_json_atomic(out / REPORT, report)
+    return report

@@ -1,0 +1,5 @@
+// Never ends
+i = 0;
+while (true) {
+    i = i + 1;
+}

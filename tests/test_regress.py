@@ -1,0 +1,154 @@
+"""fijirun regress: a course's activities discovered, run unattended, classified, reported."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import DATA, run_cli
+
+from fijirun.regress import discover
+from fijirun.regress.answers import answer_interactive
+from fijirun.regress.run import update_site
+
+COURSE = Path(__file__).resolve().parent / "course_fixture"
+
+EXPECTED = {
+    "day1/output_saving.ijm": "passed",
+    "day1/output_saving.py": "passed",
+    "day1/ask_threshold.ijm": "passed",
+    "day2/morpholibj_labels.ijm": "needs-plugin",
+    "day2/missing_data.ijm": "needs-data",
+    "day2/syntax_error.ijm": "failed",
+    "day2/endless.ijm": "timeout",
+}
+
+
+def _regress(course, out, *extra, timeout=240):
+    code, stdout, stderr = run_cli("regress", course, "--output", out, "--data-dir", DATA,
+                                   "--timeout", "4", "--json", *extra, timeout=timeout)
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one JSON line, got {stdout!r}; stderr {stderr[-3000:]}"
+    return code, json.loads(lines[0])
+
+
+def _classes(report):
+    return {a["path"]: a["class"] for a in report["activities"]}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("regress")
+    code, report = _regress(COURSE, tmp / "out", "--junit", tmp / "junit.xml", "--html", tmp / "report.html")
+    return code, report, tmp
+
+
+# ------------------------------------------------------------------ no engine
+def test_discovery_keeps_imagej_and_leaves_cpython_out():
+    paths = {a.path: a.language for a in discover(COURSE)}
+    assert paths == {p: ("jython" if p.endswith(".py") else "ijm") for p in EXPECTED}
+    assert "helpers/plot_results.py" not in paths
+
+
+def test_discovery_of_markdown_fences():
+    blocks = [a for a in discover(COURSE, markdown=True) if a.path.startswith("day1/solutions.md")]
+    assert [(a.path, a.language) for a in blocks] == [("day1/solutions.md:5", "ijm"),
+                                                      ("day1/solutions.md:20", "jython")]
+    # padded: the code's line numbers are the Markdown file's
+    md = (COURSE / "day1" / "solutions.md").read_text().splitlines()
+    assert blocks[0].text.splitlines()[5] == md[5]
+
+
+def test_answers_keep_lines_and_record_defaults():
+    text = ('t = getNumber("Threshold", 128);\nwaitForUser("click",\n "OK");\n'
+            'Dialog.create("o");\nDialog.addNumber("size", 50);\nDialog.addString("name", "cells");\n'
+            'Dialog.addCheckbox("holes", true);\nDialog.addChoice("m", newArray("Otsu", "Huang"));\n'
+            'Dialog.show();\na = Dialog.getNumber(); b = Dialog.getString();\n'
+            'c = Dialog.getCheckbox(); d = Dialog.getChoice(); // getNumber("no", 1)\n'
+            's = getString("p", "x");\ng = getBoolean("sure?");\n')
+    out, answers = answer_interactive(text, "ijm")
+    assert out.count("\n") == text.count("\n")
+    assert "getNumber(\"no\", 1)" in out  # comments untouched
+    values = [(a["line"], a["call"], a["value"]) for a in answers]
+    assert (1, "getNumber", 128) in values and (2, "waitForUser", "continue") in values
+    assert [v for _, c, v in values if c.startswith("Dialog.get")] == [50, "cells", True, "Otsu"]
+    assert (12, "getString", "x") in values and (13, "getBoolean", True) in values
+    assert "Dialog." not in out and "waitForUser" not in out
+
+
+def test_update_sites():
+    assert update_site("Connected Components Labeling") == "IJPB-plugins"
+    assert update_site("Distance Transform Watershed") == "IJPB-plugins"
+    assert update_site("Some Unknown Plugin") is None
+
+
+# ------------------------------------------------------------------ real runs
+def test_each_activity_classified(first_run):
+    code, report, tmp = first_run
+    assert _classes(report) == EXPECTED
+    assert code == 1  # a failed and a timeout activity
+    assert report["counts"] == {"passed": 3, "failed": 1, "needs-plugin": 1, "needs-data": 1, "timeout": 1}
+    by = {a["path"]: a for a in report["activities"]}
+    # passed: outputs saved into a fresh folder of its own, and checked
+    for path in ("day1/output_saving.ijm", "day1/output_saving.py"):
+        names = {Path(o).name for o in by[path]["outputs"]}
+        assert {"labels.tif", "results.txt", "rois.zip"} <= names
+        assert by[path]["check"] in ("pass", "warn")
+        assert all((tmp / "out" / o).is_file() for o in by[path]["outputs"])
+    assert not (COURSE / "day1" / "labels.tif").exists()  # nothing written into the course
+    plugin = by["day2/morpholibj_labels.ijm"]
+    assert plugin["plugin"] == "Connected Components Labeling" and plugin["update_site"] == "IJPB-plugins"
+    assert "IJPB-plugins" in plugin["message"] and plugin["line"] == 5
+    assert "not_in_any_data_dir.tif" in by["day2/missing_data.ijm"]["message"]
+    assert by["day2/syntax_error.ijm"]["line"] == 4 and by["day2/syntax_error.ijm"]["message"]
+    asked = by["day1/ask_threshold.ijm"]
+    assert {"line": 3, "call": "getNumber", "value": 100} in asked["answers"]
+    assert any(a["call"] == "waitForUser" for a in asked["answers"])
+    for a in report["activities"]:
+        assert set(a) >= {"path", "class", "message", "line", "seconds", "outputs", "answers"}
+    assert json.loads((tmp / "out" / "regress.json").read_text())["counts"] == report["counts"]
+
+
+def test_junit_read_by_junitparser(first_run):
+    from junitparser import Error, Failure, JUnitXml, Skipped
+
+    _, _, tmp = first_run
+    xml = JUnitXml.fromfile(str(tmp / "junit.xml"))
+    cases = {c.name: c for suite in xml for c in suite}
+    assert set(cases) == set(EXPECTED)
+    kinds = {name: type(c.result[0]) if c.result else None for name, c in cases.items()}
+    assert kinds["day1/output_saving.ijm"] is None
+    assert kinds["day2/syntax_error.ijm"] is Failure
+    assert kinds["day2/endless.ijm"] is Error
+    assert kinds["day2/morpholibj_labels.ijm"] is Skipped and kinds["day2/missing_data.ijm"] is Skipped
+
+
+def test_html_matrix_links_outputs_and_pictures(first_run):
+    _, _, tmp = first_run
+    page = (tmp / "report.html").read_text()
+    for path in EXPECTED:
+        assert path in page
+    assert 'href="out/day1__output_saving.ijm/labels.tif"' in page
+    pictures = list((tmp / "report_pictures").glob("*.png"))
+    assert len(pictures) == 2 and all(f'src="report_pictures/{p.name}"' in page for p in pictures)
+
+
+def test_second_run_and_two_workers_agree(first_run, tmp_path):
+    _, report, _ = first_run
+    code, again = _regress(COURSE, tmp_path / "again")
+    assert code == 1 and _classes(again) == _classes(report)
+    code, two = _regress(COURSE, tmp_path / "two", "--workers", "2")
+    assert code == 1 and _classes(two) == _classes(report)
+    assert two["workers"] == 2
+
+
+def test_exit_zero_without_failures(tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(COURSE / "day1" / "ask_threshold.ijm", course)
+    shutil.copy(COURSE / "day2" / "morpholibj_labels.ijm", course)
+    code, stdout, stderr = run_cli("regress", course, "--output", tmp_path / "out", timeout=180)
+    assert code == 0, stderr
+    assert "ask_threshold.ijm" in stdout and "needs-plugin" in stdout
