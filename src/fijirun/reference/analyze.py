@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -103,14 +103,38 @@ def _ij_resolution(tag, default=1.0):
     return 1.0 / xres
 
 
-@dataclass
 class ParticleAnalysis:
-    """Result of :func:`analyze_particles`."""
-    table: pd.DataFrame
-    rois: list
-    count_mask: np.ndarray
-    outlines: Outlines = field(repr=False, default=None)
-    values: dict = field(repr=False, default_factory=dict)   # full-precision columns
+    """Result of :func:`analyze_particles`: ``table``, ``rois``, ``count_mask``,
+    ``outlines`` (the kept particles' polygons) and ``values`` (full-precision columns).
+
+    ``rois`` (a list of ``roifile.ImagejRoi``) is built from ``outlines`` on first
+    access, then kept."""
+
+    def __init__(self, table, rois=None, count_mask=None, outlines=None, values=None, *, roi_names=None):
+        self.table = table
+        self.count_mask = count_mask
+        self.outlines = outlines
+        self.values = {} if values is None else values
+        self._rois = rois
+        self._roi_names = roi_names     # (numbers, y centres, image height) for the lazy ROIs
+
+    @property
+    def rois(self) -> list:
+        if self._rois is None:
+            if self._roi_names is None or self.outlines is None:
+                self._rois = []
+            else:
+                self._rois = _make_rois(self.outlines, _roi_names(*self._roi_names))
+            self._roi_names = None
+        return self._rois
+
+    @rois.setter
+    def rois(self, value):
+        self._rois = value
+        self._roi_names = None
+
+    def __repr__(self):
+        return f"ParticleAnalysis(table=<{len(self.table)} rows>, rois=<{len(self.outlines) if self.outlines is not None else len(self.rois)}>, count_mask={self.count_mask!r})"
 
 
 def _parse_measurements(measurements) -> set:
@@ -226,6 +250,15 @@ def _pixel_sums(labels, nlab, values, chunk_pixels=1 << 17):
 
 
 def _roi_names(numbers, yc, height):
+    numbers = np.asarray(numbers)
+    yc = np.asarray(yc)
+    d = 5 if height >= 10000 else 4
+    if len(numbers) == 0:
+        return []
+    if numbers.min() >= 0 and yc.min() >= 0 and numbers.max() < 10 ** d and yc.max() < 10 ** d:
+        # every name has exactly d digits per part (the loop below would give the same)
+        fmt = ("{:0%dd}-{:0%dd}" % (d, d)).format
+        return [fmt(n, y) for n, y in zip(numbers.tolist(), yc.tolist())]
     names = []
     for n, y in zip(numbers.tolist(), yc.tolist()):
         xs, ys = str(y), str(n)
@@ -337,12 +370,14 @@ def analyze_particles(
     if threshold is None:
         if arr.dtype != np.uint8:
             raise ValueError("a threshold is required for non-binary images")
-        hist = np.bincount(arr.ravel(), minlength=256)
-        if int(hist[0]) + int(hist[255]) != arr.size:
-            raise ValueError("a threshold has not been set and the image is not binary (0/255)")
         level = 255 if (black_background or inverted_lut) else 0
         level1 = level2 = float(level)
         fg = arr == level
+        nbin = int(np.count_nonzero(fg))
+        for r0 in range(0, h, 1024):                  # 0/255 only (no image-size temporary)
+            nbin += int(np.count_nonzero(arr[r0:r0 + 1024] == 255 - level))
+        if nbin != arr.size:
+            raise ValueError("a threshold has not been set and the image is not binary (0/255)")
     else:
         level1, level2 = float(threshold[0]), float(threshold[1])
         fg = (arr >= level1) & (arr <= level2)
@@ -394,7 +429,9 @@ def analyze_particles(
     # ---- count mask
     lut = np.zeros(nlab + 1, np.uint16)
     lut[order[kept] + 1] = np.minimum(np.arange(1, m + 1), 65535)
-    if labels.dtype == np.uint16:       # relabel in place, in stripes
+    if labels.dtype == np.uint16 and m == nlab and np.array_equal(order, np.arange(nlab)):
+        count_mask = labels             # all kept, labels already numbered in scan order
+    elif labels.dtype == np.uint16:     # relabel in place, in stripes
         for r0 in range(0, h, 512):
             labels[r0:r0 + 512] = lut[labels[r0:r0 + 512]]
         count_mask = labels
@@ -416,10 +453,10 @@ def analyze_particles(
                     per_uncal[kept] if per_uncal is not None else None)
     table = pd.DataFrame({name: M.round_like_imagej(v, decimals) for name, v in cols.items()},
                          index=pd.RangeIndex(1, m + 1))
-    names = _roi_names(np.arange(1, m + 1), top + height // 2, h)
-    rois = _make_rois(outl, names) if make_rois else []
-    return ParticleAnalysis(table=table, rois=rois, count_mask=count_mask, outlines=outl,
-                            values=cols)
+    if make_rois:       # built on first access of .rois
+        return ParticleAnalysis(table=table, count_mask=count_mask, outlines=outl, values=cols,
+                                roi_names=(np.arange(1, m + 1), top + height // 2, h))
+    return ParticleAnalysis(table=table, rois=[], count_mask=count_mask, outlines=outl, values=cols)
 
 
 def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, pw, ph, img_h,

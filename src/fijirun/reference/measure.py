@@ -199,7 +199,10 @@ def _pairs(offsets, chunk_groups):
 
 def feret_values(hx, hy, hoffsets, pw=1.0, ph=1.0, max_pairs=100_000):
     """``Roi.getFeretValues`` from convex hulls: returns Feret, FeretAngle,
-    MinFeret, FeretX, FeretY arrays."""
+    MinFeret, FeretX, FeretY arrays.
+
+    Hulls with the same number of points are processed together as (hulls, n, n)
+    arrays of all ordered pairs (i, j), in chunks of at most ~max_pairs pairs."""
     n = np.diff(hoffsets)
     npoly = len(n)
     feret = np.full(npoly, np.nan)
@@ -211,65 +214,54 @@ def feret_values(hx, hy, hoffsets, pw=1.0, ph=1.0, max_pairs=100_000):
         return feret, angle, minferet, fx, fy
     hxf = hx.astype(np.float64)
     hyf = hy.astype(np.float64)
-    sq = n.astype(np.int64) ** 2
-    # chunks of groups with at most ~max_pairs pairs each (cache-friendly temporaries)
-    csum = np.cumsum(sq)
-    chunks = []
-    s = 0
-    while s < npoly:
-        done = int(csum[s - 1]) if s else 0
-        e = int(np.searchsorted(csum, done + max_pairs, side="right"))
-        e = min(max(e, s + 1), npoly)
-        chunks.append(np.arange(s, e))
-        s = e
-    for gs, i, j, base, gid in _pairs(hoffsets, chunks):
-        ng = len(gs)
-        xi = hxf[base + i]
-        yi = hyf[base + i]
-        xj = hxf[base + j]
-        yj = hyf[base + j]
-        # --- maximum caliper: first (i<j) pair with the largest squared distance
-        dx = (xi - xj) * pw
-        dy = (yi - yj) * ph
-        d = dx * dx + dy * dy
-        d[j <= i] = -1.0
-        gstart = np.r_[0, np.cumsum(n[gs].astype(np.int64) ** 2)][:-1]
-        dmax = np.maximum.reduceat(d, gstart)
-        cand = np.flatnonzero(d == dmax[gid])
-        first = cand[np.r_[True, gid[cand][1:] != gid[cand][:-1]]]
-        p1 = base[first] + i[first]
-        p2 = base[first] + j[first]
-        swap = hxf[p1] > hxf[p2]
-        p1, p2 = np.where(swap, p2, p1), np.where(swap, p1, p2)
-        xf1, yf1, xf2, yf2 = hxf[p1], hyf[p1], hxf[p2], hyf[p2]
-        a = (180.0 / math.pi) * np.arctan2((yf1 - yf2) * ph, (xf2 - xf1) * pw)
-        a = np.where(a < 0.0, a + 180.0, a)
-        dmx = np.maximum(dmax, 0.0)
-        feret[gs] = np.sqrt(dmx)
-        angle[gs] = a
-        fx[gs] = xf1
-        fy[gs] = yf1
-        # --- minimum caliper: edges (i-1, i), farthest point j from each edge
-        ii = base + i
-        prev_local = np.where(i == 0, n[gs][gid] - 1, i - 1)
-        ip = base + prev_local
-        x0 = hxf[ii]
-        y0 = hyf[ii]
-        xprev = hxf[ip]
-        yprev = hyf[ip]
-        xnorm = (y0 - yprev) * ph
-        ynorm = (xprev - x0) * pw
-        nf = 1 / np.sqrt(xnorm * xnorm + ynorm * ynorm)
-        xnorm = xnorm * (nf * pw)
-        ynorm = ynorm * (nf * ph)
-        dist = (xj - x0) * xnorm + (yj - y0) * ynorm
-        # max over j for each (group, i): pairs are ordered i-major
-        edge_start = np.flatnonzero(np.r_[True, (i[1:] != i[:-1]) | (gid[1:] != gid[:-1])])
-        emax = np.maximum.reduceat(dist, edge_start)
-        emax = np.maximum(emax, 0.0)
-        egid = gid[edge_start]
-        gs_edge_start = np.flatnonzero(np.r_[True, egid[1:] != egid[:-1]])
-        minferet[gs] = np.minimum.reduceat(emax, gs_edge_start)
+    starts = np.asarray(hoffsets[:-1], np.int64)
+    by_size = np.argsort(n, kind="stable")
+    sizes = n[by_size]
+    bounds = np.flatnonzero(np.r_[True, sizes[1:] != sizes[:-1], True])
+    for b0, b1 in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        k = int(sizes[b0])
+        if k == 0:
+            continue
+        step = max(1, max_pairs // (k * k))
+        ar = np.arange(k)
+        upper = ar[None, :] > ar[:, None]               # j > i
+        prev_local = np.r_[k - 1, ar[:-1]]
+        for c0 in range(b0, b1, step):
+            gs = by_size[c0:min(b1, c0 + step)]
+            idx = starts[gs][:, None] + ar                # (G, k) vertex indices
+            X = hxf[idx]
+            Y = hyf[idx]
+            # --- maximum caliper: first (i<j, i-major) pair with the largest squared distance
+            dx = (X[:, :, None] - X[:, None, :]) * pw
+            dy = (Y[:, :, None] - Y[:, None, :]) * ph
+            d = dx * dx + dy * dy
+            d[:, ~upper] = -1.0
+            d = d.reshape(len(gs), k * k)
+            first = np.argmax(d, axis=1)
+            dmax = d[np.arange(len(gs)), first]
+            i1, j1 = np.divmod(first, k)
+            p1 = idx[np.arange(len(gs)), i1]
+            p2 = idx[np.arange(len(gs)), j1]
+            swap = hxf[p1] > hxf[p2]
+            p1, p2 = np.where(swap, p2, p1), np.where(swap, p1, p2)
+            xf1, yf1, xf2, yf2 = hxf[p1], hyf[p1], hxf[p2], hyf[p2]
+            a = (180.0 / math.pi) * np.arctan2((yf1 - yf2) * ph, (xf2 - xf1) * pw)
+            a = np.where(a < 0.0, a + 180.0, a)
+            feret[gs] = np.sqrt(np.maximum(dmax, 0.0))
+            angle[gs] = a
+            fx[gs] = xf1
+            fy[gs] = yf1
+            # --- minimum caliper: edges (i-1, i), farthest point j from each edge
+            xprev = X[:, prev_local]
+            yprev = Y[:, prev_local]
+            xnorm = (Y - yprev) * ph
+            ynorm = (xprev - X) * pw
+            nf = 1 / np.sqrt(xnorm * xnorm + ynorm * ynorm)
+            xnorm = xnorm * (nf * pw)
+            ynorm = ynorm * (nf * ph)
+            dist = (X[:, None, :] - X[:, :, None]) * xnorm[:, :, None] + (Y[:, None, :] - Y[:, :, None]) * ynorm[:, :, None]
+            emax = np.maximum(np.maximum.reduce(dist, axis=2), 0.0)
+            minferet[gs] = np.minimum.reduce(emax, axis=1)
     return feret, angle, minferet, fx, fy
 
 
