@@ -89,24 +89,42 @@ class Outlines:
         return np.repeat(np.arange(len(self), dtype=np.int64), self.counts)
 
 
-def _vertex_codes(fg):
-    """uint8 code of every lattice vertex, shape (H+1, W+1) (no temporaries of image size)."""
+def _corners(fg, rows=128):
+    """Raster indices (in the (H+1, W+1) vertex lattice) and uint8 codes of the
+    corner vertices, computed in stripes (no temporaries of image size).
+
+    A vertex is not a corner when its 4 pixels are equal in pairs along one
+    axis (codes 0, 3, 6, 9, 12, 15), so corner = (dv(x) | dv(x-1)) & (dh(y) | dh(y-1))
+    with dv(x) = f(x, y) ^ f(x, y-1) and dh(y) = f(x, y) ^ f(x-1, y); the codes
+    are then gathered at the corners only."""
     h, w = fg.shape
-    code = np.zeros((h + 1, w + 1), np.uint8)
-    np.bitwise_or(code[:h, :w], 1, out=code[:h, :w], where=fg)      # SE = pixel (x, y)
-    np.bitwise_or(code[1:, :w], 2, out=code[1:, :w], where=fg)      # NE = pixel (x, y-1)
-    np.bitwise_or(code[1:, 1:], 4, out=code[1:, 1:], where=fg)      # NW = pixel (x-1, y-1)
-    np.bitwise_or(code[:h, 1:], 8, out=code[:h, 1:], where=fg)      # SW = pixel (x-1, y)
-    return code
-
-
-def _corner_indices(code, rows=256):
-    """Raster indices of the corner vertices, computed in stripes."""
-    h1, w1 = code.shape
-    parts = []
-    for r0 in range(0, h1, rows):
-        parts.append(np.flatnonzero(_IS_CORNER[code[r0:r0 + rows]]) + r0 * w1)
-    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    w1, w2 = w + 1, w + 2
+    pi, pc = [], []
+    for r0 in range(0, h + 1, rows):
+        r1 = min(h + 1, r0 + rows)
+        # padded pixel rows r0-1 .. r1-1 (row -1 and row h are outside: 0)
+        P = np.zeros((r1 - r0 + 1, w2), bool)
+        a, b = max(r0 - 1, 0), min(r1, h)
+        P[a - (r0 - 1):b - (r0 - 1), 1:-1] = fg[a:b]
+        dv = P[1:] != P[:-1]                  # dv[y, x+1] = f(x, y) ^ f(x, y-1)
+        dh = P[:, 1:] != P[:, :-1]            # dh[y+1, x] = f(x, y) ^ f(x-1, y)
+        cm = dv[:, 1:] | dv[:, :-1]
+        cm &= dh[1:] | dh[:-1]
+        ci = np.flatnonzero(cm)
+        if len(ci) == 0:
+            continue
+        yy, xx = np.divmod(ci, w1)
+        base = (yy + 1) * w2 + (xx + 1)       # pixel (x, y) in P
+        Pf = P.view(np.uint8).ravel()
+        code = Pf[base]                                       # SE = pixel (x, y)
+        code |= Pf[base - w2] << 1                            # NE = pixel (x, y-1)
+        code |= Pf[base - w2 - 1] << 2                        # NW = pixel (x-1, y-1)
+        code |= Pf[base - 1] << 3                             # SW = pixel (x-1, y)
+        pi.append(ci + r0 * w1)
+        pc.append(code)
+    if not pi:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint8)
+    return np.concatenate(pi), np.concatenate(pc)
 
 
 def trace_outlines(fg, first_x, first_y):
@@ -125,10 +143,8 @@ def trace_outlines(fg, first_x, first_y):
         return Outlines(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(1, np.int64))
     w1 = w + 1
     it = np.int32 if (h + 1) * w1 < 2**31 - 1 else np.int64   # index type (memory)
-    code = _vertex_codes(fg)
-    cidx = _corner_indices(code).astype(it)       # raster order of vertex (x, y)
-    ccode = code.ravel()[cidx]                    # uint8
-    del code
+    cidx, ccode = _corners(fg)                    # raster order of vertex (x, y); uint8 codes
+    cidx = cidx.astype(it)
     cy = (cidx // w1).astype(np.int32)
     cx = (cidx - cy * it(w1)).astype(np.int32)
     nc = len(cidx)
