@@ -19,6 +19,8 @@ EXPECTED = {
     "day1/output_saving.ijm": "passed",
     "day1/output_saving.py": "passed",
     "day1/ask_threshold.ijm": "passed",
+    "day1/ask_size.py": "passed",
+    "day2/missing_local.ijm": "needs-data",
     "day2/morpholibj_labels.ijm": "needs-plugin",
     "day2/missing_data.ijm": "needs-data",
     "day2/syntax_error.ijm": "failed",
@@ -28,7 +30,7 @@ EXPECTED = {
 
 def _regress(course, out, *extra, timeout=240):
     code, stdout, stderr = run_cli("regress", course, "--output", out, "--data-dir", DATA,
-                                   "--timeout", "4", "--json", *extra, timeout=timeout)
+                                   "--timeout", "5", "--json", *extra, timeout=timeout)
     lines = [line for line in stdout.splitlines() if line.strip()]
     assert len(lines) == 1, f"expected one JSON line, got {stdout!r}; stderr {stderr[-3000:]}"
     return code, json.loads(lines[0])
@@ -78,6 +80,19 @@ def test_answers_keep_lines_and_record_defaults():
     assert "Dialog." not in out and "waitForUser" not in out
 
 
+def test_jython_dialogs_answered():
+    text = ('from ij.gui import GenericDialog, WaitForUserDialog\ngd = GenericDialog("o")\n'
+            'gd.addNumericField("size", 50, 0)\ngd.addChoice("m", ["Otsu", "Huang"], "Huang")\n'
+            'gd.showDialog()\nif gd.wasCanceled():\n    raise SystemExit\n'
+            'size = gd.getNextNumber()\nm = gd.getNextChoice()\n'
+            'WaitForUserDialog("look",\n "OK").show()\nt = IJ.getNumber("t", 3)\n')
+    out, answers = answer_interactive(text, "jython")
+    assert out.count("\n") == text.count("\n")
+    assert "showDialog" not in out and "wasCanceled" not in out and ".show()" not in out
+    assert [(a["line"], a["value"]) for a in answers] == [(5, "OK"), (8, 50), (9, "Huang"),
+                                                          (10, "continue"), (12, 3)]
+
+
 def test_update_sites():
     assert update_site("Connected Components Labeling") == "IJPB-plugins"
     assert update_site("Distance Transform Watershed") == "IJPB-plugins"
@@ -89,7 +104,7 @@ def test_each_activity_classified(first_run):
     code, report, tmp = first_run
     assert _classes(report) == EXPECTED
     assert code == 1  # a failed and a timeout activity
-    assert report["counts"] == {"passed": 3, "failed": 1, "needs-plugin": 1, "needs-data": 1, "timeout": 1}
+    assert report["counts"] == {"passed": 4, "failed": 1, "needs-plugin": 1, "needs-data": 2, "timeout": 1}
     by = {a["path"]: a for a in report["activities"]}
     # passed: outputs saved into a fresh folder of its own, and checked
     for path in ("day1/output_saving.ijm", "day1/output_saving.py"):
@@ -102,10 +117,14 @@ def test_each_activity_classified(first_run):
     assert plugin["plugin"] == "Connected Components Labeling" and plugin["update_site"] == "IJPB-plugins"
     assert "IJPB-plugins" in plugin["message"] and plugin["line"] == 5
     assert "not_in_any_data_dir.tif" in by["day2/missing_data.ijm"]["message"]
+    assert by["day2/missing_local.ijm"]["data"] == "cells_from_the_microscope.tif"
     assert by["day2/syntax_error.ijm"]["line"] == 4 and by["day2/syntax_error.ijm"]["message"]
     asked = by["day1/ask_threshold.ijm"]
     assert {"line": 3, "call": "getNumber", "value": 100} in asked["answers"]
     assert any(a["call"] == "waitForUser" for a in asked["answers"])
+    jy = [(a["line"], a["call"], a["value"]) for a in by["day1/ask_size.py"]["answers"]]
+    assert (13, "gd.getNextNumber", 20) in jy and (14, "gd.getNextBoolean", False) in jy
+    assert (20, "WaitForUserDialog", "continue") in jy
     for a in report["activities"]:
         assert set(a) >= {"path", "class", "message", "line", "seconds", "outputs", "answers"}
     assert json.loads((tmp / "out" / "regress.json").read_text())["counts"] == report["counts"]
@@ -123,6 +142,7 @@ def test_junit_read_by_junitparser(first_run):
     assert kinds["day2/syntax_error.ijm"] is Failure
     assert kinds["day2/endless.ijm"] is Error
     assert kinds["day2/morpholibj_labels.ijm"] is Skipped and kinds["day2/missing_data.ijm"] is Skipped
+    assert kinds["day2/missing_local.ijm"] is Skipped
 
 
 def test_html_matrix_links_outputs_and_pictures(first_run):

@@ -28,7 +28,16 @@ _MACRO_CALL = re.compile(
     r"|Dialog\.(?:create|createNonBlocking|addNumber|addSlider|addString|addCheckbox|addChoice"
     r"|addRadioButtonGroup|addDirectory|addFile|addMessage|addHelp|show|getNumber|getString"
     r"|getCheckbox|getChoice|getRadioButton))\s*\(")
-_JYTHON_CALL = re.compile(r"(?<![\w.])(IJ\.getNumber|IJ\.getString)\s*\(")
+_JYTHON_CALL = re.compile(
+    r"(?<![\w.])(IJ\.getNumber|IJ\.getString|WaitForUserDialog|NonBlockingGenericDialog|GenericDialog"
+    r"|[A-Za-z_]\w*\.(?:addNumericField|addSlider|addStringField|addCheckbox|addChoice|addRadioButtonGroup"
+    r"|addDirectoryField|addFileField|showDialog|wasCanceled|wasOKed|getNextNumber|getNextString"
+    r"|getNextBoolean|getNextChoice|getNextRadioButton|show))\s*\(")
+_JY_QUEUE = {"addNumericField": ("number", 1), "addSlider": ("number", 3), "addStringField": ("string", 1),
+             "addDirectoryField": ("string", 1), "addFileField": ("string", 1),
+             "addCheckbox": ("checkbox", 1), "addChoice": ("choice", 2), "addRadioButtonGroup": ("radio", 4)}
+_JY_GET = {"getNextNumber": "number", "getNextString": "string", "getNextBoolean": "checkbox",
+           "getNextChoice": "choice", "getNextRadioButton": "radio"}
 
 #: getDirectory keywords that are not dialogs.
 _DIR_KEYWORDS = {"home", "temp", "image", "imagej", "startup", "plugins", "macros", "luts", "file",
@@ -94,6 +103,41 @@ def _quote(path):
     return '"' + str(path).replace("\\", "/").replace('"', '\\"') + '"'
 
 
+def _jython_dialog(text, m, end, name, short, args, queues, dialogs):
+    """(replacement, recorded value) of a Jython GenericDialog / WaitForUserDialog call, or (None, None).
+
+    Dialogs are built as written (never shown); ``showDialog()`` / ``show()`` become ``None``,
+    ``wasCanceled()`` ``False``, ``wasOKed()`` ``True`` and ``getNext*()`` the defaults of the
+    ``add*`` calls, in order.
+    """
+    if "." not in name:  # a constructor: remember the name it is bound to
+        bound = re.search(r"([A-Za-z_]\w*)\s*=\s*$", text[text.rfind("\n", 0, m.start()) + 1:m.start()])
+        if bound:
+            dialogs.add(bound.group(1))
+        for q in queues.values():
+            q.clear()
+        return None, None
+    if name.rsplit(".", 1)[0] not in dialogs:
+        return None, None
+    if short in _JY_QUEUE:
+        key, index = _JY_QUEUE[short]
+        if len(args) > index:
+            queues[key].append(args[index])
+        elif short in ("addChoice", "addRadioButtonGroup") and len(args) >= 2:
+            queues[key].append(f"{args[1]}[0]")
+        return None, None  # the field is added, only its answer matters
+    if short in ("showDialog", "show"):
+        return "None", "OK" if short == "showDialog" else "continue"
+    if short == "wasCanceled":
+        return "False", None
+    if short == "wasOKed":
+        return "True", None
+    if short in _JY_GET and queues[_JY_GET[short]]:
+        value = queues[_JY_GET[short]].pop(0)
+        return value, value
+    return None, None
+
+
 def answer_interactive(text, language, *, output_dir=None):
     """Replace interactive calls by their defaults.
 
@@ -117,6 +161,7 @@ def answer_interactive(text, language, *, output_dir=None):
     mask = _code_mask(text, language)
     pieces, answers, last = [], [], 0
     queues = {"number": [], "string": [], "checkbox": [], "choice": [], "radio": []}
+    dialogs = set()  # Jython names bound to a GenericDialog / WaitForUserDialog
     for m in pattern.finditer(text):
         if m.start() < last or mask[m.start()] != "c":
             continue
@@ -127,7 +172,15 @@ def answer_interactive(text, language, *, output_dir=None):
         line = text.count("\n", 0, m.start()) + 1
         replacement, value = None, None
         short = name.split(".")[-1]
-        if name in ("getNumber", "getString", "IJ.getNumber", "IJ.getString"):
+        chained = re.match(r"\s*\.show\s*\(\s*\)", text[end:]) if name == "WaitForUserDialog" else None
+        if chained:  # WaitForUserDialog(...).show()
+            end += chained.end()
+            replacement, value = "None", "continue"
+        elif language != MACRO and name not in ("IJ.getNumber", "IJ.getString"):
+            replacement, value = _jython_dialog(text, m, end, name, short, args, queues, dialogs)
+            if replacement is None:
+                continue
+        elif name in ("getNumber", "getString", "IJ.getNumber", "IJ.getString"):
             if len(args) >= 2:
                 replacement = value = args[1]
         elif name == "getBoolean":
@@ -165,7 +218,7 @@ def answer_interactive(text, language, *, output_dir=None):
                 replacement = value = queues[key].pop(0)
         if replacement is None:
             continue  # left alone: the engine reports the dialog
-        if replacement != _NOOP:
+        if replacement not in (_NOOP, "None", "False", "True"):
             replacement = f"({replacement})"
         if value is not None:
             answers.append({"line": line, "call": name, "value": _value(value)})

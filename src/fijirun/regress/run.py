@@ -57,6 +57,7 @@ UPDATE_SITES = {
 _SITE_OF = {c.lower(): site for site, commands in UPDATE_SITES.items() for c in commands}
 _PATHLIKE = re.compile(r"dir|folder|path|file|out|save|root|dest|directory", re.IGNORECASE)
 _FIXME = re.compile(r"\bFIXME\b")
+_FILE_NOT_FOUND = re.compile(r"(?:Opener: )?File not found:\s*(\S[^\n]*)")
 
 log = logging.getLogger("fijirun.regress")
 
@@ -95,6 +96,10 @@ def _classify_error(exc):
     if isinstance(exc, ScriptTimeout):
         return TIMEOUT, exc.message, {}
     message = getattr(exc, "message", None) or str(exc)
+    missing = _FILE_NOT_FOUND.search(message)
+    if missing:  # a local input that is not there (and not in the data dir)
+        name = Path(missing.group(1).strip()).name
+        return NEEDS_DATA, f"needs data {name} (file not found: {missing.group(1).strip()})", {"data": name}
     return FAILED, f"{type(exc).__name__}: {message}", {}
 
 
@@ -211,6 +216,26 @@ def run_activity(task):
     record["seconds"] = round(time.perf_counter() - t0, 3)
     record["replace_worker"] = record["class"] == TIMEOUT or _script_thread_alive()
     return record
+
+
+def _warm_plugin(options, languages):
+    """A worker plugin that starts the engine and, when needed, Jython before the first activity.
+
+    The first Jython script of a JVM also loads the Jython interpreter (seconds on a small
+    machine): warming it at worker start keeps that out of the activities' timeouts.
+    """
+    from ..batch.worker import SessionPlugin, get_session
+
+    class WarmSessionPlugin(SessionPlugin):
+        def setup(self, worker):
+            try:
+                session = get_session(self.options)
+                if "jython" in languages:
+                    session.run_code("pass\n", "jython", timeout=300, raise_on_error=False)
+            except Exception:  # noqa: BLE001 - the activities report it
+                pass
+
+    return WarmSessionPlugin(options)
 
 
 def activity_folder(path):
@@ -330,7 +355,7 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
     import dask
     from distributed import Client, LocalCluster
 
-    from ..batch.worker import PLUGIN_NAME, SessionPlugin
+    from ..batch.worker import PLUGIN_NAME
     from ..provenance import write_json_atomic
 
     t0 = time.perf_counter()
@@ -355,7 +380,8 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
             with LocalCluster(n_workers=min(n, len(tasks)), threads_per_worker=1, processes=True,
                               dashboard_address=None, memory_limit=0,
                               silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
-                client.register_plugin(SessionPlugin(options), name=PLUGIN_NAME)
+                client.register_plugin(_warm_plugin(options, {t["language"] for t in tasks}),
+                                       name=PLUGIN_NAME)
                 runner = _Runner(client, tasks, min(n, len(tasks)), float(timeout), float(grace),
                                  on_done or (lambda r: None))
                 records = runner.run()
