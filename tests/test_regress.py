@@ -172,3 +172,14 @@ def test_exit_zero_without_failures(tmp_path):
     code, stdout, stderr = run_cli("regress", course, "--output", tmp_path / "out", timeout=180)
     assert code == 0, stderr
     assert "ask_threshold.ijm" in stdout and "needs-plugin" in stdout
+
+
+def test_a_crashing_activity_does_not_stop_the_others(tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "crash.py").write_text('from java.lang import Runtime\nRuntime.getRuntime().halt(3)\n')
+    shutil.copy(COURSE / "day1" / "ask_threshold.ijm", course)
+    code, report = _regress(course, tmp_path / "out")
+    assert code == 1
+    assert _classes(report) == {"crash.py": "failed", "ask_threshold.ijm": "passed"}
+    assert "worker died" in {a["path"]: a for a in report["activities"]}["crash.py"]["message"]
