@@ -185,7 +185,8 @@ def _label(g):
 def _run_sums(labels, nlab, value, rows=256):
     """:func:`_pixel_sums` when every labelled pixel has the same ``value``: sums
     over the horizontal runs of labelled pixels (a run lies in one 8-connected
-    particle), closed formulas per run, all exact integers in float64."""
+    particle), closed formulas per run, all exact integers in float64.
+    With ``value=None`` only the geometric sums and ``first``."""
     h, w = labels.shape
     acc = {k: np.zeros(nlab + 1) for k in ("n", "sx", "sy", "sxx", "syy", "sxy")}
     first = np.full(nlab + 1, np.iinfo(np.int64).max, np.int64)
@@ -218,10 +219,12 @@ def _run_sums(labels, nlab, value, rows=256):
         cand[lb[::-1]] = (si + r0 * w)[::-1]
         np.minimum(first, cand, out=first)
     out = {k: a[1:] for k, a in acc.items()}
+    out["first"] = first[1:]
+    if value is None:
+        return out
     v = float(value)
     out["sxv"] = out["sx"] * v
     out["syv"] = out["sy"] * v
-    out["first"] = first[1:]
     present = np.flatnonzero(out["n"] > 0)
     out["hl"] = present
     out["hv"] = np.full(len(present), int(value), np.int64)
@@ -237,8 +240,8 @@ def _pixel_sums(labels, nlab, values, chunk_pixels=1 << 17):
     pixel) and the sparse histogram (hl, hv, hc)."""
     h, w = labels.shape
     rows = max(1, chunk_pixels // max(w, 1))
-    acc = {k: np.zeros(nlab + 1) for k in ("n", "sx", "sy", "sxx", "syy", "sxy", "sxv", "syv")}
-    first = np.full(nlab + 1, np.iinfo(np.int64).max, np.int64)
+    out = _run_sums(labels, nlab, None)               # geometric sums and first pixels
+    acc = {k: np.zeros(nlab + 1) for k in ("sxv", "syv")}
     dense = values.dtype == np.uint8
     if dense:
         hist = np.zeros((nlab + 1, 256), np.int64)
@@ -257,17 +260,8 @@ def _pixel_sums(labels, nlab, values, chunk_pixels=1 << 17):
         vf = v.astype(np.float64)
         xf = xx.astype(np.float64)
         yf = yy.astype(np.float64)
-        acc["n"] += np.bincount(lb, minlength=nlab + 1)
-        acc["sx"] += np.bincount(lb, xf, minlength=nlab + 1)
-        acc["sy"] += np.bincount(lb, yf, minlength=nlab + 1)
-        acc["sxx"] += np.bincount(lb, xf * xf, minlength=nlab + 1)
-        acc["syy"] += np.bincount(lb, yf * yf, minlength=nlab + 1)
-        acc["sxy"] += np.bincount(lb, xf * yf, minlength=nlab + 1)
         acc["sxv"] += np.bincount(lb, xf * vf, minlength=nlab + 1)
         acc["syv"] += np.bincount(lb, yf * vf, minlength=nlab + 1)
-        cand = np.full(nlab + 1, np.iinfo(np.int64).max, np.int64)
-        cand[lb[::-1]] = (nz + r0 * w)[::-1]
-        np.minimum(first, cand, out=first)
         if dense:
             lo, hi = int(lb.min()), int(lb.max())
             hist[lo:hi + 1] += np.bincount((lb - lo) * 256 + v, minlength=(hi - lo + 1) * 256).reshape(-1, 256)
@@ -288,8 +282,7 @@ def _pixel_sums(labels, nlab, values, chunk_pixels=1 << 17):
             hl, hv = np.divmod(uk, 65536)
         else:
             hl = hv = hc = np.zeros(0, np.int64)
-    out = {k: a[1:] for k, a in acc.items()}
-    out["first"] = first[1:]
+    out.update({k: a[1:] for k, a in acc.items()})
     out["hl"] = hl - 1
     out["hv"] = hv
     out["hc"] = hc
