@@ -180,23 +180,6 @@ def polygon_area(x, y, offsets):
     return np.abs(carea / 2.0)
 
 
-def _pairs(offsets, chunk_groups):
-    """Yield (groups, i, j, gid) index arrays of all ordered pairs in the groups of chunk."""
-    n = np.diff(offsets)
-    for gs in chunk_groups:
-        nn = n[gs]
-        sq = nn * nn
-        tot = int(sq.sum())
-        gid = np.repeat(np.arange(len(gs)), sq)
-        pstart = np.r_[0, np.cumsum(sq)][:-1]
-        p = np.arange(tot, dtype=np.int64) - pstart[gid]
-        nng = nn[gid]
-        i = p // nng
-        j = p - i * nng
-        base = offsets[gs][gid]
-        yield gs, i, j, base, gid
-
-
 def feret_values(hx, hy, hoffsets, pw=1.0, ph=1.0, max_pairs=100_000):
     """``Roi.getFeretValues`` from convex hulls: returns Feret, FeretAngle,
     MinFeret, FeretX, FeretY arrays.
