@@ -120,3 +120,30 @@ def test_fiji_backend_without_fiji_is_a_clear_error(tmp_path, monkeypatch):
     out = json.loads(code.stdout.strip().splitlines()[-1])
     assert code.returncode != 0 and out["error"]["type"] == "EngineError"
     assert "needs a Fiji.app" in out["error"]["message"]
+
+
+HEADLESS_PROBE = """
+import json, sys, fijirun
+s = fijirun.Session("fiji", headless=True)
+out = {}
+for name in ("output_saving.ijm", "output_saving.py"):
+    try:
+        r = s.run(sys.argv[1] + "/" + name, input=sys.argv[2], output_dir=sys.argv[3] + "/" + name)
+        out[name] = {"status": r.status, "outputs": [p.name for p in r.outputs]}
+    except fijirun.FijirunError as exc:
+        out[name] = {"status": "error", "type": type(exc).__name__, "message": str(exc),
+                     "log": getattr(exc, "log", "")}
+print(json.dumps(out))
+"""
+
+
+@needs_fiji
+def test_fiji_headless_fails_loudly_never_silently(tmp_path):
+    """pyimagej's headless mode made the activity 'succeed' and save nothing; here it raises."""
+    proc = subprocess.run([sys.executable, "-c", HEADLESS_PROBE, str(MACROS), str(RANDOMSHAPES), str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name, result in out.items():
+        assert result["status"] == "error", (name, result)
+        assert "HeadlessException" in result["message"] + result["log"]
+    assert not any(tmp_path.rglob("*.tif"))
