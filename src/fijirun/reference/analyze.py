@@ -297,7 +297,7 @@ def _roi_names(numbers, yc, height):
         return []
     if numbers.min() >= 0 and yc.min() >= 0 and numbers.max() < 10 ** d and yc.max() < 10 ** d:
         # every name has exactly d digits per part (the loop below would give the same)
-        fmt = ("{:0%dd}-{:0%dd}" % (d, d)).format
+        fmt = f"{{:0{d}d}}-{{:0{d}d}}".format
         return [fmt(n, y) for n, y in zip(numbers.tolist(), yc.tolist())]
     names = []
     for n, y in zip(numbers.tolist(), yc.tolist()):
