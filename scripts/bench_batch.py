@@ -90,7 +90,7 @@ def run_imagej_per_image(paths, out, work):
                                    "-batch", str(macro), f"{p},{dest}"], env=env, cwd=home,
                                   capture_output=True, text=True)
             if proc.returncode != 0 or len(list(dest.iterdir())) != 5:
-                raise RuntimeError(f"ImageJ failed on {p}: {proc.stdout[-300:]} {proc.stderr[-300:]}")
+                raise RuntimeError(f"ImageJ failed on {p}: {proc.stdout[-3000:]} {proc.stderr[-3000:]}")
         wall = time.perf_counter() - t
     finally:
         display.stop()
