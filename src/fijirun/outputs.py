@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["output_kind", "read_table", "read_rois", "read_image", "read_output", "sha256",
+__all__ = ["output_kind", "read_table", "read_rois", "read_image", "sha256",
            "TABLE_SUFFIXES", "ROI_SUFFIXES", "IMAGE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".txt", ".csv", ".tsv", ".xls")
@@ -82,13 +82,5 @@ def read_image(path):
     from PIL import Image
 
     with Image.open(path) as im:
-        if im.mode == "P":
-            return np.asarray(im)  # palette indices: the stored values, not the colours
+        # for palette ("P") images these are the stored indices, not the colours
         return np.asarray(im)
-
-
-def read_output(path):
-    """``(kind, object)`` for a saved file; ``object`` is None for unknown kinds."""
-    kind = output_kind(path)
-    reader = {"table": read_table, "rois": read_rois, "image": read_image}.get(kind)
-    return kind, (reader(path) if reader else None)

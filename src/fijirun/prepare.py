@@ -372,10 +372,11 @@ def prepare_script(text, language, params=None, *, path="<code>", data_dir=None,
     prepared = "".join(lines)
 
     # ---- FIXME left in a top-level assignment
+    original_lines = text.splitlines(keepends=True)
     for name, (index, start, end, _) in sorted(assignments.items(), key=lambda kv: kv[1][0]):
         if name in params or name in by_name:
             continue
-        if _FIXME.search(text.splitlines(keepends=True)[index][start:end]):
+        if _FIXME.search(original_lines[index][start:end]):
             raise ParameterError(
                 f"'{name}' is FIXME: give it a value with params={{'{name}': ...}} or --set {name}=VALUE",
                 name=name, path=path, line=index + 1)

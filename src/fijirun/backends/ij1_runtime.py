@@ -333,7 +333,7 @@ class IJ1Runtime:
                 worker.start()
                 worker.join(timeout)
                 if worker.is_alive():
-                    state.error = None
+                    state.error = None  # the timeout is the cause, whatever the script reported
                     state.fail(ScriptTimeout(f"stopped after the {timeout:g} s timeout",
                                              path=script.path))
                     self._terminate(state, worker)
@@ -566,9 +566,8 @@ class IJ1Runtime:
             self.IJ.log("\\Clear")
         self.IJ.getErrorMessage()  # clears ImageJ's last error
         self.IJ.resetEscape()
-        d = self._defaults if hasattr(self, "_defaults") else None
-        if d:
-            self.Analyzer.setMeasurements(d["measurements"])
-            self.Analyzer.setPrecision(d["precision"])
-            self.Prefs.blackBackground = d["black_background"]
-            self.Analyzer.setRedirectImage(None)
+        d = self._defaults
+        self.Analyzer.setMeasurements(d["measurements"])
+        self.Analyzer.setPrecision(d["precision"])
+        self.Prefs.blackBackground = d["black_background"]
+        self.Analyzer.setRedirectImage(None)
