@@ -504,7 +504,6 @@ def analyze_particles(
 
 def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, pw, ph, img_h,
              vdtype, threshold, maxc, per_uncal_kept):
-    m = len(lab_idx)
     n = s["n"][lab_idx].astype(np.float64)
     pix = s["n"][lab_idx].astype(np.int64)
     hs = M.histogram_stats(s["hl"], s["hv"], s["hc"], nlab)
