@@ -183,7 +183,8 @@ class Session:
         aside in ``fijirun-unsaved-*``.
     **backend_options
         Passed to the backend (``ij_jar``, ``jython_jar``, ``fiji_dir``,
-        ``java_home``, ``batch_mode``).
+        ``java_home``, ``batch_mode``, ``jvm_options``). A process has one
+        JVM: ``memory`` and ``jvm_options`` apply when it starts.
 
     Examples
     --------

@@ -106,13 +106,16 @@ class FijiBackend(InProcessBackend):
         Default False: interactive mode on a virtual display.
     batch_mode : bool
         ImageJ batch mode for macros.
+    jvm_options : sequence of str, optional
+        More JVM options, after fijirun's own.
     """
 
     name = "fiji"
 
     def __init__(self, data_dir, *, fiji_dir=None, memory="2g", java_home=None, headless=False,
-                 batch_mode=True, **unused):
-        super().__init__(data_dir, batch_mode=batch_mode, java_home=java_home, memory=memory)
+                 batch_mode=True, jvm_options=(), **unused):
+        super().__init__(data_dir, batch_mode=batch_mode, java_home=java_home, memory=memory,
+                         jvm_options=jvm_options)
         self.fiji_dir = fiji_dir
         self.headless = headless
         self.gateway = None
@@ -144,6 +147,7 @@ class FijiBackend(InProcessBackend):
         if self.headless:
             options = [o for o in options if not o.startswith("-Djava.awt.headless")]
             options.append("-Djava.awt.headless=true")
+        options += self.jvm_options
         start_jvm(classpath, options, self.java_home)
         finish_display(display)
         self.gateway = imagej.init(str(fiji), mode="headless" if self.headless else "interactive")

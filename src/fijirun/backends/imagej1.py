@@ -48,6 +48,8 @@ class ImageJ1Backend(InProcessBackend):
         JVM maximum heap, e.g. ``"2g"`` (``-Xmx``).
     ij_jar, jython_jar, fiji_dir, java_home : path-like, optional
         Override the search of :mod:`fijirun.jars`.
+    jvm_options : sequence of str, optional
+        More JVM options (``-XX:+UseSerialGC``...), after fijirun's own.
     batch_mode : bool
         ImageJ batch mode (no image windows).
     """
@@ -55,8 +57,9 @@ class ImageJ1Backend(InProcessBackend):
     name = "imagej1"
 
     def __init__(self, data_dir, *, memory="2g", ij_jar=None, jython_jar=None, fiji_dir=None,
-                 java_home=None, batch_mode=True):
-        super().__init__(data_dir, batch_mode=batch_mode, java_home=java_home, memory=memory)
+                 java_home=None, batch_mode=True, jvm_options=()):
+        super().__init__(data_dir, batch_mode=batch_mode, java_home=java_home, memory=memory,
+                         jvm_options=jvm_options)
         self.ij_jar = ij_jar
         self.jython_jar = jython_jar
         self.fiji_dir = fiji_dir
@@ -67,7 +70,7 @@ class ImageJ1Backend(InProcessBackend):
         jython_jar = find_jython_jar(self.jython_jar, self.fiji_dir)
         home = PROCESS["home"] or _make_home()
         PROCESS["home"] = home
-        options = _jvm_options(home, self.memory)
+        options = _jvm_options(home, self.memory) + list(self.jvm_options)
         classpath = [p for p in (ij_jar, jython_jar) if p is not None]
         if ij_jar is None:
             if not downloads_allowed():

@@ -20,11 +20,14 @@ __all__ = ["InProcessBackend"]
 class InProcessBackend(Backend):
     """A backend whose ImageJ 1.x lives in this process's JVM."""
 
-    def __init__(self, data_dir, *, batch_mode=True, java_home=None, memory="2g"):
+    def __init__(self, data_dir, *, batch_mode=True, java_home=None, memory="2g", jvm_options=()):
         self.data_dir = data_dir
         self.batch_mode = batch_mode
         self.java_home = java_home
         self.memory = memory
+        if isinstance(jvm_options, str):
+            jvm_options = jvm_options.split()
+        self.jvm_options = tuple(jvm_options or ())
         self.runtime = None
 
     def start(self):

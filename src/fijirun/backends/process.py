@@ -41,7 +41,7 @@ def _lingering_threads():
             if not t.isDaemon() and t != current and t.isAlive() and str(t.getName()) != "DestroyJavaVM"]
 
 
-def shutdown_process():
+def shutdown_process(wait_for_awt=True):
     """Leave cleanly at exit: no hang, no orphan, the right exit status.
 
     Fiji's services are disposed, fijirun's hooks removed and the windows
@@ -51,11 +51,21 @@ def shutdown_process():
     (Fiji's Auto Local Threshold does), which a JVM shutdown would wait for
     forever: then the JVM is left to end with the process, and the Xvfb with
     it (``PR_SET_PDEATHSIG``). Registered with atexit after JPype's own hook,
-    so it runs first.
+    so it runs first; later calls do nothing.
+
+    Parameters
+    ----------
+    wait_for_awt : bool
+        A JVM shutdown waits about 1 s for AWT's event thread to notice
+        that no window is left. A process about to exit anyway (a batch
+        worker closing) passes False: the JVM then ends with the process.
     """
     import jpype
     import jpype.config
 
+    if PROCESS.get("closed"):
+        return
+    PROCESS["closed"] = True
     if jpype.isJVMStarted():
         gateway = PROCESS.get("gateway")
         if gateway is not None:
@@ -72,7 +82,7 @@ def shutdown_process():
                 pass
         time.sleep(0.05)  # let disposed windows' event threads wind down
         # AWT's own threads end by themselves once no window is left
-        lingering = [n for n in _lingering_threads() if not n.startswith("AWT-")]
+        lingering = [n for n in _lingering_threads() if not (wait_for_awt and n.startswith("AWT-"))]
         if lingering:
             jpype.config.destroy_jvm = False
             release_process_files()

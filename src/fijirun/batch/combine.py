@@ -18,7 +18,7 @@ import pandas as pd
 from ..outputs import output_kind, read_table
 from ..provenance import write_json_atomic
 
-__all__ = ["combine_tables", "image_frame", "write_combined", "RESULTS_CSV", "RESULTS_PARQUET",
+__all__ = ["combine_tables", "TableCollector", "image_frame", "write_combined", "RESULTS_CSV", "RESULTS_PARQUET",
            "SUMMARY_JSON"]
 
 RESULTS_CSV = "results.csv"
@@ -27,11 +27,64 @@ SUMMARY_JSON = "summary.json"
 
 
 def _first_table(entry):
-    tables = sorted(o["path"] for o in entry.get("outputs", []) if output_kind(o["path"]) == "table")
-    return tables[0] if tables else None
+    tables = sorted((o["path"], o.get("sha256")) for o in entry.get("outputs", [])
+                    if output_kind(o["path"]) == "table")
+    return tables[0] if tables else (None, None)
 
 
-def combine_tables(outdir, images):
+def _image_table(outdir, name, entry):
+    """An ``ok`` image's first results table with ``image`` and ``row`` columns, or None."""
+    if entry.get("status") != "ok":
+        return None
+    table_name, _ = _first_table(entry)
+    if table_name is None:
+        return None
+    path = Path(outdir) / name / table_name
+    if not path.is_file():
+        return None
+    table = read_table(path)
+    if table.empty and not len(table.columns):
+        return None
+    table = table.reset_index(drop=False).rename(columns={"index": "row"})
+    if "row" not in table.columns:
+        table.insert(0, "row", range(1, len(table) + 1))
+    table.insert(0, "image", name)
+    return table
+
+
+class TableCollector:
+    """Images' results tables, read as each image finishes.
+
+    The client waits on the workers most of the time; reading each table then
+    spares the end of the batch that work (about 5 ms per image).
+
+    Parameters
+    ----------
+    outdir : path-like
+        The batch output folder.
+    """
+
+    def __init__(self, outdir):
+        self.outdir = Path(outdir)
+        self._tables = {}  # (name, table file, sha256) -> DataFrame or None
+
+    @staticmethod
+    def _key(name, entry):
+        return (name, *_first_table(entry))
+
+    def add(self, name, entry):
+        """Read the table of a finished image (its manifest ``entry``)."""
+        if entry.get("status") == "ok":
+            self._tables[self._key(name, entry)] = _image_table(self.outdir, name, entry)
+
+    def get(self, name, entry):
+        key = self._key(name, entry)
+        if key not in self._tables:
+            self._tables[key] = _image_table(self.outdir, name, entry)
+        return self._tables[key]
+
+
+def combine_tables(outdir, images, collector=None):
     """One DataFrame of every ``ok`` image's first results table.
 
     Parameters
@@ -40,31 +93,17 @@ def combine_tables(outdir, images):
         The batch output folder.
     images : dict
         The manifest's ``images`` (name → entry).
+    collector : TableCollector, optional
+        Tables already read during the batch (the others are read now).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``image``, ``row``, then the tables' columns.
+        Columns ``image``, ``row``, then the tables' columns; images in name order.
     """
-    frames = []
-    for name in sorted(images):
-        entry = images[name]
-        if entry.get("status") != "ok":
-            continue
-        table_name = _first_table(entry)
-        if table_name is None:
-            continue
-        path = Path(outdir) / name / table_name
-        if not path.is_file():
-            continue
-        table = read_table(path)
-        if table.empty and not len(table.columns):
-            continue
-        table = table.reset_index(drop=False).rename(columns={"index": "row"})
-        if "row" not in table.columns:
-            table.insert(0, "row", range(1, len(table) + 1))
-        table.insert(0, "image", name)
-        frames.append(table)
+    collector = collector or TableCollector(outdir)
+    frames = [t for t in (collector.get(name, images[name]) for name in sorted(images)
+                          if images[name].get("status") == "ok") if t is not None]
     if not frames:
         return pd.DataFrame({"image": pd.Series(dtype=str), "row": pd.Series(dtype="int64")})
     return pd.concat(frames, ignore_index=True)

@@ -34,14 +34,21 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .combine import combine_tables, image_frame, write_combined
+from .combine import TableCollector, combine_tables, image_frame, write_combined
 from .inputs import BatchError, collect_inputs
 from .manifest import MANIFEST, Manifest, remove_tmp
 
-__all__ = ["batch", "DEFAULT_GRACE"]
+__all__ = ["batch", "DEFAULT_GRACE", "BATCH_JVM_OPTIONS"]
 
 #: Seconds beyond the timeout before the client gives up on a silent worker.
 DEFAULT_GRACE = 30.0
+
+#: JVM options of a batch worker's engine: one single-threaded worker per CPU,
+#: so one CPU per JVM. The serial collector is the JVM's own choice for one CPU
+#: (G1's concurrent threads would compete with the other workers: 61 -> 46 ms
+#: of CPU per image of the benchmark), and ImageJ's multi-threaded filters
+#: (Prefs.getThreads) then use one thread, as Dask's workers do for OpenMP/BLAS.
+BATCH_JVM_OPTIONS = ("-XX:+UseSerialGC", "-XX:ActiveProcessorCount=1")
 
 log = logging.getLogger("fijirun.batch")
 
@@ -76,6 +83,9 @@ def _dask_client(workers, scheduler):
         "distributed.scheduler.allowed-failures": 1,
         # one image per single-threaded worker at a time: a dying worker loses only it
         "distributed.scheduler.worker-saturation": 1.0,
+        # the workers' statistical profiler samples every thread 100 times a second:
+        # about 7 ms of CPU per image of the benchmark, taken from the images
+        "distributed.worker.profile.enabled": False,
     }):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                dashboard_address=None, memory_limit=0,
@@ -123,9 +133,10 @@ class _Progress:
 class _Batch:
     """One invocation: submits, watches and records the images of a batch."""
 
-    def __init__(self, client, manifest, todo, task_base, timeout, grace, progress):
+    def __init__(self, client, manifest, todo, task_base, timeout, grace, progress, tables):
         self.client = client
         self.manifest = manifest
+        self.tables = tables
         self.task_base = task_base
         self.timeout = timeout
         self.grace = grace
@@ -205,6 +216,7 @@ class _Batch:
 
     def _record(self, job, **entry):
         self.manifest.record(job.item.name, attempts=self._attempts(job), **entry)
+        self.tables.add(job.item.name, self.manifest.images[job.item.name])
         self.counts["done"] += 1
         status = entry["status"]
         self.counts[status] = self.counts.get(status, 0) + 1
@@ -301,6 +313,14 @@ class _Batch:
                     job.forgiven += 1
 
 
+def _close(cluster):
+    """Close the client and cluster (in a thread while the batch is summarised)."""
+    try:
+        cluster.close()
+    except Exception as exc:  # noqa: BLE001 - the batch's results are already safe
+        log.warning("closing the Dask cluster failed: %s", exc)
+
+
 def _holds_results(address, dask_scheduler=None):
     """On the scheduler: whether the worker at ``address`` holds task results."""
     ws = dask_scheduler.workers.get(address)
@@ -308,8 +328,8 @@ def _holds_results(address, dask_scheduler=None):
 
 
 def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0, resume=False,
-          params=None, check=False, data_dir=None, memory="2g", grace=DEFAULT_GRACE,
-          progress=True):
+          params=None, check=False, data_dir=None, memory="2g", jvm_options=BATCH_JVM_OPTIONS,
+          grace=DEFAULT_GRACE, progress=True):
     """Run one script over many images on Dask, resumably.
 
     Parameters
@@ -345,6 +365,9 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
         Local copies of data opened by URL (see :class:`fijirun.Session`).
     memory : str
         JVM maximum heap per worker.
+    jvm_options : sequence of str
+        JVM options of each worker's engine (default
+        :data:`BATCH_JVM_OPTIONS`: serial GC, one CPU per JVM).
     grace : float
         Seconds beyond ``timeout`` before the client abandons a silent
         worker (its engine wedged) and replaces it.
@@ -385,36 +408,51 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
                               resume=bool(resume))
     manifest.save()
     options = {"data_dir": str(Path(data_dir).resolve()) if data_dir else None, "memory": memory,
-               "timeout": float(timeout)}
+               "timeout": float(timeout), "jvm_options": tuple(jvm_options or ())}
     task_base = {"script": str(script), "outdir": str(outdir), "params": params,
                  "timeout": float(timeout), "check": bool(check), "options": options}
     bar = _Progress(len(todo), progress and bool(todo))
+    tables = TableCollector(outdir)
     interrupted = False
     where = None
     t_ready = None
     runner = None
+    closing = None
     try:
         if todo:
             from .worker import PLUGIN_NAME, SessionPlugin
 
-            with _dask_client(workers, scheduler) as (client, where):
+            cluster = contextlib.ExitStack()
+            try:
+                client, where = cluster.enter_context(_dask_client(workers, scheduler))
                 client.register_plugin(SessionPlugin(options), name=PLUGIN_NAME)
                 t_ready = time.perf_counter()
-                runner = _Batch(client, manifest, todo, task_base, float(timeout), float(grace), bar)
+                runner = _Batch(client, manifest, todo, task_base, float(timeout), float(grace), bar,
+                                tables)
                 runner.run()
+            finally:
+                # the workers' shutdown (each ends a JVM) overlaps the combining below
+                closing = threading.Thread(target=_close, args=(cluster,), name="fijirun-batch-close")
+                closing.start()
     except KeyboardInterrupt:
         interrupted = True
         raise
     finally:
         bar.stop()
-        remove_tmp(outdir)
+        try:
+            if interrupted and closing is not None:
+                closing.join()  # cancelled images may still be running: workers end first
+            table = combine_tables(outdir, manifest.images, tables)
+        finally:
+            if closing is not None:
+                closing.join()
+            remove_tmp(outdir)
         seconds = time.perf_counter() - t0
         ran = runner.counts["done"] if runner else 0
         info.update(finished=manifest.data["updated"], interrupted=interrupted, ran=ran,
                     seconds=round(seconds, 3))
         manifest.save()
         counts = manifest.counts()
-        table = combine_tables(outdir, manifest.images)
         frame = image_frame(outdir, manifest.images)
         summary = {
             "output": str(outdir),
@@ -428,7 +466,7 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
             "seconds": round(seconds, 3),
             "startup_seconds": round(t_ready - t0, 3) if t_ready else None,
             "images_per_second": round(ran / seconds, 3) if ran and seconds > 0 else None,
-            "processing_images_per_second": (round(ran / (time.perf_counter() - t_ready), 3)
+            "processing_images_per_second": (round(ran / (t0 + seconds - t_ready), 3)
                                              if ran and t_ready else None),
             "results_rows": int(len(table)),
             "manifest": str(outdir / MANIFEST),
