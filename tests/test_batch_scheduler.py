@@ -80,3 +80,55 @@ def test_batch_on_external_scheduler(tmp_path, dask_cluster):
     with Client(address, timeout="20s") as client:
         client.wait_for_workers(2, timeout=60)
         assert len(client.scheduler_info()["workers"]) == 2
+
+
+JVM_PROBE = """#@ File input
+#@ File outputDir
+# writes the worker JVM's options and CPU count beside the image's results
+from java.lang import Runtime
+from java.lang.management import ManagementFactory
+from ij import IJ
+import os
+imp = IJ.openImage(input.getAbsolutePath())
+args = list(ManagementFactory.getRuntimeMXBean().getInputArguments())
+f = open(os.path.join(outputDir.getAbsolutePath(), "jvm.txt"), "w")
+f.write("cpus=%d\\n" % Runtime.getRuntime().availableProcessors())
+f.write("width=%d\\n" % imp.getWidth())
+f.write("\\n".join(str(a) for a in args) + "\\n")
+f.close()
+"""
+
+
+def test_two_batches_on_one_warm_local_cluster(tmp_path):
+    """A cluster kept across batches (``local_cluster`` + ``scheduler=``): the second batch
+    runs on the same warm engine, and the worker JVMs get the batch JVM options."""
+    from fijirun.batch import BATCH_JVM_OPTIONS, local_cluster
+
+    before = {p.pid for p in descendants()}
+    first = make_good_images(tmp_path / "in1", 3)
+    second = make_good_images(tmp_path / "in2", 3, prefix="again")
+    probe = tmp_path / "probe.py"
+    probe.write_text(JVM_PROBE)
+    with local_cluster(1) as cluster:
+        address = cluster.scheduler_address
+        runs = []
+        for folder in ("in1", "in2"):
+            frame = fijirun.batch(ACTIVITY, [tmp_path / folder], tmp_path / f"out-{folder}",
+                                  scheduler=address, timeout=60, progress=False)
+            assert frame.attrs["summary"]["ok"] == 3, frame.attrs["summary"]["failures"]
+            runs.append(json.loads((tmp_path / f"out-{folder}" / "manifest.json").read_text()))
+        probed = fijirun.batch(probe, [tmp_path / "in1"], tmp_path / "out-probe", scheduler=address,
+                               timeout=60, progress=False)
+        assert probed.attrs["summary"]["ok"] == 3, probed.attrs["summary"]["failures"]
+    for folder, images in (("out-in1", first), ("out-in2", second)):
+        for path, areas in images.items():
+            table = pd.read_csv(tmp_path / folder / output_name(path) / f"{path.stem}_results.csv")
+            assert table["Area"].tolist() == areas
+    # one worker (never replaced), one engine, for every image of both batches
+    workers = {e["worker"] for run in runs for e in run["images"].values()}
+    assert len(workers) == 1
+    jvm = (tmp_path / "out-probe" / output_name(next(iter(first))) / "jvm.txt").read_text().split("\n")
+    assert "cpus=1" in jvm and "width=96" in jvm
+    for option in BATCH_JVM_OPTIONS:
+        assert option in jvm
+    assert leftover(before) == []

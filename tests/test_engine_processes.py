@@ -64,3 +64,20 @@ def test_interrupted_run_leaves_nothing(sig):
     proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert _gone(xvfb), f"Xvfb {xvfb} outlived its process after {sig!r}"
+
+
+def test_virtual_display_survives_its_start():
+    """Xvfb writes its display number and the newline apart; a reader that stops after the
+    number made the second write fail, which Xvfb treats as fatal (random 'cannot connect')."""
+    import time as _time
+
+    from fijirun.display import VirtualDisplay
+
+    for _ in range(20):
+        display = VirtualDisplay(stop_at_exit=False).start()
+        try:
+            _time.sleep(0.05)
+            assert display.process.poll() is None, "Xvfb died after reporting its display"
+            assert os.path.exists(f"/tmp/.X11-unix/X{display.display[1:]}")
+        finally:
+            display.stop()

@@ -79,6 +79,10 @@ def build_parser():
     bat.add_argument("--check", action="store_true", help="check each image's outputs (fijirun check)")
     bat.add_argument("--data-dir", metavar="DIR", help="local copies of data opened by URL")
     bat.add_argument("--memory", default="2g", help="JVM maximum heap per worker, e.g. 4g")
+    bat.add_argument("--jvm-option", action="append", metavar="OPT", dest="jvm_options",
+                     help="a JVM option of each worker (repeatable; replaces the default "
+                          "-XX:+UseSerialGC -XX:ActiveProcessorCount=1), e.g. "
+                          "--jvm-option=-XX:TieredStopAtLevel=1")
     bat.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     bat.set_defaults(func=cmd_batch)
 
@@ -186,13 +190,14 @@ def cmd_check(args):
 
 def cmd_batch(args):
     """``fijirun batch``: exit 0 when every image is ok, 1 when some failed, 2 when it cannot start."""
-    from .batch import BatchError, batch
+    from .batch import BATCH_JVM_OPTIONS, BatchError, batch
 
     try:
         frame = batch(args.script, args.inputs, args.output, workers=args.workers,
                       scheduler=args.scheduler, timeout=args.timeout, resume=args.resume,
                       params=_parse_set(args.set), check=args.check, data_dir=args.data_dir,
-                      memory=args.memory, progress=True)
+                      memory=args.memory, jvm_options=args.jvm_options or BATCH_JVM_OPTIONS,
+                      progress=True)
     except BatchError as exc:
         sys.stderr.write(f"fijirun: {exc}\n")
         if args.json:

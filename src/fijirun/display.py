@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 
 from .errors import EngineError
 
@@ -34,22 +35,40 @@ def _die_with_parent():  # runs in the child between fork and exec
     os.setsid()  # Ctrl-C in the terminal goes to us, not to Xvfb
 
 
+def _server_displays():
+    """Display numbers of the X servers still running (``Xvfb :N ...``), dying ones included."""
+    numbers = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) in (b"Xvfb", b"Xorg", b"X", b"Xvnc"):
+            numbers.update(int(a[1:]) for a in argv[1:] if a[:1] == b":" and a[1:].isdigit())
+    return numbers
+
+
 def _free_display_number(first=100, last=999):
-    """A display number with no lock file and no (even abstract) socket.
+    """A display number with no lock file, no (even abstract) socket and no server process.
 
     Xvfb's own ``-displayfd`` search looks only at lock files, which other
-    programs' clean-ups can remove while their server still runs.
+    programs' clean-ups can remove while their server still runs; the
+    server processes themselves are checked too.
     """
     try:
         with open("/proc/net/unix", encoding="ascii", errors="replace") as f:
             sockets = f.read()
     except OSError:
         sockets = ""
+    running = _server_displays()
     start = first + (os.getpid() % 200)  # spread parallel starts apart
     for offset in range(last - first):
         n = first + (start - first + offset) % (last - first)
-        if os.path.exists(f"/tmp/.X{n}-lock") or f"/tmp/.X11-unix/X{n}\n" in sockets \
-                or os.path.exists(f"/tmp/.X11-unix/X{n}"):
+        if n in running or os.path.exists(f"/tmp/.X{n}-lock") \
+                or f"/tmp/.X11-unix/X{n}\n" in sockets or os.path.exists(f"/tmp/.X11-unix/X{n}"):
             continue
         return n
     raise EngineError("no free X display number")
@@ -65,6 +84,23 @@ def display_is_usable(display=None):
     if host not in ("", "unix", "localhost"):
         return True  # a remote display: trust the user
     return os.path.exists(f"/tmp/.X11-unix/X{num}")
+
+
+def _read_display_number(fd, timeout):
+    """The display number Xvfb writes on ``-displayfd`` once it accepts connections.
+
+    Xvfb writes the number and the newline separately, and a write that
+    fails (the reader already gone) is fatal to it: read up to the newline.
+    """
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\n" not in data:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(fd, 32) if ready else b""
+        if not chunk:  # timeout, or Xvfb ended
+            break
+        data += chunk
+    return data.decode(errors="replace").strip()
 
 
 class VirtualDisplay:
@@ -128,9 +164,7 @@ class VirtualDisplay:
             if self.display:
                 return self
             read_fd, errlog = self._read_fd, self._errlog
-            # Xvfb writes the display number once it accepts connections.
-            ready, _, _ = select.select([read_fd], [], [], timeout)
-            number = os.read(read_fd, 32).decode().strip() if ready else ""
+            number = _read_display_number(read_fd, timeout)
             os.close(read_fd)
             errlog.seek(0)
             message = errlog.read().decode(errors="replace")[-500:]

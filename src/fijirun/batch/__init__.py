@@ -21,6 +21,6 @@ combine
 """
 
 from .inputs import BatchError, BatchInput, collect_inputs, output_name
-from .run import batch
+from .run import BATCH_JVM_OPTIONS, batch, local_cluster
 
-__all__ = ["batch", "BatchError", "BatchInput", "collect_inputs", "output_name"]
+__all__ = ["batch", "local_cluster", "BATCH_JVM_OPTIONS", "BatchError", "BatchInput", "collect_inputs", "output_name"]

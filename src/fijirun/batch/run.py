@@ -34,11 +34,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .combine import TableCollector, combine_tables, image_frame, write_combined
+from .combine import combine_tables, image_frame, write_combined
 from .inputs import BatchError, collect_inputs
 from .manifest import MANIFEST, Manifest, remove_tmp
 
-__all__ = ["batch", "DEFAULT_GRACE", "BATCH_JVM_OPTIONS"]
+__all__ = ["batch", "local_cluster", "DEFAULT_GRACE", "BATCH_JVM_OPTIONS", "CLUSTER_CONFIG"]
 
 #: Seconds beyond the timeout before the client gives up on a silent worker.
 DEFAULT_GRACE = 30.0
@@ -63,41 +63,67 @@ class _Job:
     abandoned: bool = False
 
 
+#: Dask settings of the clusters fijirun starts.
+CLUSTER_CONFIG = {
+    # a task whose worker died runs once more, then fails (KilledWorker)
+    "distributed.scheduler.allowed-failures": 1,
+    # one image per single-threaded worker at a time: a dying worker loses only it
+    "distributed.scheduler.worker-saturation": 1.0,
+    # the workers' statistical profiler samples every thread 100 times a second:
+    # about 7 ms of CPU per image of the benchmark, taken from the images
+    "distributed.worker.profile.enabled": False,
+}
+
+
+def local_cluster(workers=None):
+    """A Dask LocalCluster set up for batches: single-threaded worker processes.
+
+    :func:`batch` starts one per call; start your own to keep the workers'
+    engines warm across batches (a notebook, a benchmark) and pass its
+    ``scheduler_address`` as ``scheduler``. Close it when done.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Worker processes; default the CPU count.
+
+    Returns
+    -------
+    distributed.LocalCluster
+    """
+    import dask
+    from distributed import LocalCluster
+
+    n = int(workers or os.cpu_count() or 1)
+    with dask.config.set(CLUSTER_CONFIG):  # the nannies pass it on to their workers
+        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                            dashboard_address=None, memory_limit=0,
+                            silence_logs=logging.CRITICAL)
+
+
 @contextlib.contextmanager
 def _dask_client(workers, scheduler):
     """A Client on a new LocalCluster, or on the cluster at ``scheduler``."""
-    import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler:
-        client = Client(scheduler, timeout="30s")
+        client = Client(scheduler, timeout="30s")  # workers may be unreachable: Dask relays
         try:
             client.wait_for_workers(1, timeout=120)
             yield client, scheduler
         finally:
             client.close()
         return
-    n = int(workers or os.cpu_count() or 1)
-    with dask.config.set({
-        # a task whose worker died runs once more, then fails (KilledWorker)
-        "distributed.scheduler.allowed-failures": 1,
-        # one image per single-threaded worker at a time: a dying worker loses only it
-        "distributed.scheduler.worker-saturation": 1.0,
-        # the workers' statistical profiler samples every thread 100 times a second:
-        # about 7 ms of CPU per image of the benchmark, taken from the images
-        "distributed.worker.profile.enabled": False,
-    }):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None, memory_limit=0,
-                               silence_logs=logging.CRITICAL)
+    cluster = local_cluster(workers)
+    try:
+        # results come straight from the workers, not relayed by the scheduler
+        client = Client(cluster, direct_to_workers=True)
         try:
-            client = Client(cluster)
-            try:
-                yield client, f"LocalCluster({n} workers)"
-            finally:
-                client.close()
+            yield client, f"LocalCluster({len(cluster.workers)} workers)"
         finally:
-            cluster.close(timeout=30)
+            client.close()
+    finally:
+        cluster.close(timeout=30)
 
 
 class _Progress:
@@ -133,10 +159,9 @@ class _Progress:
 class _Batch:
     """One invocation: submits, watches and records the images of a batch."""
 
-    def __init__(self, client, manifest, todo, task_base, timeout, grace, progress, tables):
+    def __init__(self, client, manifest, todo, task_base, timeout, grace, progress):
         self.client = client
         self.manifest = manifest
-        self.tables = tables
         self.task_base = task_base
         self.timeout = timeout
         self.grace = grace
@@ -216,7 +241,6 @@ class _Batch:
 
     def _record(self, job, **entry):
         self.manifest.record(job.item.name, attempts=self._attempts(job), **entry)
-        self.tables.add(job.item.name, self.manifest.images[job.item.name])
         self.counts["done"] += 1
         status = entry["status"]
         self.counts[status] = self.counts.get(status, 0) + 1
@@ -412,7 +436,6 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
     task_base = {"script": str(script), "outdir": str(outdir), "params": params,
                  "timeout": float(timeout), "check": bool(check), "options": options}
     bar = _Progress(len(todo), progress and bool(todo))
-    tables = TableCollector(outdir)
     interrupted = False
     where = None
     t_ready = None
@@ -427,8 +450,7 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
                 client, where = cluster.enter_context(_dask_client(workers, scheduler))
                 client.register_plugin(SessionPlugin(options), name=PLUGIN_NAME)
                 t_ready = time.perf_counter()
-                runner = _Batch(client, manifest, todo, task_base, float(timeout), float(grace), bar,
-                                tables)
+                runner = _Batch(client, manifest, todo, task_base, float(timeout), float(grace), bar)
                 runner.run()
             finally:
                 # the workers' shutdown (each ends a JVM) overlaps the combining below
@@ -442,7 +464,7 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
         try:
             if interrupted and closing is not None:
                 closing.join()  # cancelled images may still be running: workers end first
-            table = combine_tables(outdir, manifest.images, tables)
+            table = combine_tables(outdir, manifest.images)
         finally:
             if closing is not None:
                 closing.join()

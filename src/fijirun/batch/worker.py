@@ -31,7 +31,7 @@ from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from ..errors import FijirunError, RunError, ScriptTimeout
-from ..provenance import read_run_record, write_json_atomic
+from ..provenance import write_json_atomic
 from .manifest import tmp_root
 
 __all__ = ["SessionPlugin", "get_session", "run_image", "publish", "PLUGIN_NAME"]
@@ -89,7 +89,11 @@ class SessionPlugin(WorkerPlugin):
             pass
 
     def teardown(self, worker):
-        # the worker process ends next: do not wait ~1 s for AWT to wind down
+        # Also called when a later batch registers its plugin on this warm
+        # worker: the engine must live on then. Only a closing worker's
+        # process ends next, and need not wait ~1 s for AWT to wind down.
+        if getattr(worker.status, "name", "") not in ("closing", "closing_gracefully", "closed"):
+            return
         from ..backends.process import shutdown_process
 
         shutdown_process(wait_for_awt=False)
@@ -170,7 +174,7 @@ def run_image(task):
                                          "pid": os.getpid()})
     tmp = tmp_root(outdir) / f"{name}.{uuid.uuid4().hex[:12]}"
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    status, error = "ok", None
+    status, error, result = "ok", None, None
     try:
         session = get_session(task["options"])
         result = session.run(task["script"], dict(task["params"]), input=task["input"],
@@ -182,7 +186,7 @@ def run_image(task):
         status, error = "failed", _error_dict(exc)
     except Exception as exc:  # noqa: BLE001 - an image never stops the batch
         status, error = "failed", _error_dict(exc)
-    outputs = (read_run_record(tmp) or {}).get("outputs", []) if tmp.is_dir() else []
+    outputs = result.record.get("outputs", []) if result is not None and tmp.is_dir() else []
     entry = {"name": name, "key": key, "status": status, "error": error, "seconds": None,
              "outputs": outputs, "check": None, "worker": address, "pid": os.getpid()}
     if tmp.is_dir():
