@@ -111,6 +111,25 @@ def run_warm(folder, warmup_folder, work, workers, jvm_options, repeat):
     return _median(runs)
 
 
+_SPIN = "import time\nt=time.perf_counter()\nx=0\nfor i in range(20_000_000): x+=i\nprint(time.perf_counter()-t)"
+
+
+def cpu_scaling_ceiling(repeat=5):
+    """How much faster two CPU-bound processes get through twice the work than one process
+    through once (median of ``repeat``): this machine's own limit for any 1 -> 2 worker
+    scaling (shared or hyper-threaded cores stay below 2x; a busy host varies a lot)."""
+    def spin(n):
+        t = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.DEVNULL)
+                 for _ in range(n)]
+        for p in procs:
+            p.wait()
+        return time.perf_counter() - t
+    ratios = sorted(2 * spin(1) / spin(2) for _ in range(repeat))
+    return {"median": round(ratios[len(ratios) // 2], 2), "min": round(ratios[0], 2),
+            "max": round(ratios[-1], 2)}
+
+
 def run_imagej_per_image(paths, out, work):
     from fijirun.display import VirtualDisplay
     from fijirun.luts import write_luts
@@ -159,7 +178,12 @@ def main(argv=None):
         paths = make_images(work / "in", args.images)
         make_images(work / "warmup", 100, seed=1)
         results = {"images": args.images, "size": "512x512", "cpus": os.cpu_count(),
-                   "jvm_options": list(jvm_options), "repeat": args.repeat}
+                   "jvm_options": list(jvm_options), "repeat": args.repeat,
+                   "cpu_scaling_ceiling": cpu_scaling_ceiling()}
+        c = results["cpu_scaling_ceiling"]
+        print(f"this machine: two CPU-bound processes do {c['median']:.2f}x the work of one "
+              f"(min {c['min']:.2f}, max {c['max']:.2f}): the ceiling of 1 -> 2 worker scaling here",
+              flush=True)
         for n in (1, 2):
             r = _median([run_cold(work / "in", work / f"out{n}", n, jvm_options)
                          for _ in range(args.repeat)])
