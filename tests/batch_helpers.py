@@ -13,6 +13,23 @@ import psutil
 
 ACTIVITY = Path(__file__).resolve().parent / "activities" / "batch_output_saving.ijm"
 
+#: A batch script (Jython) that writes its worker JVM's options and CPU count to jvm.txt.
+JVM_PROBE = """#@ File input
+#@ File outputDir
+# writes the worker JVM's options and CPU count beside the image's results
+from java.lang import Runtime
+from java.lang.management import ManagementFactory
+from ij import IJ
+import os
+imp = IJ.openImage(input.getAbsolutePath())
+args = list(ManagementFactory.getRuntimeMXBean().getInputArguments())
+f = open(os.path.join(outputDir.getAbsolutePath(), "jvm.txt"), "w")
+f.write("cpus=%d\\n" % Runtime.getRuntime().availableProcessors())
+f.write("width=%d\\n" % imp.getWidth())
+f.write("\\n".join(str(a) for a in args) + "\\n")
+f.close()
+"""
+
 
 def squares_image(path, n, size=96):
     """An 8-bit binary image with ``n`` separate squares of sides 3, 4, 5...; their areas."""

@@ -20,8 +20,8 @@ import pytest
 import fijirun
 from fijirun.batch import output_name
 from fijirun.batch.manifest import MANIFEST, TMP_DIR
-from batch_helpers import (ACTIVITY, corrupt_tiff, descendants, leftover, make_good_images,
-                           stop_process_group, worker_processes)
+from batch_helpers import (ACTIVITY, JVM_PROBE, corrupt_tiff, descendants, leftover,
+                           make_good_images, stop_process_group, worker_processes)
 
 
 
@@ -147,3 +147,21 @@ def test_check_verdicts_in_manifest(tmp_path):
     manifest = json.loads((out / MANIFEST).read_text())
     assert {e["check"] for e in manifest["images"].values()} == {"pass"}
     assert all((out / name / "check.json").is_file() for name in manifest["images"])
+
+
+def test_cli_jvm_options_replace_the_defaults(tmp_path):
+    """``--jvm-option`` (repeatable) replaces the workers' default JVM options."""
+    make_good_images(tmp_path / "in", 1)
+    probe = tmp_path / "probe.py"
+    probe.write_text(JVM_PROBE)
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "fijirun", "batch", str(probe), str(tmp_path / "in"), "-o", str(out),
+         "--workers", "1", "--jvm-option=-XX:+UseParallelGC", "--jvm-option=-Xss4m", "--json"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["ok"] == 1
+    (jvm,) = out.glob("*/jvm.txt")
+    lines = jvm.read_text().split("\n")
+    assert "-XX:+UseParallelGC" in lines and "-Xss4m" in lines and "width=96" in lines
+    assert "-XX:+UseSerialGC" not in lines and "-XX:ActiveProcessorCount=1" not in lines

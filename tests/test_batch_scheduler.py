@@ -15,7 +15,8 @@ import pytest
 
 import fijirun
 from fijirun.batch import output_name
-from batch_helpers import ACTIVITY, descendants, leftover, make_good_images, stop_process_group
+from batch_helpers import (ACTIVITY, JVM_PROBE, descendants, leftover, make_good_images,
+                           stop_process_group)
 
 DASK = Path(sys.executable).with_name("dask")
 
@@ -82,21 +83,6 @@ def test_batch_on_external_scheduler(tmp_path, dask_cluster):
         assert len(client.scheduler_info()["workers"]) == 2
 
 
-JVM_PROBE = """#@ File input
-#@ File outputDir
-# writes the worker JVM's options and CPU count beside the image's results
-from java.lang import Runtime
-from java.lang.management import ManagementFactory
-from ij import IJ
-import os
-imp = IJ.openImage(input.getAbsolutePath())
-args = list(ManagementFactory.getRuntimeMXBean().getInputArguments())
-f = open(os.path.join(outputDir.getAbsolutePath(), "jvm.txt"), "w")
-f.write("cpus=%d\\n" % Runtime.getRuntime().availableProcessors())
-f.write("width=%d\\n" % imp.getWidth())
-f.write("\\n".join(str(a) for a in args) + "\\n")
-f.close()
-"""
 
 
 def test_two_batches_on_one_warm_local_cluster(tmp_path):
