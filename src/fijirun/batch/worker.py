@@ -154,7 +154,7 @@ def run_image(task):
         ``sha256``, ``bytes``), ``check``, ``worker``, ``pid`` and
         ``replace_worker`` (the engine may be unusable: a timeout).
     """
-    t0 = time.perf_counter(); _ts0 = time.time()
+    t0 = time.perf_counter()
     name = task["name"]
     outdir = Path(task["outdir"])
     final = outdir / name
@@ -209,7 +209,6 @@ def run_image(task):
         write_json_atomic(final / BATCH_RECORD, entry)
     entry["seconds"] = round(time.perf_counter() - t0, 4)
     entry["replace_worker"] = entry["status"] == "timeout" or _script_thread_alive()
-    open("/tmp/prof2/ts.txt","a").write(f"{_ts0} {time.time()} {os.getpid()}\n")
     return entry
 
 
