@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -183,3 +184,35 @@ def test_a_crashing_activity_does_not_stop_the_others(tmp_path):
     assert code == 1
     assert _classes(report) == {"crash.py": "failed", "ask_threshold.ijm": "passed"}
     assert "worker died" in {a["path"]: a for a in report["activities"]}["crash.py"]["message"]
+
+
+@pytest.mark.skipif(not os.environ.get("FIJI_HOME"),
+                    reason="FIJI_HOME is not set: the fiji backend needs a Fiji.app")
+def test_course_on_fiji_classified_as_on_imagej1(tmp_path):
+    """``--backend fiji``: every activity lands in the same class as on plain ImageJ (Fiji's
+    Opener words a missing file differently: 'not in a supported format ... or not found')."""
+    code, report = _regress(COURSE, tmp_path / "out", "--backend", "fiji", "--fiji",
+                            os.environ["FIJI_HOME"], "--timeout", "20", timeout=600)
+    assert _classes(report) == EXPECTED
+    assert report["backend"] == "fiji" and code == 1
+    by = {a["path"]: a for a in report["activities"]}
+    assert by["day2/missing_local.ijm"]["data"] == "cells_from_the_microscope.tif"
+
+
+def test_fiji_opener_message_for_a_missing_file(tmp_path):
+    """The message Fiji 2.3.0's Opener gives (as read from its dialog, in the fiji test above):
+    a path that does not exist is missing data; an existing file in an unknown format fails."""
+    from fijirun.errors import ScriptError
+    from fijirun.regress.run import _classify_error
+
+    def message(path):
+        return ("Opener: File is not in a supported format, a reader\n"
+                f"plugin is not available, or it was not found.\n\n{path}")
+
+    missing = tmp_path / "images" / "cells.tif"
+    cls, text, extra = _classify_error(ScriptError(message(missing)))
+    assert (cls, extra) == ("needs-data", {"data": "cells.tif"}) and str(missing) in text
+    unknown = tmp_path / "notes.xyz"
+    unknown.write_text("not an image")
+    cls, text, _ = _classify_error(ScriptError(message(unknown)))
+    assert cls == "failed" and "not in a supported format" in text

@@ -58,6 +58,9 @@ _SITE_OF = {c.lower(): site for site, commands in UPDATE_SITES.items() for c in 
 _PATHLIKE = re.compile(r"dir|folder|path|file|out|save|root|dest|directory", re.IGNORECASE)
 _FIXME = re.compile(r"\bFIXME\b")
 _FILE_NOT_FOUND = re.compile(r"(?:Opener: )?File not found:\s*(\S[^\n]*)")
+# Fiji's Opener (1.53f) says this for a missing file too, the path on the last line
+_NOT_OPENED = re.compile(r"Opener: File is not in a supported format, a reader\s+plugin is not "
+                         r"available, or it was not found\.\s*(\S[^\n]*)\s*$")
 
 log = logging.getLogger("fijirun.regress")
 
@@ -97,6 +100,10 @@ def _classify_error(exc):
         return TIMEOUT, exc.message, {}
     message = getattr(exc, "message", None) or str(exc)
     missing = _FILE_NOT_FOUND.search(message)
+    if missing is None:
+        unopened = _NOT_OPENED.search(message)
+        if unopened and not Path(unopened.group(1).strip()).exists():
+            missing = unopened  # not there at all, rather than in an unknown format
     if missing:  # a local input that is not there (and not in the data dir)
         name = Path(missing.group(1).strip()).name
         return NEEDS_DATA, f"needs data {name} (file not found: {missing.group(1).strip()})", {"data": name}
