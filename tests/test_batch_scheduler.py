@@ -49,6 +49,10 @@ def dask_cluster(tmp_path):
         for i in (1, 2):
             start(["worker", address, "--nthreads", "1", "--nworkers", "1", "--host", "127.0.0.1",
                    "--no-dashboard", "--memory-limit", "0", "--name", f"w{i}"], f"worker{i}.log")
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:  # a batch starts with one worker up
+            client.wait_for_workers(2, timeout=120)
         yield address, procs
     finally:
         for p in reversed(procs):
