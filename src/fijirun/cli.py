@@ -190,13 +190,13 @@ def cmd_check(args):
 
 def cmd_batch(args):
     """``fijirun batch``: exit 0 when every image is ok, 1 when some failed, 2 when it cannot start."""
-    from .batch import BATCH_JVM_OPTIONS, BatchError, batch
+    from .batch import BatchError, batch
 
     try:
         frame = batch(args.script, args.inputs, args.output, workers=args.workers,
                       scheduler=args.scheduler, timeout=args.timeout, resume=args.resume,
                       params=_parse_set(args.set), check=args.check, data_dir=args.data_dir,
-                      memory=args.memory, jvm_options=args.jvm_options or BATCH_JVM_OPTIONS,
+                      memory=args.memory, jvm_options=args.jvm_options,
                       progress=True)
     except BatchError as exc:
         sys.stderr.write(f"fijirun: {exc}\n")

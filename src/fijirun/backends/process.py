@@ -28,7 +28,7 @@ COMMON_JVM_OPTIONS = [
 ]
 
 # Process-wide: one JVM, one display, one ImageJ per process.
-PROCESS = {"display": None, "runtime": None, "home": None, "backend": None}
+PROCESS = {"display": None, "runtime": None, "home": None, "backend": None, "closed": False}
 
 
 def _lingering_threads():
@@ -63,7 +63,7 @@ def shutdown_process(wait_for_awt=True):
     import jpype
     import jpype.config
 
-    if PROCESS.get("closed"):
+    if PROCESS["closed"]:
         return
     PROCESS["closed"] = True
     if jpype.isJVMStarted():

@@ -352,7 +352,7 @@ def _holds_results(address, dask_scheduler=None):
 
 
 def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0, resume=False,
-          params=None, check=False, data_dir=None, memory="2g", jvm_options=BATCH_JVM_OPTIONS,
+          params=None, check=False, data_dir=None, memory="2g", jvm_options=None,
           grace=DEFAULT_GRACE, progress=True):
     """Run one script over many images on Dask, resumably.
 
@@ -389,9 +389,9 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
         Local copies of data opened by URL (see :class:`fijirun.Session`).
     memory : str
         JVM maximum heap per worker.
-    jvm_options : sequence of str
-        JVM options of each worker's engine (default
-        :data:`BATCH_JVM_OPTIONS`: serial GC, one CPU per JVM).
+    jvm_options : sequence of str, optional
+        JVM options of each worker's engine; None (default) means
+        :data:`BATCH_JVM_OPTIONS` (serial GC, one CPU per JVM).
     grace : float
         Seconds beyond ``timeout`` before the client abandons a silent
         worker (its engine wedged) and replaces it.
@@ -432,7 +432,8 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
                               resume=bool(resume))
     manifest.save()
     options = {"data_dir": str(Path(data_dir).resolve()) if data_dir else None, "memory": memory,
-               "timeout": float(timeout), "jvm_options": tuple(jvm_options or ())}
+               "timeout": float(timeout),
+               "jvm_options": tuple(BATCH_JVM_OPTIONS if jvm_options is None else jvm_options)}
     task_base = {"script": str(script), "outdir": str(outdir), "params": params,
                  "timeout": float(timeout), "check": bool(check), "options": options}
     bar = _Progress(len(todo), progress and bool(todo))

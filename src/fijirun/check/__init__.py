@@ -27,25 +27,37 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         A run's output folder (with its ``run.json`` when fijirun ran it).
     image : path-like, optional
         The analysed input image; overrides the one ``run.json`` records.
-    options, measurements, threshold : str, optional
-        Analyze Particles options, Set Measurements options/keys and the
-        ``"lo-hi"`` threshold, when ``run.json`` lacks them or to override it.
+    options : str, optional
+        Analyze Particles options (``"size=0-1000 pixel exclude"``), when
+        ``run.json`` is absent or to override it.
+    measurements : str, optional
+        Set Measurements options or keys (``"area centroid perimeter decimal=3"``).
+    threshold : str or tuple, optional
+        ``"lo-hi"``: the threshold set before Analyze Particles (``setThreshold``).
     exclude : iterable of path-like
         Files in ``outdir`` that are not outputs (reports written there).
 
     Returns
     -------
     CheckReport
+        ``report.verdict`` is ``"pass"``, ``"warn"`` or ``"fail"``; one
+        :class:`OutputVerdict` per output (and per missing declared output).
 
     Raises
     ------
     CheckError
-        When ``outdir`` is not a folder or the record/options are unreadable.
+        When ``outdir`` is not a folder, ``run.json`` is unreadable or the
+        options cannot be parsed.
 
     Notes
     -----
     The numerical libraries are imported on first call (``import fijirun``
-    stays fast); see :func:`fijirun.check.core.check`.
+    stays fast): the work is done by :func:`fijirun.check.core.check`.
+
+    Examples
+    --------
+    >>> report = check("out", image="blobs.tif")      # doctest: +SKIP
+    >>> report.verdict, [(o.path, o.verdict, o.reason) for o in report.outputs]
     """
     from .core import check as _check
 

@@ -46,41 +46,7 @@ def _summary_table(verdict, path, reference):
 
 
 def check(outdir, image=None, *, options=None, measurements=None, threshold=None, exclude=()):
-    """Check a run's outputs against the reference Analyze Particles.
-
-    Parameters
-    ----------
-    outdir : path-like
-        A run's output folder (with its ``run.json`` when fijirun ran it).
-    image : path-like, optional
-        The analysed input image; overrides the one ``run.json`` records.
-    options : str, optional
-        Analyze Particles options (``"size=0-1000 pixel exclude"``), when
-        ``run.json`` is absent or to override it.
-    measurements : str, optional
-        Set Measurements options or keys (``"area centroid perimeter decimal=3"``).
-    threshold : str or tuple, optional
-        ``"lo-hi"``: the threshold set before Analyze Particles (``setThreshold``).
-    exclude : iterable of path-like
-        Files in ``outdir`` that are not outputs (reports written there).
-
-    Returns
-    -------
-    CheckReport
-        ``report.verdict`` is ``"pass"``, ``"warn"`` or ``"fail"``; one
-        :class:`OutputVerdict` per output (and per missing declared output).
-
-    Raises
-    ------
-    CheckError
-        When ``outdir`` is not a folder, ``run.json`` is unreadable or the
-        options cannot be parsed.
-
-    Examples
-    --------
-    >>> report = check("out", image="blobs.tif")      # doctest: +SKIP
-    >>> report.verdict, [(o.path, o.verdict, o.reason) for o in report.outputs]
-    """
+    """The work of :func:`fijirun.check.check` (documented there), imported on first use."""
     outdir = Path(outdir)
     if not outdir.is_dir():
         raise CheckError(f"no such output folder: {outdir}")
