@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["output_kind", "read_table", "read_rois", "read_image", "sha256",
+__all__ = ["output_kind", "read_table", "is_row_number_heading", "read_rois", "read_image", "sha256",
            "TABLE_SUFFIXES", "ROI_SUFFIXES", "IMAGE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".txt", ".csv", ".tsv", ".xls")
@@ -40,6 +40,14 @@ def sha256(path, chunk=1 << 20):
     return h.hexdigest()
 
 
+def is_row_number_heading(name):
+    """Whether a column heading is ImageJ's unnamed row-number column (``" "``).
+
+    pandas reads it as ``" "`` or, when blank, ``"Unnamed: 0"``.
+    """
+    return str(name).strip() == "" or str(name).startswith("Unnamed")
+
+
 def read_table(path):
     """An ImageJ results table as a DataFrame.
 
@@ -57,7 +65,7 @@ def read_table(path):
     sep = "\t" if "\t" in header else ","
     table = pd.read_csv(path, sep=sep)
     first = table.columns[0] if len(table.columns) else None
-    if first is not None and (str(first).strip() == "" or str(first).startswith("Unnamed")):
+    if first is not None and is_row_number_heading(first):
         column = table[first]
         if pd.api.types.is_integer_dtype(column) and (column.to_numpy() == np.arange(1, len(table) + 1)).all():
             table = table.set_index(first)

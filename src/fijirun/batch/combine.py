@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..outputs import output_kind, read_table
+from ..outputs import is_row_number_heading, output_kind, read_table
 from ..provenance import write_json_atomic
 
 __all__ = ["combine_tables", "image_frame", "write_combined", "RESULTS_CSV", "RESULTS_PARQUET",
@@ -97,15 +97,19 @@ def combine_tables(outdir, images):
     for header, members in groups.items():
         table = _read_group(header, members)
         first = table.columns[1] if len(table.columns) > 1 else None
-        if (first is not None and (str(first).strip() == "" or str(first).startswith("Unnamed"))
-                and pd.api.types.is_integer_dtype(table[first])):
+        counted = table.groupby("image", sort=False).cumcount() + 1
+        # ImageJ's own row numbers when they are 1, 2, ... in every image (as read_table)
+        if (first is not None and is_row_number_heading(first)
+                and pd.api.types.is_integer_dtype(table[first]) and (table[first] == counted).all()):
             table = table.rename(columns={first: "row"})
         else:
-            table.insert(1, "row", table.groupby("image", sort=False).cumcount() + 1)
+            table.insert(1, "row", counted)
         frames.append(table)
-    table = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    if len(frames) > 1:
-        table = table.sort_values("image", kind="stable", ignore_index=True)
+    if len(frames) == 1:
+        table = frames[0]
+    else:
+        table = pd.concat(frames, ignore_index=True).sort_values("image", kind="stable",
+                                                                  ignore_index=True)
     table["image"] = table["image"].astype(str)
     return table
 

@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
+from ..outputs import is_row_number_heading
 from ..reference import format_value, rois_to_labels
 from .model import FAIL, PASS, WARN, CheckError
 
@@ -65,7 +66,7 @@ def read_table_text(path):
     except Exception as exc:  # noqa: BLE001 - pandas raises several types
         raise CheckError(f"cannot parse the table {path}: {exc}") from None
     first = table.columns[0] if len(table.columns) else None
-    if first is not None and (first.strip() == "" or first.startswith("Unnamed")):
+    if first is not None and is_row_number_heading(first):
         table = table.set_index(first)
         table.index.name = None
         try:
