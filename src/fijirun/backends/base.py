@@ -27,6 +27,8 @@ class BackendRun:
     error: Exception | None = None
     seconds: float = 0.0
     return_value: str | None = None
+    warnings: list = field(default_factory=list)  # what happened outside the script, threads left
+    runaway: bool = False  # the script's thread survived being stopped: replace this ImageJ
 
 
 class Backend(abc.ABC):

@@ -38,7 +38,6 @@ class InProcessBackend(Backend):
                 raise EngineError(f"this process already runs the {PROCESS['backend']} backend; "
                                   "a JVM cannot be restarted: use another process")
             self.runtime = PROCESS["runtime"]
-            self.runtime.data_dir, self.runtime.batch_mode = self.data_dir, self.batch_mode
             self._reuse()
             return self
         self._boot()
@@ -48,7 +47,7 @@ class InProcessBackend(Backend):
         if JClass("ij.IJ").getInstance() is None and self._wants_imagej_instance():
             ImageJ = JClass("ij.ImageJ")
             ImageJ(ImageJ.NO_SHOW)  # errors reach dialogs the runtime reads, not stdout
-        self.runtime = IJ1Runtime(self.data_dir, batch_mode=self.batch_mode)
+        self.runtime = IJ1Runtime(self.java_home)
         PROCESS["runtime"], PROCESS["backend"] = self.runtime, self.name
         return self
 
@@ -86,7 +85,7 @@ class InProcessBackend(Backend):
 
     def run(self, script, *, timeout):
         self.start()
-        return self.runtime.run(script, timeout=timeout)
+        return self.runtime.run(script, timeout=timeout, data_dir=self.data_dir, batch_mode=self.batch_mode)
 
     def close(self):
         # The JVM and display live until the process exits (JPype cannot restart

@@ -18,7 +18,13 @@ __all__ = ["PROCESS", "ensure_display", "finish_display", "start_jvm", "shutdown
            "release_process_files", "COMMON_JVM_OPTIONS"]
 
 # fail fast offline instead of hanging on a URL; Jython without its site scan
+# -Xrs: the JVM installs no SIGINT/SIGTERM handlers, so Ctrl-C is Python's
+# (KeyboardInterrupt; fijirun stops the script and cleans up). The guard
+# refuses System.exit in scripts through a SecurityManager, which Java 17
+# allows quietly only when asked to.
 COMMON_JVM_OPTIONS = [
+    "-Xrs",
+    "-Djava.security.manager=allow",
     "-Djava.awt.headless=false",
     "-Dsun.net.client.defaultConnectTimeout=5000",
     "-Dsun.net.client.defaultReadTimeout=20000",
@@ -129,6 +135,6 @@ def start_jvm(classpath, options, java_home=None):
         return
     java = find_java(java_home)
     jpype.startJVM(str(java.libjvm), *options, classpath=[str(p) for p in classpath],
-                   convertStrings=False)
+                   convertStrings=False, interrupt=False)
 
 

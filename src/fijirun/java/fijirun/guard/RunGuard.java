@@ -1,0 +1,826 @@
+package fijirun.guard;
+
+import ij.IJ;
+import ij.ImagePlus;
+import ij.Macro;
+import ij.Menus;
+import ij.WindowManager;
+import ij.CommandListener;
+import ij.Executer;
+import ij.macro.Interpreter;
+
+import java.awt.AWTEvent;
+import java.awt.Component;
+import java.awt.Container;
+import java.awt.Dialog;
+import java.awt.EventQueue;
+import java.awt.Label;
+import java.awt.TextComponent;
+import java.awt.Toolkit;
+import java.awt.Window;
+import java.awt.event.AWTEventListener;
+import java.awt.event.WindowEvent;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.io.Writer;
+import java.lang.reflect.Field;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.security.Permission;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * fijirun's watch over one ImageJ 1.x: runs scripts on their own threads and
+ * attributes everything that happens to the run that caused it.
+ *
+ * Everything here is Java on purpose: the AWT event thread, ImageJ's exception
+ * handler, its command listener and System.out/err are called on threads
+ * Python does not own, at any time (also while the JVM shuts down). Python
+ * only starts runs, waits for them in short slices (so that Ctrl-C is Python's)
+ * and reads the facts recorded here once a run has settled.
+ *
+ * Attribution: each run's script thread lives in a ThreadGroup of its own,
+ * and so does every thread it starts. A dialog belongs to a run when one of
+ * the run's threads is inside that dialog's show() (modal dialogs block their
+ * caller there; ImageJ's non-blocking dialogs wait inside their own show()),
+ * or when the event thread opened it while a run thread waited in
+ * invokeAndWait. Exceptions, printed text and commands belong to a run when
+ * they happen on one of its threads. Everything else is "stray": kept as a
+ * warning, never an error of any run.
+ *
+ * A run is settled only after its script thread ended, the event queue was
+ * flushed twice (so every window event the run posted has been dispatched
+ * and seen) and the threads it started have ended (or a grace period passed).
+ */
+public final class RunGuard implements AWTEventListener, CommandListener, IJ.ExceptionHandler {
+
+    /** One fact about a run: a dialog, an exception, an exit, a missing sample. */
+    public static final class Event {
+        public final String kind;      // error-dialog, message, exit-message, exception, exit, needs-data, wait-dialog, dialog
+        public final String title;
+        public final String text;
+        public final String stack;     // the attributed thread's stack, innermost first, "class.method(file:line)"
+        public final String thread;
+        public final String dialogClass;
+        public int line;               // the script's line when it happened, 0 when unknown
+
+        Event(String kind, String title, String text, String stack, String thread, String dialogClass) {
+            this.kind = kind;
+            this.title = title;
+            this.text = text;
+            this.stack = stack;
+            this.thread = thread;
+            this.dialogClass = dialogClass;
+        }
+
+        @Override
+        public String toString() {
+            return kind + ": " + title + ": " + text;
+        }
+    }
+
+    /** One script run. */
+    public final class Run implements Runnable {
+        public final String language;
+        public final String code;
+        public final String path;
+        public final String arg;
+        public final boolean batchMode;
+        final Map<String, Object> values;
+        final Map<String, String> samples;
+        final ThreadGroup group;
+        public final List<Event> events = Collections.synchronizedList(new ArrayList<>());
+        public final List<String[]> commands = Collections.synchronizedList(new ArrayList<>());
+        public final List<String> survivors = Collections.synchronizedList(new ArrayList<>());
+        final ByteArrayOutputStream console = new ByteArrayOutputStream();
+        final StringWriter jythonOutput = new StringWriter();
+        volatile Thread thread;
+        volatile Interpreter interp;
+        volatile Object jythonState;       // the script thread's org.python.core.ThreadState
+        public volatile String returnValue;
+        public volatile Throwable failure;
+        volatile boolean failed;           // an error was recorded: abort under way
+        volatile boolean stopping;         // fijirun stops it (timeout, Ctrl-C)
+        final CountDownLatch settled = new CountDownLatch(1);
+
+        Run(String language, String code, String path, String arg, boolean batchMode,
+            Map<String, Object> values, Map<String, String> samples) {
+            this.language = language;
+            this.code = code;
+            this.path = path;
+            this.arg = arg;
+            this.batchMode = batchMode;
+            this.values = values;
+            this.samples = samples;
+            this.group = new ThreadGroup("fijirun-run-" + (++runCount));
+            this.group.setDaemon(false);
+        }
+
+        boolean owns(Thread t) {
+            if (t == thread)
+                return true;
+            ThreadGroup g = t.getThreadGroup();
+            return g != null && group.parentOf(g);
+        }
+
+        public boolean isMacro() {
+            return "ijm".equals(language);
+        }
+
+        /** Wait up to {@code millis} for the run to settle. */
+        public boolean waitSettled(long millis) throws InterruptedException {
+            return settled.await(millis, TimeUnit.MILLISECONDS);
+        }
+
+        public boolean isSettled() {
+            return settled.getCount() == 0;
+        }
+
+        public String console() {
+            synchronized (console) {
+                try {
+                    return console.toString("UTF-8");
+                } catch (java.io.UnsupportedEncodingException e) {
+                    return console.toString();
+                }
+            }
+        }
+
+        public String jythonOutput() {
+            return jythonOutput.toString();
+        }
+
+        /** The script's thread has not ended its script (it runs past a stop, or was never stopped). */
+        public boolean scriptThreadAlive() {
+            Thread t = thread;
+            return t != null && t.isAlive() && !isSettled();
+        }
+
+        @Override
+        public void run() {
+            try {
+                if (isMacro())
+                    runMacro();
+                else
+                    runJython();
+            } catch (Throwable t) {
+                failure = t;
+            } finally {
+                settle();
+            }
+        }
+
+        private void runMacro() {
+            if (batchMode)
+                Interpreter.batchMode = true;
+            Interpreter interpreter = new Interpreter();
+            interp = interpreter;
+            String value = interpreter.run(code, arg);
+            returnValue = value;
+        }
+
+        private void runJython() throws Throwable {
+            Class<?> pi = Class.forName("org.python.util.PythonInterpreter");
+            Class<?> pyObject = Class.forName("org.python.core.PyObject");
+            Object interpreter = pi.getConstructor().newInstance();
+            try {
+                pi.getMethod("setOut", Writer.class).invoke(interpreter, jythonOutput);
+                pi.getMethod("setErr", Writer.class).invoke(interpreter, jythonOutput);
+                Method set = pi.getMethod("set", String.class, Object.class);
+                for (Map.Entry<String, Object> e : values.entrySet())
+                    set.invoke(interpreter, e.getKey(), e.getValue());
+                Object compiled = pi.getMethod("compile", String.class, String.class).invoke(interpreter, code, path);
+                jythonState = Class.forName("org.python.core.Py").getMethod("getThreadState").invoke(null);
+                pi.getMethod("exec", pyObject).invoke(interpreter, compiled);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            } finally {
+                try {
+                    pi.getMethod("cleanup").invoke(interpreter);
+                } catch (Throwable ignored) {
+                    // the interpreter may be half gone after Thread.stop
+                }
+            }
+        }
+
+        /** On the script thread, once its script ended: see everything it caused. */
+        private void settle() {
+            try {
+                if (batchMode && isMacro())
+                    Interpreter.batchMode = false;
+                flushEvents();
+                flushEvents();  // events posted while the first flush was dispatched
+                long deadline = System.currentTimeMillis() + THREAD_GRACE_MILLIS;
+                for (Thread t : liveThreads()) {
+                    long left = deadline - System.currentTimeMillis();
+                    if (left > 0) {
+                        try {
+                            t.join(left);
+                        } catch (InterruptedException e) {
+                            break;
+                        }
+                    }
+                    if (t.isAlive())
+                        survivors.add(t.getName());
+                }
+                if (!survivors.isEmpty())
+                    flushEvents();
+            } finally {
+                settled.countDown();
+            }
+        }
+
+        List<Thread> liveThreads() {
+            Thread[] threads = new Thread[group.activeCount() + 8];
+            int n = group.enumerate(threads, true);
+            List<Thread> out = new ArrayList<>();
+            Thread me = Thread.currentThread();
+            for (int i = 0; i < n; i++)
+                if (threads[i] != me && threads[i].isAlive())
+                    out.add(threads[i]);
+            return out;
+        }
+
+        /** The script line the run is at: the macro interpreter's, or the innermost Jython frame of the script. */
+        int lineNow(Thread t) {
+            return lineAt(t == null ? new StackTraceElement[0] : t.getStackTrace());
+        }
+
+        /** The script line of a stack of the script's thread (taken while it is blocked there). */
+        int lineAt(StackTraceElement[] stack) {
+            Interpreter i = interp;
+            if (i != null) {
+                try {
+                    return i.getLineNumber();
+                } catch (RuntimeException e) {
+                    return 0;
+                }
+            }
+            return jythonLine();
+        }
+
+        /**
+         * The line of the innermost frame of the script in Jython's own frame
+         * stack. (The Java stack's line numbers of Jython's module code are not
+         * the script's: they point at its last statement.)
+         */
+        int jythonLine() {
+            Object state = jythonState;
+            if (state == null)
+                return 0;
+            try {
+                Object frame = state.getClass().getField("frame").get(state);
+                while (frame != null) {
+                    Class<?> fc = frame.getClass();
+                    Object code = fc.getField("f_code").get(frame);
+                    Object file = code == null ? null : code.getClass().getField("co_filename").get(code);
+                    if (path != null && path.equals(file))
+                        return (Integer) fc.getMethod("getline").invoke(frame);
+                    frame = fc.getField("f_back").get(frame);
+                }
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                return 0;
+            }
+            return 0;
+        }
+
+        void record(Event e) {
+            if (e.line == 0)
+                e.line = lineNow(thread);
+            events.add(e);
+        }
+
+        void fail(Event e) {
+            if (e.line == 0)
+                e.line = lineNow(thread);
+            events.add(e);
+            if (!failed) {
+                failed = true;
+                // a macro is stopped (cooperatively); a Jython script runs on to its end
+                // (its first error is the verdict): Thread.stop is kept for timeouts, as
+                // it can leave a class half-initialised for the JVM's lifetime
+                if (isMacro())
+                    abortAsync(this);
+            }
+        }
+    }
+
+    static final long THREAD_GRACE_MILLIS = 2000;
+    static final long FLUSH_MILLIS = 10000;
+    static final int STRAY_LIMIT = 64 * 1024;
+
+    private static RunGuard installed;
+    private static int runCount;
+
+    private volatile Run current;
+    private volatile boolean exiting;
+    private final PrintStream realOut;
+    private final PrintStream realErr;
+    private final StringBuilder stray = new StringBuilder();
+    private boolean exitGuarded;
+
+    private RunGuard() {
+        realOut = System.out;
+        realErr = System.err;
+    }
+
+    /** Install the guard once per JVM (idempotent). */
+    public static synchronized RunGuard install() {
+        if (installed != null)
+            return installed;
+        RunGuard g = new RunGuard();
+        Executer.addCommandListener(g);
+        IJ.setExceptionHandler(g);
+        Toolkit.getDefaultToolkit().addAWTEventListener(g, AWTEvent.WINDOW_EVENT_MASK);
+        try {
+            System.setOut(new PrintStream(g.new Router(g.realOut), true, "UTF-8"));
+            System.setErr(new PrintStream(g.new Router(g.realErr), true, "UTF-8"));
+        } catch (java.io.UnsupportedEncodingException e) {
+            throw new IllegalStateException(e);
+        }
+        try {
+            System.setSecurityManager(g.new ExitGuard());
+            g.exitGuarded = true;
+        } catch (UnsupportedOperationException | SecurityException e) {
+            g.exitGuarded = false;  // Java >= 24: no way to refuse System.exit
+        }
+        installed = g;
+        return g;
+    }
+
+    public boolean exitGuarded() {
+        return exitGuarded;
+    }
+
+    /** Remove every hook (fijirun is shutting down: System.exit allowed again). */
+    public synchronized void uninstall() {
+        exiting = true;
+        Executer.removeCommandListener(this);
+        IJ.setExceptionHandler(null);
+        Toolkit.getDefaultToolkit().removeAWTEventListener(this);
+        System.setOut(realOut);
+        System.setErr(realErr);
+    }
+
+    // ------------------------------------------------------------ runs
+
+    public Run newRun(String language, String code, String path, String arg, boolean batchMode,
+                      Map<String, Object> values, Map<String, String> samples) {
+        return new Run(language, code, path, arg, batchMode,
+                       values == null ? new HashMap<>() : values,
+                       samples == null ? new HashMap<>() : samples);
+    }
+
+    /** Start a run on its own daemon thread in its own thread group. */
+    public synchronized void start(Run run) {
+        if (current != null && !current.isSettled())
+            throw new IllegalStateException("a run is in progress");
+        Thread t = new Thread(run.group, run, run.isMacro() ? "Run$_fijirun-macro" : "fijirun-jython");
+        t.setDaemon(true);
+        run.thread = t;
+        current = run;
+        t.start();
+    }
+
+    /** Called by fijirun once it read a settled run: later events are strays. */
+    public synchronized void finish(Run run) {
+        if (current == run)
+            current = null;
+        if (run.liveThreads().isEmpty()) {
+            try {
+                run.group.destroy();  // else every run's group stays listed in its parent
+            } catch (IllegalThreadStateException ignored) {
+                // a thread started meanwhile: the group stays
+            }
+        }
+    }
+
+    /**
+     * Stop a run fijirun gave up on (timeout, Ctrl-C): abort the macro or stop
+     * the Jython thread, then stop what is left after {@code graceMillis}.
+     * Returns whether the run settled.
+     */
+    public boolean terminate(Run run, long graceMillis) throws InterruptedException {
+        run.stopping = true;
+        abortNow(run);
+        if (run.waitSettled(graceMillis))
+            return true;
+        stopThreads(run);
+        return run.waitSettled(graceMillis);
+    }
+
+    static void abortAsync(Run run) {
+        Thread t = new Thread(() -> abortNow(run), "fijirun-abort");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    static void abortNow(Run run) {
+        Interpreter interp = run.interp;
+        if (interp != null) {
+            try {
+                interp.abortMacro();
+            } catch (Throwable ignored) {
+                // the interpreter may already be done
+            }
+        } else {
+            stopThreads(run);
+        }
+    }
+
+    @SuppressWarnings("deprecation")
+    static void stopThreads(Run run) {
+        Thread t = run.thread;
+        if (t != null && t.isAlive() && t != Thread.currentThread() && !run.isSettled()) {
+            try {
+                t.stop();
+            } catch (Throwable e) {
+                t.interrupt();  // Java >= 20 refuses Thread.stop
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ state
+
+    /**
+     * Reset ImageJ's static macro state that a run (or an aborted run) leaves
+     * behind: the interpreter instances IJ.error() reports to, batch mode,
+     * the abort and escape flags, redirected error messages.
+     */
+    public static void resetStatics() {
+        setStatic(IJ.class, "macroInterpreter", null);
+        setStatic(IJ.class, "previousThread", null);
+        setStatic(IJ.class, "macroRunning", Boolean.FALSE);
+        setStatic(Interpreter.class, "instance", null);
+        setStatic(Interpreter.class, "previousInstance", null);
+        setStatic(Macro.class, "abort", Boolean.FALSE);
+        Interpreter.batchMode = false;
+        IJ.redirectErrorMessages(false);
+        IJ.resetEscape();
+        Macro.setOptions(null);
+    }
+
+    private static void setStatic(Class<?> cls, String name, Object value) {
+        try {
+            Field f = cls.getDeclaredField(name);
+            f.setAccessible(true);
+            f.set(null, value);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // not in this ImageJ version: nothing to reset
+        }
+    }
+
+    /** What is not clean before a run: visible dialogs, images, macro state. Empty when clean. */
+    public static List<String> uncleanState() {
+        List<String> out = new ArrayList<>();
+        for (Window w : Window.getWindows())
+            if (w instanceof Dialog && w.isShowing())
+                out.add("dialog open: " + ((Dialog) w).getTitle());
+        int[] ids = WindowManager.getIDList();
+        if (ids != null && ids.length > 0)
+            out.add(ids.length + " image(s) open");
+        if (Interpreter.getInstance() != null)
+            out.add("a macro interpreter is still registered");
+        if (Interpreter.batchMode)
+            out.add("batch mode is on");
+        if (getStatic(IJ.class, "macroInterpreter") != null)
+            out.add("IJ.macroInterpreter is set");
+        return out;
+    }
+
+    private static Object getStatic(Class<?> cls, String name) {
+        try {
+            Field f = cls.getDeclaredField(name);
+            f.setAccessible(true);
+            return f.get(null);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** Dispose every window, on the event thread. */
+    public static void disposeAllWindows() throws Exception {
+        Runnable r = () -> {
+            for (Window w : Window.getWindows())
+                w.dispose();
+        };
+        if (EventQueue.isDispatchThread())
+            r.run();
+        else
+            EventQueue.invokeAndWait(r);
+    }
+
+    /** Text printed or reported outside any run since the last call. */
+    public String drainStray() {
+        synchronized (stray) {
+            String s = stray.toString();
+            stray.setLength(0);
+            return s;
+        }
+    }
+
+    private void addStray(String s) {
+        synchronized (stray) {
+            if (stray.length() < STRAY_LIMIT)
+                stray.append(s.length() > STRAY_LIMIT ? s.substring(0, STRAY_LIMIT) : s);
+        }
+    }
+
+    static void flushEvents() {
+        if (EventQueue.isDispatchThread())
+            return;
+        CountDownLatch latch = new CountDownLatch(1);
+        EventQueue.invokeLater(latch::countDown);
+        try {
+            latch.await(FLUSH_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // ------------------------------------------------------------ attribution
+
+    private Run ownerOf(Thread t) {
+        Run r = current;
+        return r != null && !r.isSettled() && r.owns(t) ? r : null;
+    }
+
+    static String stackText(StackTraceElement[] stack) {
+        StringBuilder sb = new StringBuilder();
+        for (StackTraceElement e : stack)
+            sb.append(e.getClassName()).append('.').append(e.getMethodName())
+              .append('(').append(e.getFileName()).append(':').append(e.getLineNumber()).append(")\n");
+        return sb.toString();
+    }
+
+    static String throwableText(Throwable t) {
+        StringWriter w = new StringWriter();
+        t.printStackTrace(new PrintWriter(w));
+        return w.toString();
+    }
+
+    /** The run thread inside this dialog's show(), or blocked in invokeAndWait while the EDT shows it. */
+    private Thread opener(Run run, Window w) {
+        List<String> classes = new ArrayList<>();
+        for (Class<?> c = w.getClass(); c != null && c != Object.class; c = c.getSuperclass())
+            classes.add(c.getName());
+        List<Thread> threads = new ArrayList<>(run.liveThreads());
+        Thread st = run.thread;
+        if (st != null && st.isAlive() && !threads.contains(st))
+            threads.add(0, st);
+        Thread waitingOnEdt = null;
+        for (Thread t : threads) {
+            for (StackTraceElement e : t.getStackTrace()) {
+                String m = e.getMethodName();
+                if (classes.contains(e.getClassName())
+                        && (m.equals("show") || m.equals("setVisible") || m.equals("showDialog")))
+                    return t;
+                if (e.getClassName().equals("java.awt.EventQueue") && m.equals("invokeAndWait"))
+                    waitingOnEdt = t;
+            }
+        }
+        if (waitingOnEdt != null && EventQueue.isDispatchThread()) {
+            for (StackTraceElement e : Thread.currentThread().getStackTrace()) {
+                if (classes.contains(e.getClassName()) && (e.getMethodName().equals("show")
+                        || e.getMethodName().equals("setVisible") || e.getMethodName().equals("showDialog")))
+                    return waitingOnEdt;
+            }
+        }
+        return null;
+    }
+
+    // ------------------------------------------------------------ AWT: dialogs
+
+    @Override
+    public void eventDispatched(AWTEvent event) {
+        if (event.getID() != WindowEvent.WINDOW_OPENED || !(event instanceof WindowEvent))
+            return;
+        Window w = ((WindowEvent) event).getWindow();
+        if (!(w instanceof Dialog))
+            return;
+        try {
+            onDialog((Dialog) w);
+        } catch (Throwable t) {
+            // never let the guard break the event thread; the dialog must not stay
+            w.dispose();
+            addStray("fijirun guard: " + throwableText(t));
+        }
+    }
+
+    private void onDialog(Dialog dialog) {
+        String title = String.valueOf(dialog.getTitle());
+        String text = dialogText(dialog);
+        Run run = current;
+        Thread opener = run != null && !run.isSettled() ? opener(run, dialog) : null;
+        StackTraceElement[] openerStack = opener != null ? opener.getStackTrace() : new StackTraceElement[0];
+        String stack = stackText(openerStack);
+        // the line before the dialog goes: a modal dialog's caller runs on once it is disposed
+        int line = run != null && opener != null ? run.lineAt(run.thread == opener ? openerStack
+                                                             : run.thread.getStackTrace()) : 0;
+        String cls = dialog.getClass().getName();
+        dialog.dispose();  // a modal dialog returns to its caller
+        if (isWaitForUser(dialog)) {
+            try {
+                dialog.getClass().getMethod("close").invoke(dialog);  // it waits on itself, not on dispose
+            } catch (ReflectiveOperationException | RuntimeException ignored) {
+                // no close(): the abort stops it
+            }
+        }
+        if (opener == null) {
+            addStray("dialog opened outside the script: '" + title + "'" + (text.isEmpty() ? "" : ": " + text) + "\n");
+            return;
+        }
+        String name = opener.getName();
+        Event event;
+        if (stack.contains("ij.macro.Interpreter.showError(") || title.equals("Macro Error")) {
+            // the interpreter stops by itself after showError
+            event = new Event("error-dialog", title, text, stack, name, cls);
+            event.line = line;
+            run.record(event);
+        } else if (stack.contains("ij.IJ.error(")) {
+            event = new Event("error-dialog", title, text, stack, name, cls);
+            event.line = line;
+            run.fail(event);
+        } else if (stack.contains("ij.macro.Functions.exit(")) {
+            event = new Event("exit-message", title, text, stack, name, cls);
+            event.line = line;
+            run.record(event);
+        } else if (stack.contains("showMessage") && !isWaitForUser(dialog)) {
+            event = new Event("message", title, text, stack, name, cls);
+            event.line = line;
+            run.record(event);
+        } else {
+            event = new Event(isWaitForUser(dialog) ? "wait-dialog" : "dialog", title, text, stack, name, cls);
+            event.line = line;
+            run.fail(event);
+        }
+    }
+
+    private static boolean isWaitForUser(Window w) {
+        for (Class<?> c = w.getClass(); c != null; c = c.getSuperclass())
+            if (c.getName().equals("ij.gui.WaitForUserDialog") || c.getName().equals("ij.gui.NonBlockingGenericDialog"))
+                return true;
+        return false;
+    }
+
+    static String dialogText(Container root) {
+        List<String> out = new ArrayList<>();
+        walk(root, out);
+        StringBuilder sb = new StringBuilder();
+        for (String s : out) {
+            if (s == null)
+                continue;
+            if (sb.length() > 0)
+                sb.append('\n');
+            sb.append(s);
+        }
+        return sb.toString();
+    }
+
+    private static void walk(Component c, List<String> out) {
+        String cls = c.getClass().getName();
+        if (cls.equals("ij.gui.MultiLineLabel")) {
+            try {
+                Field f = c.getClass().getDeclaredField("lines");
+                f.setAccessible(true);
+                for (String s : (String[]) f.get(c))
+                    out.add(s);
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                out.add(String.valueOf(c));
+            }
+        } else if (c instanceof Label) {
+            out.add(((Label) c).getText());
+        } else if (c instanceof TextComponent) {
+            out.add(((TextComponent) c).getText());
+        } else if (c instanceof javax.swing.JLabel) {
+            out.add(((javax.swing.JLabel) c).getText());
+        } else if (c instanceof javax.swing.text.JTextComponent) {
+            out.add(((javax.swing.text.JTextComponent) c).getText());
+        }
+        if (c instanceof Container)
+            for (Component child : ((Container) c).getComponents())
+                walk(child, out);
+    }
+
+    // ------------------------------------------------------------ ImageJ: exceptions, commands
+
+    @Override
+    public void handle(Throwable throwable) {
+        Run run = ownerOf(Thread.currentThread());
+        String text = throwableText(throwable);
+        if (run == null) {
+            addStray("exception outside the script (thread " + Thread.currentThread().getName() + "): " + text);
+            return;
+        }
+        run.fail(new Event("exception", throwable.getClass().getName(), String.valueOf(throwable), 
+                           stackText(Thread.currentThread().getStackTrace()) + "\n" + text,
+                           Thread.currentThread().getName(), null));
+    }
+
+    @Override
+    public String commandExecuting(String command) {
+        Run run = ownerOf(Thread.currentThread());
+        if (run == null)
+            return command;
+        String options = Macro.getOptions();
+        run.commands.add(new String[] {command, options == null ? "" : options.trim()});
+        Object target = Menus.getCommands() != null ? Menus.getCommands().get(command) : null;
+        String sample = sampleName(target);
+        if (sample == null)
+            return command;
+        String local = run.samples.get(sample);
+        if (local == null || local.isEmpty()) {
+            run.fail(new Event("needs-data", sample, "", "",
+                               Thread.currentThread().getName(), null));
+            return null;
+        }
+        ImagePlus imp = IJ.openImage(local);
+        if (imp != null)
+            imp.show();
+        return null;  // handled: ImageJ must not fetch it
+    }
+
+    /** File > Open Samples commands are {@code ij.plugin.URLOpener("name")}. */
+    public static String sampleName(Object target) {
+        if (target == null)
+            return null;
+        String s = target.toString();
+        String prefix = "ij.plugin.URLOpener(\"";
+        if (!s.startsWith(prefix) || !s.endsWith("\")"))
+            return null;
+        String name = s.substring(prefix.length(), s.length() - 2);
+        if (name.equals("cache") || name.endsWith(".txt"))
+            return null;
+        return name;
+    }
+
+    // ------------------------------------------------------------ console
+
+    /** System.out/err: a run's threads write into the run, others into the stray buffer. */
+    final class Router extends OutputStream {
+        private final PrintStream real;
+
+        Router(PrintStream real) {
+            this.real = real;
+        }
+
+        @Override
+        public void write(int b) {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            Run run = ownerOf(Thread.currentThread());
+            if (run != null) {
+                synchronized (run.console) {
+                    run.console.write(b, off, len);
+                }
+            } else if (exiting) {
+                real.write(b, off, len);
+            } else {
+                try {
+                    addStray(new String(b, off, len, "UTF-8"));
+                } catch (java.io.UnsupportedEncodingException e) {
+                    addStray(new String(b, off, len));
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ System.exit
+
+    /** Refuses System.exit from anything but fijirun's own shutdown; allows everything else. */
+    final class ExitGuard extends SecurityManager {
+        @Override
+        public void checkPermission(Permission perm) {
+        }
+
+        @Override
+        public void checkPermission(Permission perm, Object context) {
+        }
+
+        @Override
+        public void checkExit(int status) {
+            if (exiting)
+                return;
+            Thread t = Thread.currentThread();
+            Run run = ownerOf(t);
+            if (run != null)
+                run.fail(new Event("exit", "System.exit", Integer.toString(status),
+                                   stackText(t.getStackTrace()), t.getName(), null));
+            else
+                addStray("System.exit(" + status + ") refused outside the script (thread " + t.getName() + ")\n");
+            throw new SecurityException("fijirun: System.exit(" + status + ") is not allowed in a script");
+        }
+    }
+}
