@@ -1,4 +1,9 @@
-"""Shared fixtures: the course data, one warm ImageJ session, the CLI."""
+"""Shared fixtures: the course data, one warm ImageJ session, the CLI.
+
+Also a watch on what the session leaves behind: a JVM crash log
+(``hs_err_pid*.log``) written during the test session fails it, whichever
+process crashed; ``fijirun-*`` folders left in the temp folder are reported.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +26,81 @@ RANDOMSHAPES = DATA / "xy_8bit_binary_randomshapes.tif"
 def pytest_configure(config):
     if not DATA.is_dir():
         raise pytest.UsageError(f"course data not found at {DATA} (set FIJIRUN_DATA)")
+
+
+# ---- what a test session leaves behind: JVM crash logs, temp folders
+
+CRASH_LOG_PATTERNS = ("hs_err_pid*.log", "replay_pid*.log")
+# A test that crashes a JVM on purpose (tests/test_session_guards.py) puts this file
+# in its tmp_path: crash logs below it are expected.
+EXPECTED_CRASH_MARKER = ".expected-jvm-crash"
+
+
+def _crash_log_folders():
+    """Where a JVM writes its crash log: its working directory, else the temp folder."""
+    return {ROOT, Path.cwd().resolve(), Path(tempfile.gettempdir()).resolve()}
+
+
+def crash_logs(folders, recursive=False):
+    """The JVM crash logs (``hs_err_pid*.log``, ``replay_pid*.log``) in ``folders``."""
+    found = set()
+    for folder in folders:
+        for pattern in CRASH_LOG_PATTERNS:
+            found.update(p.resolve() for p in (folder.rglob(pattern) if recursive else folder.glob(pattern))
+                         if p.is_file())
+    return found
+
+
+def temp_leftovers():
+    """``fijirun-*`` folders in the temp folder (ImageJ homes ``fijirun-imagej-*``...)."""
+    return {p.resolve() for p in Path(tempfile.gettempdir()).glob("fijirun-*") if p.is_dir()}
+
+
+def _own_imagej_home():
+    """This process's ImageJ home: removed at exit, after the session finishes."""
+    process = sys.modules.get("fijirun.backends.process")
+    home = getattr(process, "PROCESS", {}).get("home") if process else None
+    return {Path(home).resolve()} if home else set()
+
+
+def pytest_sessionstart(session):
+    session.config._fijirun_before = (crash_logs(_crash_log_folders()), temp_leftovers())
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest removes its temp folders
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if not hasattr(config, "_fijirun_before"):
+        return
+    logs_before, temp_before = config._fijirun_before
+    folders = _crash_log_folders()
+    logs = crash_logs(folders) - logs_before
+    # tests run processes in their tmp_path: look in the whole base temp folder too
+    basetemp = getattr(config, "_tmp_path_factory", None)
+    basetemp = getattr(basetemp, "_basetemp", None)
+    if basetemp is not None and Path(basetemp).is_dir():
+        expected = [m.parent for m in Path(basetemp).rglob(EXPECTED_CRASH_MARKER)]
+        logs |= {p for p in crash_logs([Path(basetemp)], recursive=True) - logs_before
+                 if not any(p.is_relative_to(e) for e in expected)}
+    left = temp_leftovers() - temp_before - _own_imagej_home()
+    config._fijirun_crash_logs = sorted(logs)
+    config._fijirun_temp_leftovers = sorted(left)
+    if logs and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    logs = getattr(config, "_fijirun_crash_logs", [])
+    left = getattr(config, "_fijirun_temp_leftovers", [])
+    if logs:
+        terminalreporter.section("JVM crash logs", sep="=", red=True, bold=True)
+        terminalreporter.write_line(f"FAILED: a JVM crashed during the test session: {len(logs)} new crash "
+                                    f"log(s): {', '.join(map(str, logs))}", red=True)
+    if left:
+        terminalreporter.section("temp folders left behind", sep="=", yellow=True)
+        terminalreporter.write_line(f"WARNING: {len(left)} fijirun folder(s) left in "
+                                    f"{tempfile.gettempdir()}: {', '.join(p.name for p in left)}",
+                                    yellow=True)
 
 
 @pytest.fixture(scope="session")

@@ -175,6 +175,32 @@ def test_exit_zero_without_failures(tmp_path):
     assert "ask_threshold.ijm" in stdout and "needs-plugin" in stdout
 
 
+def test_a_course_with_no_activity_is_an_error(tmp_path):
+    """Nothing to run is no verdict: exit 2 (cannot start), one line on stderr."""
+    course = tmp_path / "course"
+    course.mkdir()
+    code, stdout, stderr = run_cli("regress", course, "--output", tmp_path / "out")
+    assert code == 2, (stdout, stderr)
+    assert stderr.strip().splitlines() == [
+        f"fijirun: no activities found in {course}: no .ijm files, no ImageJ Jython .py files "
+        "(--markdown: also .md code blocks)"]
+    assert "passed" not in stdout
+
+    # a CPython script is not an activity, nor is a Markdown block without --markdown
+    (course / "plot.py").write_text("import numpy as np\nprint(np.zeros(3))\n")
+    (course / "README.md").write_text('# Day 1\n\n```ijm\nprint("hello");\n```\n')
+    code, stdout, stderr = run_cli("regress", course, "--output", tmp_path / "out2", "--json")
+    assert code == 2, (stdout, stderr)
+    assert len(stderr.strip().splitlines()) == 1
+    assert stderr.startswith(f"fijirun: no activities found in {course}")
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, stdout
+    report = json.loads(lines[0])
+    assert report["activities"] == []
+    assert report["error"] == stderr.strip().removeprefix("fijirun: ")
+    assert not report["counts"].get("passed")
+
+
 def test_a_crashing_activity_does_not_stop_the_others(tmp_path):
     course = tmp_path / "course"
     course.mkdir()

@@ -219,7 +219,8 @@ def cmd_batch(args):
 
 
 def cmd_regress(args):
-    """``fijirun regress``: exit 1 when an activity failed or timed out, 2 when it cannot start."""
+    """``fijirun regress``: exit 1 when an activity failed or timed out, 2 when it cannot start
+    (including a course with no activity)."""
     from .regress import regress
     from .regress.report import exit_code, print_table, to_json, write_html, write_junit
 
@@ -233,6 +234,14 @@ def cmd_regress(args):
                          memory=args.memory, fiji_dir=args.fiji, on_done=progress)
     except (FileNotFoundError, FijirunError) as exc:
         sys.stderr.write(f"fijirun: {exc}\n")
+        return 2
+    if not report["activities"]:  # nothing ran: no verdict to trust
+        where = "no .ijm files, no ImageJ Jython .py files" + (
+            ", no ImageJ code blocks in .md files" if args.markdown else " (--markdown: also .md code blocks)")
+        message = f"no activities found in {args.course}: {where}"
+        sys.stderr.write(f"fijirun: {message}\n")
+        if args.json:
+            sys.stdout.write(to_json({**report, "error": message}) + "\n")
         return 2
     if args.junit:
         write_junit(report, args.junit)

@@ -12,10 +12,16 @@ the user's line numbers:
   :class:`~fijirun.errors.ParameterError` naming the variable.
 * http(s) URLs in string literals are replaced by their copies in the data
   directory (:mod:`fijirun.data`).
+
+Script files are read by :func:`read_script_text`, the one place that decodes
+them: UTF-8 (a byte-order mark is dropped), else Windows-1252 / Latin-1 as
+course scripts written on Windows are; a leading byte-order mark in text given
+directly is dropped by :func:`prepare_script` too.
 """
 
 from __future__ import annotations
 
+import codecs
 import copy
 import functools
 import json
@@ -34,6 +40,8 @@ __all__ = [
     "detect_language",
     "parse_parameters",
     "prepare_script",
+    "read_script_text",
+    "decode_script_bytes",
     "OUTPUT_DIR_NAMES",
     "INPUT_NAMES",
 ]
@@ -115,6 +123,49 @@ class PreparedScript:
         if line and 1 <= line <= len(lines):
             return lines[line - 1]
         return None
+
+
+BOM = "\ufeff"
+
+
+def decode_script_bytes(data):
+    """Decode a script file's bytes; return ``(text, encoding)``.
+
+    UTF-8 with a byte-order mark (``"utf-8-sig"``, the mark dropped), UTF-16
+    with its byte-order mark, plain UTF-8 (``"utf-8"``), else Windows-1252
+    (``"cp1252"``: Latin-1 plus the typographic quotes, dashes and euro sign of
+    Windows editors), else Latin-1 (``"latin-1"``, which decodes any byte).
+    Line endings are kept as they are.
+    """
+    data = bytes(data)
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError:
+            data = data[len(codecs.BOM_UTF8):]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            pass
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            pass
+    return data.decode("latin-1"), "latin-1"
+
+
+def read_script_text(path):
+    """Read a script file as ImageJ would; return ``(text, encoding)``.
+
+    See :func:`decode_script_bytes`. ``OSError`` when the file cannot be read.
+    """
+    return decode_script_bytes(Path(path).read_bytes())
+
+
+def _strip_bom(text):
+    return text[1:] if text.startswith(BOM) else text
 
 
 def detect_language(path=None, language=None):
@@ -309,6 +360,7 @@ def prepare_script(text, language, params=None, *, path="<code>", data_dir=None,
     InputError
         A file parameter names a file that does not exist.
     """
+    text = _strip_bom(text)  # a UTF-8 file read as plain UTF-8: "Undefined identifier" on line 1
     params = dict(params or {})
     data = data_dir if isinstance(data_dir, DataDir) else DataDir(data_dir)
     lines = text.splitlines(keepends=True)
@@ -406,5 +458,5 @@ def prepare_script(text, language, params=None, *, path="<code>", data_dir=None,
 
 def script_names(text, language):
     """Names a caller can set: ``#@`` parameters and top-level assignments."""
-    parameters, assignments = _analyse(text, language)
+    parameters, assignments = _analyse(_strip_bom(text), language)
     return {p.name for p in parameters} | set(assignments)

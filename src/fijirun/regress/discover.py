@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..prepare import JYTHON, MACRO
+from ..prepare import JYTHON, MACRO, read_script_text
 
 __all__ = ["Activity", "discover", "is_imagej_jython", "markdown_blocks"]
 
@@ -144,8 +144,8 @@ def discover(course_dir, *, markdown=False, exclude=()):
         if suffix not in (".ijm", ".py") and not (markdown and suffix == ".md"):
             continue
         try:
-            text = f.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            text, _ = read_script_text(f)
+        except OSError:
             continue
         if suffix == ".ijm":
             found.append(Activity(rel.as_posix(), MACRO, text, f))
