@@ -24,7 +24,8 @@ from .backends import get_backend_class
 from .data import DataDir
 from .errors import OutputDirError, OutputExistsError, RunError
 from .outputs import output_kind, read_image, read_rois, read_table, sha256
-from .prepare import INPUT_NAMES, OUTPUT_DIR_NAMES, detect_language, prepare_script, script_names
+from .prepare import (INPUT_NAMES, OUTPUT_DIR_NAMES, detect_language, prepare_script, read_script_text,
+                      script_names)
 from .provenance import RUN_RECORD, owned_outputs, write_json_atomic
 
 __all__ = ["Session", "RunResult", "DEFAULT_TIMEOUT"]
@@ -263,7 +264,7 @@ class Session:
         """
         path = Path(script)
         try:
-            text = path.read_text(encoding="utf-8")
+            text, _encoding = read_script_text(path)
         except OSError as exc:
             raise FileNotFoundError(f"cannot read script {script}: {exc.strerror}") from None
         return self._run(text, detect_language(path, language), params, path=str(path), input=input,

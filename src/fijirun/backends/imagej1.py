@@ -12,12 +12,11 @@ A JVM cannot be restarted in a process: every Session of a process shares it.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 from ..errors import EngineError
 from ..jars import MAVEN_IJ, MAVEN_JYTHON, downloads_allowed, find_ij_jar, find_jython_jar
 from ..luts import write_luts
+from ..tempdirs import make_temp_dir, sweep_stale
 from .base import register_backend
 from .inprocess import InProcessBackend
 from .process import COMMON_JVM_OPTIONS, PROCESS, ensure_display, finish_display, start_jvm
@@ -30,7 +29,8 @@ def _jvm_options(home, memory):
 
 
 def _make_home():
-    home = Path(tempfile.mkdtemp(prefix="fijirun-imagej-"))
+    sweep_stale()
+    home = make_temp_dir("imagej")
     for sub in ("plugins", "macros"):
         (home / sub).mkdir()
     write_luts(home / "luts")

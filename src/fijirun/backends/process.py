@@ -94,10 +94,24 @@ def shutdown_process(wait_for_awt=True):
             release_process_files()
             return
         jpype.shutdownJVM()  # JPype insists on the main thread
+        _drop_jpype_gc_hooks()
     display, PROCESS["display"] = PROCESS["display"], None
     if display is not None:
         display.stop()
     release_process_files()
+
+
+def _drop_jpype_gc_hooks():
+    """Forget JPype's garbage-collection hooks once the JVM is shut down.
+
+    Python's last collection at exit still calls them, and with Java objects
+    left to free (the guard's class loader, the runtime's maps) they try to
+    enter the JVM that is gone: a C++ exception, ``std::terminate``, exit 134
+    (1 exit in 5 here).
+    """
+    import gc
+
+    gc.callbacks[:] = [cb for cb in gc.callbacks if getattr(cb, "__module__", None) != "_jpype"]
 
 
 def release_process_files():

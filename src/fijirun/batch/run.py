@@ -34,6 +34,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..tempdirs import private_tmp
 from .combine import combine_tables, image_frame, write_combined
 from .inputs import BatchError, collect_inputs
 from .manifest import MANIFEST, Manifest, remove_tmp
@@ -75,7 +76,7 @@ CLUSTER_CONFIG = {
 }
 
 
-def local_cluster(workers=None):
+def local_cluster(workers=None, local_directory=None):
     """A Dask LocalCluster set up for batches: single-threaded worker processes.
 
     :func:`batch` starts one per call; start your own to keep the workers'
@@ -86,6 +87,8 @@ def local_cluster(workers=None):
     ----------
     workers : int, optional
         Worker processes; default the CPU count.
+    local_directory : path-like, optional
+        The workers' scratch folder (Dask's default: the temp folder).
 
     Returns
     -------
@@ -97,7 +100,7 @@ def local_cluster(workers=None):
     n = int(workers or os.cpu_count() or 1)
     with dask.config.set(CLUSTER_CONFIG):  # the nannies pass it on to their workers
         return LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                            dashboard_address=None, memory_limit=0,
+                            dashboard_address=None, memory_limit=0, local_directory=local_directory,
                             silence_logs=logging.CRITICAL)
 
 
@@ -114,7 +117,15 @@ def _dask_client(workers, scheduler):
         finally:
             client.close()
         return
-    cluster = local_cluster(workers)
+    tmp = contextlib.ExitStack()
+    # the workers' ImageJ homes and Dask's scratch space, removed whole even when
+    # the workers are killed (Ctrl-C) before they can clean up
+    scratch = tmp.enter_context(private_tmp("batch"))
+    try:
+        cluster = local_cluster(workers, local_directory=scratch)
+    except BaseException:
+        tmp.close()
+        raise
     try:
         # results come straight from the workers, not relayed by the scheduler
         client = Client(cluster, direct_to_workers=True)
@@ -123,7 +134,10 @@ def _dask_client(workers, scheduler):
         finally:
             client.close()
     finally:
-        cluster.close(timeout=30)
+        try:
+            cluster.close(timeout=30)
+        finally:
+            tmp.close()
 
 
 class _Progress:

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..prepare import read_script_text
 from ..reference import COLUMNS, MEASUREMENT_KEYS, Calibration
 from .model import CheckError
 
@@ -198,7 +199,7 @@ def _script_text(record):
     if not path or path == "<code>":
         return None
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text, _encoding = read_script_text(path)
     except OSError:
         return None
     if script.get("sha256") and hashlib.sha256(text.encode()).hexdigest() != script["sha256"]:

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from ..prepare import OUTPUT_DIR_NAMES, _analyse
+from ..tempdirs import private_tmp
 from .discover import discover
 
 __all__ = ["CLASSES", "UPDATE_SITES", "regress", "run_activity", "update_site"]
@@ -384,9 +385,10 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
     if tasks:
         with dask.config.set({"distributed.scheduler.allowed-failures": 0,
                               "distributed.scheduler.worker-saturation": 1.0}):
-            with LocalCluster(n_workers=min(n, len(tasks)), threads_per_worker=1, processes=True,
-                              dashboard_address=None, memory_limit=0,
-                              silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+            with private_tmp("regress") as scratch, \
+                    LocalCluster(n_workers=min(n, len(tasks)), threads_per_worker=1, processes=True,
+                                 dashboard_address=None, memory_limit=0, local_directory=scratch,
+                                 silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
                 client.register_plugin(_warm_plugin(options, {t["language"] for t in tasks}),
                                        name=PLUGIN_NAME)
                 runner = _Runner(client, tasks, min(n, len(tasks)), float(timeout), float(grace),
