@@ -22,6 +22,26 @@ ACTIVITIES = Path(__file__).resolve().parent / "activities"
 MACROS = ROOT / "fiji_macros"
 RANDOMSHAPES = DATA / "xy_8bit_binary_randomshapes.tif"
 
+# The pinned Fiji beside the project (shared/fiji) serves the fiji tests unless
+# FIJI_HOME names another; set here, before the test modules read it.
+PINNED_FIJI = ROOT.parent / "shared" / "fiji" / "Fiji.app"
+if not os.environ.get("FIJI_HOME") and PINNED_FIJI.is_dir():
+    os.environ["FIJI_HOME"] = str(PINNED_FIJI.resolve())
+
+
+def _tree_state(folder):
+    """Every file and folder under ``folder`` with its size and modification time."""
+    state = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            state[os.path.relpath(path, folder)] = (st.st_size, st.st_mtime_ns)
+    return state
+
 
 def pytest_configure(config):
     if not DATA.is_dir():
@@ -65,6 +85,8 @@ def _own_imagej_home():
 
 def pytest_sessionstart(session):
     session.config._fijirun_before = (crash_logs(_crash_log_folders()), temp_leftovers())
+    fiji = os.environ.get("FIJI_HOME")
+    session.config._fijirun_fiji = (fiji, _tree_state(fiji)) if fiji and os.path.isdir(fiji) else None
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest removes its temp folders
@@ -83,6 +105,13 @@ def pytest_sessionfinish(session, exitstatus):
         logs |= {p for p in crash_logs([Path(basetemp)], recursive=True) - logs_before
                  if not any(p.is_relative_to(e) for e in expected)}
     left = temp_leftovers() - temp_before - _own_imagej_home()
+    config._fijirun_fiji_changed = []
+    if config._fijirun_fiji is not None:  # read-only where CI runs it: nothing may be written there
+        fiji, before = config._fijirun_fiji
+        after = _tree_state(fiji)
+        config._fijirun_fiji_changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        if config._fijirun_fiji_changed:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     config._fijirun_crash_logs = sorted(logs)
     config._fijirun_temp_leftovers = sorted(left)
     if logs and session.exitstatus == pytest.ExitCode.OK:
@@ -96,6 +125,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.section("JVM crash logs", sep="=", red=True, bold=True)
         terminalreporter.write_line(f"FAILED: a JVM crashed during the test session: {len(logs)} new crash "
                                     f"log(s): {', '.join(map(str, logs))}", red=True)
+    changed = getattr(config, "_fijirun_fiji_changed", [])
+    if changed:
+        terminalreporter.section("Fiji.app written to", sep="=", red=True, bold=True)
+        terminalreporter.write_line(f"FAILED: the test session changed {len(changed)} path(s) in FIJI_HOME "
+                                    f"(read-only in CI): {', '.join(changed[:20])}", red=True)
     if left:
         terminalreporter.section("temp folders left behind", sep="=", yellow=True)
         terminalreporter.write_line(f"WARNING: {len(left)} fijirun folder(s) left in "

@@ -204,7 +204,10 @@ def test_a_course_with_no_activity_is_an_error(tmp_path):
 def test_a_crashing_activity_does_not_stop_the_others(tmp_path):
     course = tmp_path / "course"
     course.mkdir()
-    (course / "crash.py").write_text('from java.lang import Runtime\nRuntime.getRuntime().halt(3)\n')
+    # System.exit and Runtime.halt are refused (a failed run, not a dead worker): kill -9 itself
+    (course / "crash.py").write_text('from java.lang import ProcessHandle, Runtime\n'
+                                     'pid = ProcessHandle.current().pid()\n'
+                                     'Runtime.getRuntime().exec(["kill", "-9", str(pid)]).waitFor()\n')
     shutil.copy(COURSE / "day1" / "ask_threshold.ijm", course)
     code, report = _regress(course, tmp_path / "out")
     assert code == 1

@@ -19,6 +19,7 @@ from .errors import (  # noqa: E402
     JythonError,
     MacroError,
     NeedsDataError,
+    DamagedImageError,
     OutputDirError,
     OutputExistsError,
     ParameterError,
@@ -59,6 +60,7 @@ __all__ = [
     "JythonError",
     "UnrecognizedCommandError",
     "NeedsDataError",
+    "DamagedImageError",
     "DialogError",
     "ScriptTimeout",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "JythonError",
     "UnrecognizedCommandError",
     "NeedsDataError",
+    "DamagedImageError",
     "DialogError",
     "ScriptTimeout",
 ]
@@ -139,6 +140,14 @@ class NeedsDataError(RunError):
         if url:
             msg += f" (from {url}; put the file in the data directory, --data-dir)"
         super().__init__(msg, **kwargs)
+
+
+class DamagedImageError(RunError):
+    """The script read an image file that is truncated or corrupt.
+
+    ImageJ opens a truncated TIFF as if it were whole (the missing pixels
+    are 0), so its analysis would silently miss what the file lost.
+    """
 
 
 class DialogError(RunError):

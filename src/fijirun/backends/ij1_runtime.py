@@ -36,6 +36,7 @@ import threading
 import time
 
 from ..errors import (
+    DamagedImageError,
     DialogError,
     EngineError,
     JythonError,
@@ -198,6 +199,8 @@ class IJ1Runtime:
                 error.args = (error._format(),)
         if error is None:
             error = self._printed_exception(script, printed)
+        if error is None:
+            error = self._damaged_input(run, script)
         alive = bool(run.scriptThreadAlive())
         if timed_out:
             error = ScriptTimeout(f"stopped after the {timeout:g} s timeout", path=script.path)
@@ -255,12 +258,23 @@ class IJ1Runtime:
             return err_cls(f"Java exception: {text}", line=line, source=script.line_text(line), log=stack,
                            **where)
         if kind == "exit":
-            return RunError(f"the script called System.exit({text})", line=line,
+            return RunError(f"the script called {title}({text})", line=line,
                             source=script.line_text(line), **where)
         if kind == "needs-data":
             url = str(self.Prefs.getImagesURL() or "https://imagej.net/images/") + title
             return NeedsDataError(title, url=url, **where)
         return RunError(f"{kind}: {title}: {text}", line=line, **where)
+
+    @staticmethod
+    def _damaged_input(run, script):
+        """A run that read a truncated or corrupt image failed (ImageJ reads it as if whole)."""
+        from ..integrity import image_damage
+
+        for path in list(run.reads):
+            damage = image_damage(str(path))
+            if damage:
+                return DamagedImageError(f"the image {path} is {damage}", path=script.path)
+        return None
 
     def _needs_data(self, message, script, data_dir):
         """A failed open of a URL that the data directory does not have."""

@@ -101,6 +101,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         public final List<Event> events = Collections.synchronizedList(new ArrayList<>());
         public final List<String[]> commands = Collections.synchronizedList(new ArrayList<>());
         public final List<String> survivors = Collections.synchronizedList(new ArrayList<>());
+        public final java.util.Set<String> reads = Collections.synchronizedSet(new java.util.LinkedHashSet<>());
         final ByteArrayOutputStream console = new ByteArrayOutputStream();
         final StringWriter jythonOutput = new StringWriter();
         volatile Thread thread;
@@ -809,18 +810,29 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         public void checkPermission(Permission perm, Object context) {
         }
 
+        /** Files a run's threads open for reading (the images it analysed among them). */
+        @Override
+        public void checkRead(String file) {
+            if (file != null && !file.endsWith(".class") && !file.endsWith(".jar")) {
+                Run run = ownerOf(Thread.currentThread());
+                if (run != null && run.reads.size() < 10000)
+                    run.reads.add(file);
+            }
+        }
+
         @Override
         public void checkExit(int status) {
             if (exiting)
                 return;
             Thread t = Thread.currentThread();
             Run run = ownerOf(t);
+            String stack = stackText(t.getStackTrace());
+            String how = stack.contains("java.lang.Runtime.halt(") ? "Runtime.halt" : "System.exit";
             if (run != null)
-                run.fail(new Event("exit", "System.exit", Integer.toString(status),
-                                   stackText(t.getStackTrace()), t.getName(), null));
+                run.fail(new Event("exit", how, Integer.toString(status), stack, t.getName(), null));
             else
-                addStray("System.exit(" + status + ") refused outside the script (thread " + t.getName() + ")\n");
-            throw new SecurityException("fijirun: System.exit(" + status + ") is not allowed in a script");
+                addStray(how + "(" + status + ") refused outside the script (thread " + t.getName() + ")\n");
+            throw new SecurityException("fijirun: " + how + "(" + status + ") is not allowed in a script");
         }
     }
 }
