@@ -1,0 +1,4 @@
+from ij import IJ
+imp = IJ.createImage("empty", "8-bit black", 0, 0, 1)
+imp.show()
+print(imp.getWidth())

@@ -1,0 +1,4 @@
+from ij import IJ
+i = 0
+while True:
+    i += 1

@@ -1,0 +1,11 @@
+Dialog.create("Options");
+Dialog.addNumber("Size", 32);
+Dialog.addChoice("Type", newArray("8-bit", "16-bit"));
+Dialog.addCheckbox("Invert", true);
+Dialog.show();
+size = Dialog.getNumber();
+type = Dialog.getChoice();
+inv = Dialog.getCheckbox();
+newImage("d", type + " ramp", size, size, 1);
+if (inv) run("Invert");
+print(getTitle() + " " + bitDepth());

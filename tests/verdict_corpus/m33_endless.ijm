@@ -1,0 +1,5 @@
+// never ends
+n = 0;
+while (true) {
+    n = n + 1;
+}

@@ -1,0 +1,2 @@
+open("data/my_own_microscope_image.tif");
+run("Measure");
