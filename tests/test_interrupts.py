@@ -103,14 +103,14 @@ class Watched:
             time.sleep(0.1)
         pytest.fail(f"no {what} within {timeout} s")
 
-    def interrupt(self, target, timeout):
-        """SIGINT to the process or its group; (exit status, seconds, stdout, stderr)."""
+    def interrupt(self, target, timeout, sig=signal.SIGINT):
+        """SIGINT (or ``sig``) to the process or its group; (exit status, seconds, stdout, stderr)."""
         self.look()
         t0 = time.monotonic()
         if target == "group":
-            os.killpg(self.proc.pid, signal.SIGINT)
+            os.killpg(self.proc.pid, sig)
         else:
-            os.kill(self.proc.pid, signal.SIGINT)
+            os.kill(self.proc.pid, sig)
         try:
             out, err = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -206,6 +206,21 @@ def test_ctrl_c_stops_fijirun_run(watched, tmp_path, target):
         (seconds < 10, f"{seconds:.1f} s after SIGINT"),
         (len(lines) == 1 and "interrupt" in lines[0].lower(),
          f"stderr is not one line saying 'interrupted': {stderr[-2000:]!r}"),
+        (not list(out.glob(".fijirun-staging-*")), "the staging folder is left in the output folder"),
+    ])
+    assert not problems, f"stdout {stdout[-1000:]!r}; stderr {stderr[-2000:]!r}"
+
+
+def test_sigterm_stops_fijirun_run_and_cleans_up(watched, tmp_path):
+    script = tmp_path / "endless.ijm"
+    script.write_text(ENDLESS_MACRO)
+    out = tmp_path / "out"
+    w = watched([sys.executable, "-m", "fijirun", "run", script, "--output", out, "--data-dir", DATA])
+    w.wait_for(lambda: list(out.glob(".fijirun-staging-*/started.txt")), 90, "macro running")
+    code, seconds, stdout, stderr = w.interrupt("process", timeout=10, sig=signal.SIGTERM)
+    problems = _leftovers(w, out) + _check([
+        (code == 143, f"exit status {code}, not 143"),
+        ("SIGTERM" in stderr, f"stderr does not say SIGTERM: {stderr[-2000:]!r}"),
         (not list(out.glob(".fijirun-staging-*")), "the staging folder is left in the output folder"),
     ])
     assert not problems, f"stdout {stdout[-1000:]!r}; stderr {stderr[-2000:]!r}"

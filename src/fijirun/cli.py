@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 
 from . import __version__
 from .errors import FijirunError, RunError
@@ -254,11 +256,25 @@ def cmd_regress(args):
     return exit_code(report)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: the script stopped, everything cleaned up."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The JVM runs with -Xrs (no signal handlers of its own): SIGTERM is ours too.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.func(args)
+    except Terminated:
+        sys.stderr.write("fijirun: terminated (SIGTERM)\n")
+        return 143
     except KeyboardInterrupt:
         sys.stderr.write("fijirun: interrupted\n")
         return 130

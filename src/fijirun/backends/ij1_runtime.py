@@ -110,6 +110,7 @@ class IJ1Runtime:
             # not news for a user who runs a macro
             self.guard = self.RunGuard.install()
         self._jython_ready = False
+        self._last_run = None
         self._samples = {}  # data dir root -> java.util.HashMap of sample name -> local path
         self._defaults = self._snapshot_settings()
         self.reset()
@@ -121,6 +122,11 @@ class IJ1Runtime:
     def dispose_windows(self):
         """Dispose every AWT window on the event thread."""
         self.RunGuard.disposeAllWindows()
+
+    def script_still_running(self):
+        """Whether the last run's script thread survived being stopped (replace this ImageJ)."""
+        run = self._last_run
+        return run is not None and bool(run.scriptThreadAlive())
 
     @property
     def exit_guarded(self):
@@ -156,9 +162,11 @@ class IJ1Runtime:
             except KeyboardInterrupt:
                 self.guard.terminate(run, _ABORT_GRACE_MS)
                 self.guard.finish(run)
+                self._last_run = run
                 raise
             seconds = time.perf_counter() - start
             self.guard.finish(run)
+            self._last_run = run
             return self._outcome(run, script, data_dir, timeout, timed_out, seconds)
 
     def _warm_jython(self):

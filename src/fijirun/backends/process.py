@@ -15,7 +15,7 @@ from ..errors import EngineError
 from ..jars import find_java
 
 __all__ = ["PROCESS", "ensure_display", "finish_display", "start_jvm", "shutdown_process",
-           "release_process_files", "COMMON_JVM_OPTIONS"]
+           "release_process_files", "script_still_running", "COMMON_JVM_OPTIONS"]
 
 # fail fast offline instead of hanging on a URL; Jython without its site scan
 # -Xrs: the JVM installs no SIGINT/SIGTERM handlers, so Ctrl-C is Python's
@@ -112,6 +112,15 @@ def _drop_jpype_gc_hooks():
     import gc
 
     gc.callbacks[:] = [cb for cb in gc.callbacks if getattr(cb, "__module__", None) != "_jpype"]
+
+
+def script_still_running():
+    """Whether this process's last script outlived its stop: its JVM should be replaced.
+
+    A batch or regression worker asks after every task.
+    """
+    runtime = PROCESS["runtime"]
+    return runtime is not None and runtime.script_still_running()
 
 
 def release_process_files():

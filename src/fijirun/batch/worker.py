@@ -30,6 +30,7 @@ from pathlib import Path
 from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from ..backends.process import script_still_running
 from ..errors import FijirunError, RunError, ScriptTimeout
 from ..provenance import write_json_atomic
 from .manifest import tmp_root
@@ -123,11 +124,6 @@ def _error_dict(exc):
             "source": None}
 
 
-def _script_thread_alive():
-    """Whether a stopped script's thread is still running (the JVM may be wedged)."""
-    return any(t.name.startswith("fijirun-") and t.is_alive() for t in threading.enumerate())
-
-
 def _check(folder):
     from ..check import check  # issue 4
 
@@ -208,7 +204,7 @@ def run_image(task):
                               "line": None, "source": None}
         write_json_atomic(final / BATCH_RECORD, entry)
     entry["seconds"] = round(time.perf_counter() - t0, 4)
-    entry["replace_worker"] = entry["status"] == "timeout" or _script_thread_alive()
+    entry["replace_worker"] = entry["status"] == "timeout" or script_still_running()
     return entry
 
 

@@ -28,6 +28,7 @@ import shutil
 import time
 from pathlib import Path
 
+from ..backends.process import script_still_running
 from ..prepare import OUTPUT_DIR_NAMES, _analyse
 from ..tempdirs import private_tmp
 from .discover import discover
@@ -135,12 +136,6 @@ def _check(folder, outputs):
     return str(report.verdict), reason
 
 
-def _script_thread_alive():
-    import threading
-
-    return any(t.name.startswith("fijirun-") and t.is_alive() for t in threading.enumerate())
-
-
 def run_activity(task):
     """Run one activity and classify it (a Dask task; also callable directly).
 
@@ -222,7 +217,7 @@ def run_activity(task):
     root = Path(task.get("root") or out.parent)
     record["outputs"] = [p.relative_to(root).as_posix() for p in _outputs(out)]
     record["seconds"] = round(time.perf_counter() - t0, 3)
-    record["replace_worker"] = record["class"] == TIMEOUT or _script_thread_alive()
+    record["replace_worker"] = record["class"] == TIMEOUT or script_still_running()
     return record
 
 
