@@ -294,15 +294,26 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
             return 0;
         }
 
+        int lineOfCaller() {
+            Thread t = Thread.currentThread();
+            if (EventQueue.isDispatchThread() && installed != null && installed.queue != null) {
+                Cause c = installed.queue.cause();
+                if (c != null && c.run == this)
+                    return c.line;
+            }
+            // another thread of the run: where the script is meanwhile says nothing about it
+            return t == thread ? lineNow(t) : 0;
+        }
+
         void record(Event e) {
             if (e.line == 0)
-                e.line = lineNow(thread);
+                e.line = lineOfCaller();
             events.add(e);
         }
 
         void fail(Event e) {
             if (e.line == 0)
-                e.line = lineNow(thread);
+                e.line = lineOfCaller();
             events.add(e);
             if (!failed) {
                 failed = true;
@@ -323,6 +334,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
     private static int runCount;
 
     private volatile Run current;
+    private CausalQueue queue;
     private volatile boolean exiting;
     private final PrintStream realOut;
     private final PrintStream realErr;
@@ -342,6 +354,8 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         Executer.addCommandListener(g);
         IJ.setExceptionHandler(g);
         Toolkit.getDefaultToolkit().addAWTEventListener(g, AWTEvent.WINDOW_EVENT_MASK);
+        g.queue = g.new CausalQueue();
+        Toolkit.getDefaultToolkit().getSystemEventQueue().push(g.queue);
         try {
             System.setOut(new PrintStream(g.new Router(g.realOut), true, "UTF-8"));
             System.setErr(new PrintStream(g.new Router(g.realErr), true, "UTF-8"));
@@ -552,7 +566,13 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
     private Run ownerOf(Thread t) {
         Run r = current;
-        return r != null && !r.isSettled() && r.owns(t) ? r : null;
+        if (r == null || r.isSettled())
+            return null;
+        if (r.owns(t))
+            return r;
+        // the event thread works for a run while it dispatches an event the run posted
+        return EventQueue.isDispatchThread() && t == Thread.currentThread() && queue != null
+                && queue.cause() != null && queue.cause().run == r ? r : null;
     }
 
     static String stackText(StackTraceElement[] stack) {
@@ -578,22 +598,19 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         Thread st = run.thread;
         if (st != null && st.isAlive() && !threads.contains(st))
             threads.add(0, st);
-        Thread waitingOnEdt = null;
         for (Thread t : threads) {
             for (StackTraceElement e : t.getStackTrace()) {
                 String m = e.getMethodName();
                 if (classes.contains(e.getClassName())
                         && (m.equals("show") || m.equals("setVisible") || m.equals("showDialog")))
                     return t;
-                if (e.getClassName().equals("java.awt.EventQueue") && m.equals("invokeAndWait"))
-                    waitingOnEdt = t;
             }
         }
-        if (waitingOnEdt != null && EventQueue.isDispatchThread()) {
+        if (EventQueue.isDispatchThread() && queue != null && queue.cause() != null && queue.cause().run == run) {
             for (StackTraceElement e : Thread.currentThread().getStackTrace()) {
                 if (classes.contains(e.getClassName()) && (e.getMethodName().equals("show")
                         || e.getMethodName().equals("setVisible") || e.getMethodName().equals("showDialog")))
-                    return waitingOnEdt;
+                    return Thread.currentThread();  // shown while dispatching what the run posted
             }
         }
         return null;
@@ -625,8 +642,14 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         StackTraceElement[] openerStack = opener != null ? opener.getStackTrace() : new StackTraceElement[0];
         String stack = stackText(openerStack);
         // the line before the dialog goes: a modal dialog's caller runs on once it is disposed
-        int line = run != null && opener != null ? run.lineAt(run.thread == opener ? openerStack
-                                                             : run.thread.getStackTrace()) : 0;
+        int line = 0;
+        if (run != null && opener != null) {
+            Cause cause = queue.cause();
+            if (opener == Thread.currentThread() && cause != null)
+                line = cause.line;  // shown by the event thread: the line that posted the work
+            else if (opener == run.thread)
+                line = run.lineAt(openerStack);
+        }
         String cls = dialog.getClass().getName();
         dialog.dispose();  // a modal dialog returns to its caller
         if (isWaitForUser(dialog)) {
@@ -762,6 +785,70 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         if (name.equals("cache") || name.endsWith(".txt"))
             return null;
         return name;
+    }
+
+    // ------------------------------------------------------------ the event queue
+
+    /**
+     * The AWT event queue, knowing which run posted each event (invokeLater,
+     * invokeAndWait and what they post in turn), so that what the event thread
+     * does on a run's behalf — a dialog, an exception, printed text — belongs
+     * to that run, and to no other. Events the toolkit posts (painting, input)
+     * have no cause: what they do is stray.
+     */
+    /** A run that posted an event, and the script line it was at. */
+    static final class Cause {
+        final Run run;
+        final int line;
+
+        Cause(Run run, int line) {
+            this.run = run;
+            this.line = line;
+        }
+    }
+
+    final class CausalQueue extends EventQueue {
+        private final Map<AWTEvent, Cause> causes = Collections.synchronizedMap(new java.util.WeakHashMap<>());
+        private volatile Cause dispatching;  // the cause of the event being dispatched (event thread only)
+
+        Cause cause() {
+            return dispatching;
+        }
+
+        @Override
+        public void postEvent(AWTEvent event) {
+            Thread t = Thread.currentThread();
+            Run run = current;
+            if (run != null && !run.isSettled()) {
+                Cause here = dispatching;
+                if (run.owns(t))
+                    causes.put(event, new Cause(run, t == run.thread ? run.lineNow(t) : 0));
+                else if (here != null && here.run == run && EventQueue.isDispatchThread())
+                    causes.put(event, here);
+            }
+            super.postEvent(event);
+        }
+
+        @Override
+        protected void dispatchEvent(AWTEvent event) {
+            Cause saved = dispatching;
+            Cause cause = causes.remove(event);
+            dispatching = cause;
+            try {
+                super.dispatchEvent(event);
+            } catch (RuntimeException | Error e) {
+                // thrown by work the run posted (invokeLater): the run's exception, as on its own thread
+                if (cause != null && !cause.run.isSettled()) {
+                    Event failure = new Event("exception", e.getClass().getName(), String.valueOf(e),
+                                              throwableText(e), Thread.currentThread().getName(), null);
+                    failure.line = cause.line;
+                    cause.run.fail(failure);
+                }
+                throw e;
+            } finally {
+                dispatching = saved;
+            }
+        }
     }
 
     // ------------------------------------------------------------ console
