@@ -128,9 +128,8 @@ def test_one_session_shuffled_under_load_matches_fresh(fresh, backend, tmp_path)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["imagej1"])  # fijirun batch runs plain ImageJ only
 def test_batch_matches_fresh(fresh, backend, tmp_path):
-    if backend != "imagej1":
-        pytest.skip("fijirun batch has no --backend option: it always runs plain ImageJ (imagej1)")
     paths = V.batch_activities()
     failures = []
     t0 = time.perf_counter()

@@ -217,6 +217,20 @@ class Session:
             self.startup_seconds = time.perf_counter() - t
         return self
 
+    def warm_up(self, languages=("ijm", "jython")):
+        """Do ImageJ's first-time work now (classes, the first window and dialog, Jython).
+
+        Batch and regression workers call it before their first task, so that a
+        short timeout never counts a JVM's first-time costs against a script.
+
+        Parameters
+        ----------
+        languages : sequence of {"ijm", "jython"}
+        """
+        self.start()
+        self.backend.warm_up(tuple(languages))
+        return self
+
     def close(self):
         self.backend.close()
 

@@ -152,11 +152,14 @@ class IJ1Runtime:
             start = time.perf_counter()
             deadline = start + timeout
             timed_out = False
+            where, settling = "", False
             self.guard.start(run)
             try:
                 while not run.waitSettled(_WAIT_SLICE_MS):
                     if time.perf_counter() >= deadline:
                         timed_out = True
+                        where = str(self.RunGuard.threadDump(run))
+                        settling = bool(run.scriptEnded)
                         self.guard.terminate(run, _ABORT_GRACE_MS)
                         break
             except KeyboardInterrupt:
@@ -167,7 +170,37 @@ class IJ1Runtime:
             seconds = time.perf_counter() - start
             self.guard.finish(run)
             self._last_run = run
-            return self._outcome(run, script, data_dir, timeout, timed_out, seconds)
+            return self._outcome(run, script, data_dir, timeout, timed_out, seconds, where, settling)
+
+    _WARM_UP_MACRO = (
+        'newImage("fijirun-warm-up", "8-bit ramp", 64, 64, 1);\n'
+        'run("Gaussian Blur...", "sigma=1");\n'
+        'setAutoThreshold("Default dark");\n'
+        'run("Set Measurements...", "area mean centroid redirect=None decimal=3");\n'
+        'run("Analyze Particles...", "display clear add");\n'
+        'showMessage("fijirun", "warm-up");\n'
+        'close("*");\n'
+    )
+
+    def warm_up(self, languages=("ijm", "jython")):
+        """Do ImageJ's first-time work now, outside any run and its timeout.
+
+        The first window, dialog, particle analysis and Jython script of a JVM
+        load classes and set up AWT: seconds on a loaded two-core machine, which
+        a short timeout must not count against the first script.
+        """
+        with self._lock:
+            if "jython" in languages and not self._jython_ready:
+                self._warm_jython()
+            if "ijm" in languages:
+                self.reset()
+                run = self.guard.newRun("ijm", self._WARM_UP_MACRO, "<fijirun warm-up>", "", False,
+                                        self.HashMap(), self.HashMap())
+                self.guard.start(run)
+                run.waitSettled(120_000)
+                self.guard.finish(run)
+                self.guard.drainStray()
+                self.reset()
 
     def _warm_jython(self):
         """Initialise Jython's classes once, outside any user's run.
@@ -185,7 +218,7 @@ class IJ1Runtime:
             raise EngineError(f"Jython does not start in this ImageJ: {run.failure}")
         self._jython_ready = True
 
-    def _outcome(self, run, script, data_dir, timeout, timed_out, seconds):
+    def _outcome(self, run, script, data_dir, timeout, timed_out, seconds, where="", settling=False):
         messages, warnings = [], []
         error = None
         for event in list(run.events):
@@ -211,7 +244,9 @@ class IJ1Runtime:
             error = self._damaged_input(run, script)
         alive = bool(run.scriptThreadAlive())
         if timed_out:
-            error = ScriptTimeout(f"stopped after the {timeout:g} s timeout", path=script.path)
+            note = " (its script had ended; the run was settling)" if settling else ""
+            error = ScriptTimeout(f"stopped after the {timeout:g} s timeout{note}", path=script.path)
+            warnings.append("where the script's threads and the event thread were at the timeout:\n" + where)
         for name in run.survivors:
             warnings.append(f"thread '{name}' started by the script was still running when it ended")
         if alive:
@@ -244,17 +279,22 @@ class IJ1Runtime:
             if "ij.macro.Interpreter.showError(" in stack or title == "Macro Error":
                 first = text.split("\n")[0].strip()
                 m = _MACRO_LINE.match(first)
-                message, line = (m.group("msg"), int(m.group("line"))) if m else (first, line)
+                if m and script.language == MACRO:
+                    message, line = m.group("msg"), int(m.group("line"))
+                elif m:  # a macro a Jython script ran (IJ.runMacro): the script's line is Jython's
+                    message = f"{m.group('msg')} (line {m.group('line')} of the macro it ran)"
+                else:
+                    message = first
                 u = _UNRECOGNIZED.search(message)
                 if u:
                     return UnrecognizedCommandError(u.group("cmd"), line=line, source=script.line_text(line),
                                                     **where)
-                return self._needs_data(message, script, data_dir) or MacroError(
+                return self._needs_data(message, script, data_dir, line) or MacroError(
                     message, line=line, source=script.line_text(line), **where)
             u = _UNRECOGNIZED.search(text)
             if u:
                 return UnrecognizedCommandError(u.group("cmd"), line=line, source=script.line_text(line), **where)
-            return self._needs_data(text, script, data_dir) or ScriptError(
+            return self._needs_data(text, script, data_dir, line) or ScriptError(
                 f"{title}: {text.strip()}", line=line, source=script.line_text(line), **where)
         if kind in ("dialog", "wait-dialog"):
             return DialogError(
@@ -284,13 +324,14 @@ class IJ1Runtime:
                 return DamagedImageError(f"the image {path} is {damage}", path=script.path)
         return None
 
-    def _needs_data(self, message, script, data_dir):
+    def _needs_data(self, message, script, data_dir, line=None):
         """A failed open of a URL that the data directory does not have."""
         for url, local in script.urls.items():
             if local is None:
                 name = data_dir.file_name(url)
                 if url in message or name in message or "URL" in message or "url" in message:
-                    return NeedsDataError(name, url=url, path=script.path)
+                    return NeedsDataError(name, url=url, path=script.path, line=line,
+                                          source=script.line_text(line))
         return None
 
     def _failure_error(self, failure, script):

@@ -87,6 +87,10 @@ class InProcessBackend(Backend):
         self.start()
         return self.runtime.run(script, timeout=timeout, data_dir=self.data_dir, batch_mode=self.batch_mode)
 
+    def warm_up(self, languages=("ijm", "jython")):
+        self.start()
+        self.runtime.warm_up(languages)
+
     def close(self):
         # The JVM and display live until the process exits (JPype cannot restart
         # a JVM); shutdown_process ends them at exit.

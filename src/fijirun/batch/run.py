@@ -463,7 +463,10 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
             cluster = contextlib.ExitStack()
             try:
                 client, where = cluster.enter_context(_dask_client(workers, scheduler))
-                client.register_plugin(SessionPlugin(options), name=PLUGIN_NAME)
+                from ..prepare import detect_language
+
+                client.register_plugin(SessionPlugin(options, languages=(detect_language(Path(script)),)),
+                                       name=PLUGIN_NAME)
                 t_ready = time.perf_counter()
                 runner = _Batch(client, manifest, todo, task_base, float(timeout), float(grace), bar)
                 runner.run()

@@ -80,12 +80,15 @@ class SessionPlugin(WorkerPlugin):
 
     name = PLUGIN_NAME
 
-    def __init__(self, options):
+    def __init__(self, options, languages=()):
         self.options = dict(options)
+        self.languages = tuple(languages)
 
     def setup(self, worker):
         try:
-            get_session(self.options)
+            session = get_session(self.options)
+            if self.languages:  # a JVM's first-time costs stay out of the first image's timeout
+                session.warm_up(self.languages)
         except Exception:  # noqa: BLE001 - the tasks report it, image by image
             pass
 

@@ -222,23 +222,14 @@ def run_activity(task):
 
 
 def _warm_plugin(options, languages):
-    """A worker plugin that starts the engine and, when needed, Jython before the first activity.
+    """A worker plugin that starts and warms the engine before the first activity.
 
-    The first Jython script of a JVM also loads the Jython interpreter (seconds on a small
-    machine): warming it at worker start keeps that out of the activities' timeouts.
+    A JVM's first window, dialog and Jython script cost seconds on a loaded small
+    machine: :meth:`fijirun.Session.warm_up` keeps them out of the activities' timeouts.
     """
-    from ..batch.worker import SessionPlugin, get_session
+    from ..batch.worker import SessionPlugin
 
-    class WarmSessionPlugin(SessionPlugin):
-        def setup(self, worker):
-            try:
-                session = get_session(self.options)
-                if "jython" in languages:
-                    session.run_code("pass\n", "jython", timeout=300, raise_on_error=False)
-            except Exception:  # noqa: BLE001 - the activities report it
-                pass
-
-    return WarmSessionPlugin(options)
+    return SessionPlugin(options, languages=sorted(languages))
 
 
 def activity_folder(path):

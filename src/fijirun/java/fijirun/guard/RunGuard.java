@@ -111,6 +111,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         public volatile Throwable failure;
         volatile boolean failed;           // an error was recorded: abort under way
         volatile boolean stopping;         // fijirun stops it (timeout, Ctrl-C)
+        public volatile boolean scriptEnded;  // its script is done; the run is settling
         final CountDownLatch settled = new CountDownLatch(1);
 
         Run(String language, String code, String path, String arg, boolean batchMode,
@@ -215,6 +216,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
         /** On the script thread, once its script ended: see everything it caused. */
         private void settle() {
+            scriptEnded = true;
             try {
                 if (batchMode && isMacro())
                     Interpreter.batchMode = false;
@@ -532,6 +534,22 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
             r.run();
         else
             EventQueue.invokeAndWait(r);
+    }
+
+    /** Where the run's threads and the event thread are (for a run that did not end in time). */
+    public static String threadDump(Run run) {
+        StringBuilder sb = new StringBuilder();
+        for (Map.Entry<Thread, StackTraceElement[]> e : Thread.getAllStackTraces().entrySet()) {
+            Thread t = e.getKey();
+            boolean edt = t.getName().startsWith("AWT-EventQueue");
+            if (!edt && !run.owns(t))
+                continue;
+            sb.append('"').append(t.getName()).append("\" ").append(t.getState()).append('\n');
+            StackTraceElement[] stack = e.getValue();
+            for (int i = 0; i < Math.min(stack.length, 40); i++)
+                sb.append("    at ").append(stack[i]).append('\n');
+        }
+        return sb.toString();
     }
 
     /** Text printed or reported outside any run since the last call. */
