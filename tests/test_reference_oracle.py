@@ -90,7 +90,10 @@ class IJOutput:
 
 def run_imagej(session, cases, workdir=None):
     """Run ImageJ on all cases in one macro run; returns one IJOutput per case."""
-    work = Path(workdir or tempfile.mkdtemp(prefix="fijirun-ref-"))
+    if workdir is None:  # a private folder, removed once the outputs are read
+        with tempfile.TemporaryDirectory(prefix="fijirun-ref-") as tmp:
+            return run_imagej(session, cases, tmp)
+    work = Path(workdir)
     inp = work / "in"
     out = work / "out"
     inp.mkdir(parents=True, exist_ok=True)
