@@ -28,14 +28,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -185,21 +183,43 @@ def run_regress(course, out, backend, *, workers=1, timeout=TIMEOUT, cli_timeout
     return json.loads(lines[-1])
 
 
+# One activity alone in a fresh Python process, run as a regress worker runs it (warm
+# engine, then fijirun.regress.run_activity) but without a Dask cluster around it:
+# seconds less per activity. A process that dies is classified as a dead worker is.
+_ALONE = """
+import json, sys
+from fijirun.regress.run import activity_tasks, run_alone
+course, out, backend, timeout, fiji = sys.argv[1:6]
+tasks = activity_tasks(course, out, data_dir={data!r}, backend=backend, timeout=float(timeout),
+                       fiji_dir=fiji or None)
+assert len(tasks) == 1, tasks
+print("VERDICT " + json.dumps(run_alone(tasks[0])), flush=True)
+"""
+
+
 def _fresh_one(path, backend, timeout, corpus):
     src = Path(corpus) / path
     with tempfile.TemporaryDirectory(prefix="verdict-fresh-") as tmp:
         course = Path(tmp) / "course"
         (course / Path(path).parent).mkdir(parents=True)
         shutil.copy2(src, course / path)
-        report = run_regress(course, Path(tmp) / "out", backend, workers=1, timeout=timeout)
-        records = report["activities"]
-        if len(records) != 1 or records[0]["path"] != path:
-            raise RuntimeError(f"regress of {path} alone gave {records!r}")
-        return path, verdict(records[0], tmp)
+        fiji = str(fiji_dir()) if backend == "fiji" else ""
+        proc = subprocess.run([sys.executable, "-c", _ALONE.format(data=str(DATA)), str(course),
+                               str(Path(tmp) / "out"), backend, str(timeout), fiji],
+                              capture_output=True, text=True, timeout=600, env=child_env(),
+                              stdin=subprocess.DEVNULL)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("VERDICT ")]
+        if lines:
+            record = json.loads(lines[-1][len("VERDICT "):])
+        else:  # the process died with its activity (System.exit on Java >= 24, a native crash)
+            record = {"class": "failed", "message": "the process died while running it", "line": None}
+        if record.get("path", path) != path:
+            raise RuntimeError(f"{path} alone gave {record!r}")
+        return path, verdict(record, tmp)
 
 
 def fresh_records(backend, *, paths=None, timeout=TIMEOUT, parallel=2, corpus=CORPUS):
-    """Each activity's verdict when it runs alone in a fresh ``fijirun regress`` process.
+    """Each activity's verdict when it runs alone in a fresh process (as a regress worker runs it).
 
     Returns
     -------

@@ -20,7 +20,6 @@ Classes: ``passed`` (ran to the end, its saved outputs of known kinds pass
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -33,7 +32,8 @@ from ..prepare import OUTPUT_DIR_NAMES, _analyse
 from ..tempdirs import private_tmp
 from .discover import discover
 
-__all__ = ["CLASSES", "UPDATE_SITES", "regress", "run_activity", "update_site"]
+__all__ = ["CLASSES", "UPDATE_SITES", "activity_tasks", "regress", "run_activity", "run_alone",
+           "update_site"]
 
 PASSED, FAILED, NEEDS_PLUGIN, NEEDS_DATA, TIMEOUT = "passed", "failed", "needs-plugin", "needs-data", "timeout"
 CLASSES = (PASSED, FAILED, NEEDS_PLUGIN, NEEDS_DATA, TIMEOUT)
@@ -232,14 +232,37 @@ def _warm_plugin(options, languages):
     return SessionPlugin(options, languages=sorted(languages))
 
 
+def session_options(data_dir, backend, timeout, memory, fiji_dir=None):
+    """The engine options of a regression's workers (hashable values)."""
+    options = {"backend": backend, "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
+               "memory": memory, "timeout": float(timeout)}
+    if fiji_dir:
+        options["fiji_dir"] = str(fiji_dir)
+    return options
+
+
+def activity_tasks(course, out, *, data_dir=None, backend="imagej1", timeout=120.0, memory="2g",
+                   fiji_dir=None, markdown=False):
+    """The tasks (one per activity discovered in ``course``) that :func:`run_activity` runs."""
+    course, out = Path(course).resolve(), Path(out).resolve()
+    options = session_options(data_dir, backend, timeout, memory, fiji_dir)
+    return [{"path": a.path, "file": str(a.file), "language": a.language, "text": a.text,
+             "outdir": str(out / activity_folder(a.path)), "root": str(out),
+             "timeout": float(timeout), "options": options}
+            for a in discover(course, markdown=markdown, exclude=[out])]
+
+
+def run_alone(task):
+    """Run one activity in this process as a regression worker would (warm engine, then the task)."""
+    from ..batch.worker import get_session
+
+    get_session(task["options"]).warm_up([task["language"]])
+    return run_activity(task)
+
+
 def activity_folder(path):
     """The output sub-folder name of an activity path (stable, readable)."""
     return re.sub(r"[^\w.-]+", "_", path.replace("/", "__").replace(":", "_L"))
-
-
-def _processing_on(key, dask_scheduler=None):
-    ts = dask_scheduler.tasks.get(key)
-    return ts.processing_on.address if ts is not None and ts.processing_on is not None else None
 
 
 class _Runner:
@@ -259,41 +282,60 @@ class _Runner:
         except Exception as exc:  # noqa: BLE001 - the run goes on without it
             log.warning("could not restart worker %s: %s", worker, exc)
 
+    def _idle_workers(self, busy):
+        """The workers with no activity in flight, in a stable order."""
+        try:
+            workers = self.client.scheduler_info()["workers"]
+        except Exception:  # noqa: BLE001 - the scheduler is busy: try again next round
+            return []
+        return [w for w in sorted(workers) if w not in busy]
+
     def run(self):
+        # Each activity is pinned to an idle worker: a worker replaced after its
+        # own activity's timeout can never take another activity down with it.
         pending = list(self.tasks)
-        flight = {}  # future -> (task, submitted at, attempts)
+        flight = {}  # future -> (task, submitted at, worker)
         attempts = {}
+        idle_since = time.monotonic()
         while pending or flight:
-            while pending and len(flight) < self.n:
-                task = pending.pop(0)
-                attempts[task["path"]] = attempts.get(task["path"], 0) + 1
-                fut = self.client.submit(run_activity, task, pure=False,
-                                         key=f"regress-{activity_folder(task['path'])}-{attempts[task['path']]}-{time.time_ns()}")
-                flight[fut] = (task, time.monotonic())
+            if pending and len(flight) < self.n:
+                busy = {w for _, _, w in flight.values()}
+                for worker in self._idle_workers(busy)[: self.n - len(flight)]:
+                    if not pending:
+                        break
+                    task = pending.pop(0)
+                    attempts[task["path"]] = attempts.get(task["path"], 0) + 1
+                    key = f"regress-{activity_folder(task['path'])}-{attempts[task['path']]}-{time.time_ns()}"
+                    fut = self.client.submit(run_activity, task, pure=False, key=key, workers=[worker],
+                                             allow_other_workers=False)
+                    flight[fut] = (task, time.monotonic(), worker)
+                if flight:
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since > 180:  # every worker gone and not coming back
+                    for task in pending:
+                        self._finish(_failed_record(task, "no worker left to run it"))
+                    pending = []
             done = [f for f in flight if f.done()]
             if not done:
                 time.sleep(0.05)
             for fut in done:
-                task, _ = flight.pop(fut)
+                task, _, worker = flight.pop(fut)
                 if fut.status == "finished":
                     record = fut.result()
                     fut.release()
                     if record.pop("replace_worker", False):
-                        self._restart(record.get("worker"))
+                        self._restart(worker)
                     self._finish(record)
                     continue
                 exc = fut.exception() if fut.status == "error" else None
                 if type(exc).__name__ == "KilledWorker" and attempts[task["path"]] < 2:
-                    pending.insert(0, task)  # lost in someone else's worker restart: once more
+                    pending.insert(0, task)  # its worker died under it: once more, elsewhere
                     continue
                 self._finish(_failed_record(task, f"the worker died while running it ({type(exc).__name__}: {exc})"))
             now = time.monotonic()
-            for fut, (task, submitted) in list(flight.items()):
+            for fut, (task, submitted, worker) in list(flight.items()):
                 if now - submitted <= self.limit:
                     continue
-                worker = None
-                with contextlib.suppress(Exception):
-                    worker = self.client.run_on_scheduler(_processing_on, key=fut.key)
                 flight.pop(fut)
                 fut.cancel()
                 self._restart(worker)
@@ -358,14 +400,9 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
         raise FileNotFoundError(f"no such course folder: {course_dir}")
     out = Path(output).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    activities = discover(course, markdown=markdown, exclude=[out])
-    options = {"backend": backend, "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
-               "memory": memory, "timeout": float(timeout)}
-    if fiji_dir:
-        options["fiji_dir"] = str(fiji_dir)
-    tasks = [{"path": a.path, "file": str(a.file), "language": a.language, "text": a.text,
-              "outdir": str(out / activity_folder(a.path)), "root": str(out),
-              "timeout": float(timeout), "options": options} for a in activities]
+    tasks = activity_tasks(course, out, data_dir=data_dir, backend=backend, timeout=timeout,
+                           memory=memory, fiji_dir=fiji_dir, markdown=markdown)
+    options = tasks[0]["options"] if tasks else session_options(data_dir, backend, timeout, memory, fiji_dir)
     records = []
     n = max(1, int(workers or 1))
     if tasks:
