@@ -24,6 +24,9 @@ __all__ = ["PROCESS", "ensure_display", "finish_display", "start_jvm", "shutdown
 # allows quietly only when asked to.
 COMMON_JVM_OPTIONS = [
     "-Xrs",
+    # with -Xrs the JVM opens its attach socket (/tmp/.java_pid<pid>) at start, and a
+    # process that leaves without the JVM's own shutdown leaves that file behind
+    "-XX:+DisableAttachMechanism",
     "-Djava.security.manager=allow",
     "-Djava.awt.headless=false",
     "-Dsun.net.client.defaultConnectTimeout=5000",
@@ -89,9 +92,11 @@ def shutdown_process(wait_for_awt=True):
         time.sleep(0.05)  # let disposed windows' event threads wind down
         # AWT's own threads end by themselves once no window is left
         lingering = [n for n in _lingering_threads() if not (wait_for_awt and n.startswith("AWT-"))]
+        # before the JVM's shutdown: a shutdown hook may end the process there
+        # (Jython's, after a script tried System.exit), and the folder would stay
+        release_process_files()
         if lingering:
             jpype.config.destroy_jvm = False
-            release_process_files()
             return
         jpype.shutdownJVM()  # JPype insists on the main thread
         _drop_jpype_gc_hooks()
