@@ -144,3 +144,17 @@ def test_copy_of_course_image_is_not_damaged(ij_session, tmp_path):
     shutil.copy(RANDOMSHAPES, copy)
     result = ij_session.run_code(f'open("{copy}");\nprint(getWidth());\n', "ijm")
     assert result.ok and result.log.strip() == "200"
+
+
+def test_a_jython_thread_that_survives_its_timeout_is_reported(ij_session):
+    from fijirun.backends.process import script_still_running
+
+    # catches the ThreadDeath Thread.stop throws into it, and carries on
+    code = ("from java.lang import Thread\nwhile True:\n    try:\n        Thread.sleep(50)\n"
+            "    except:\n        pass\n")
+    result = ij_session.run_code(code, "jython", timeout=3, raise_on_error=False)
+    assert type(result.error) is fijirun.ScriptTimeout
+    assert "could not be stopped" in result.log and "fijirun-jython" in result.log
+    assert script_still_running()  # what batch and regress workers ask: replace this JVM
+    after = ij_session.run_code('print("next");', "ijm")  # the session itself goes on
+    assert after.log.splitlines()[0] == "next"
