@@ -128,12 +128,16 @@ def check_records(state):
 
 
 def last_failure(state):
-    """The record of the folder's last run when that run failed, else None."""
+    """(record file name, record) of the folder's last run when that run failed, else None.
+
+    The last run is the record with the highest ``sequence``; a ``run.json``
+    whose status is not ``ok`` (written by an older fijirun) is a failure too.
+    """
     good, failed = state.records.get(RUN_RECORD), state.records.get(FAILED_RECORD)
     if failed is not None and (good is None or int(failed.get("sequence") or 0) >= int(good.get("sequence") or 0)):
-        return failed
+        return FAILED_RECORD, failed
     if good is not None and good.get("status") != "ok":
-        return good
+        return RUN_RECORD, good
     return None
 
 
