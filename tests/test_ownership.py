@@ -55,7 +55,10 @@ def snapshot(folder):
 
 
 def temp_entries():
-    return {p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith("fijirun-")}
+    """fijirun's folders in the temp folder, but this process's ImageJ home (removed at exit)."""
+    own = f"fijirun-imagej-{os.getpid()}-"
+    return {p.name for p in Path(tempfile.gettempdir()).iterdir()
+            if p.name.startswith("fijirun-") and not p.name.startswith(own)}
 
 
 def debris(folder):
