@@ -119,7 +119,7 @@ def output_contents(folder):
     """File name → content of an image folder's outputs (ZIP members, not the ZIP's dates; no run.json)."""
     out = {}
     for p in sorted(Path(folder).iterdir()):
-        if p.name in ("run.json", "check.json", "batch.json"):
+        if p.name in ("run.json", "run.log", "run.failed.json", "run.failed.log", "check.json", "batch.json"):
             continue
         if p.suffix == ".zip":
             with zipfile.ZipFile(p) as z:

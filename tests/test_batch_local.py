@@ -51,7 +51,7 @@ def test_mixed_batch_good_corrupt_notimage_hang(tmp_path, mixed_inputs):
         names = sorted(p.name for p in result_dir.iterdir())
         stem = path.stem
         assert names == sorted([f"{stem}_labels.png", f"{stem}_labels.tif", f"{stem}_results.csv",
-                                f"{stem}_results.txt", f"{stem}_rois.zip", "run.json", "batch.json"])
+                                f"{stem}_results.txt", f"{stem}_rois.zip", "run.json", "run.log", "batch.json"])
         table = pd.read_csv(result_dir / f"{stem}_results.csv")
         assert table["Area"].tolist() == areas
         assert json.loads((result_dir / "run.json").read_text())["status"] == "ok"

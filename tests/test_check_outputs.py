@@ -240,7 +240,7 @@ def test_cli_check_json_and_exit_codes(activities, tmp_path):
     assert code == 0, err
     data = json.loads(out)
     assert data["verdict"] == "pass"
-    assert {o["path"] for o in data["outputs"]} == {p.name for p in good.iterdir() if p.name != "run.json"}
+    assert {o["path"] for o in data["outputs"]} == {p.name for p in good.iterdir() if p.name not in ("run.json", "run.log")}
     assert all({"path", "kind", "verdict", "reason"} <= set(o) for o in data["outputs"])
 
     empty = tmp_path / "empty"

@@ -154,7 +154,7 @@ def test_failed_run_discards_partial_outputs(ij_session, tmp_path):
         ij_session.run_code(code, "ijm", output_dir=tmp_path)
     assert info.value.partial_outputs == ["a.tif"]
     assert not (tmp_path / "a.tif").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.failed.json", "run.failed.log"]
 
 
 def test_never_overwrites_a_foreign_file(ij_session, tmp_path):

@@ -25,8 +25,9 @@ def test_system_exit_is_a_failed_run_with_its_record(tmp_path):
     assert obj["error"]["type"] == "RunError"
     assert obj["error"]["message"].endswith("the script called System.exit(3)")
     assert obj["error"]["line"] == 4
-    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    record = json.loads((tmp_path / "out" / "run.failed.json").read_text())  # beside a good run's run.json
     assert record["status"] == "failed" and "System.exit(3)" in record["error"]["message"]
+    assert not (tmp_path / "out" / "run.json").exists()
 
 
 @pytest.mark.parametrize("call, says", [("System.exit(0)", "System.exit(0)"),

@@ -231,6 +231,11 @@ def cmd_regress(args):
             sys.stderr.write(f"  {record['class']:<12} {record['path']}\n")
 
     try:
+        from .ownership import guard_report
+
+        for path, what in ((args.junit, "JUnit report"), (args.html, "HTML report")):
+            if path:
+                guard_report(path, what)  # a report never overwrites a run's record or outputs
         report = regress(args.course, args.output, data_dir=args.data_dir, backend=args.backend,
                          timeout=args.timeout, workers=args.workers, markdown=args.markdown,
                          memory=args.memory, fiji_dir=args.fiji, on_done=progress)

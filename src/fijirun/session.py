@@ -15,6 +15,7 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +25,11 @@ from .backends import get_backend_class
 from .data import DataDir
 from .errors import OutputDirError, OutputExistsError, RunError
 from .outputs import output_kind, read_image, read_rois, read_table, sha256
+from .ownership import check_records, folder_state, foreign_files
 from .prepare import (INPUT_NAMES, OUTPUT_DIR_NAMES, detect_language, prepare_script, read_script_text,
                       script_names)
-from .provenance import RUN_RECORD, owned_outputs, write_json_atomic
+from .provenance import (FAILED_LOG, FAILED_RECORD, RECORD_FILES, RUN_LOG, RUN_RECORD, cap_log, json_writer,
+                         record_digest, write_log_temp, write_temp)
 
 __all__ = ["Session", "RunResult", "DEFAULT_TIMEOUT"]
 
@@ -305,30 +308,43 @@ class Session:
         out_name = _find_name(names, OUTPUT_DIR_NAMES)
         if out_name and out_name in params and output_dir is None:
             output_dir = params[out_name]
-        staging = None
+        staging = state = None
         if output_dir is not None:
             output_dir = self._prepare_output_dir(output_dir)
+            state = folder_state(output_dir)
+            if not self.overwrite:
+                check_records(state)  # a record file that is not fijirun's: fail before anything runs
             if out_name:
                 staging = output_dir / f".fijirun-staging-{uuid.uuid4().hex[:12]}"
                 staging.mkdir()
                 params[out_name] = str(staging) + os.sep
         try:
-            prepared = prepare_script(text, language, params, path=path, data_dir=self.data_dir, arg=arg)
-            self.start()
-            t_run = time.perf_counter()
-            outcome = self.backend.run(prepared, timeout=float(timeout or self.timeout))
-            t_after = time.perf_counter()
-            result = self._collect(prepared, outcome, output_dir, staging, out_name)
-        except BaseException:
-            if staging is not None:
+            try:
+                prepared = prepare_script(text, language, params, path=path, data_dir=self.data_dir, arg=arg)
+                self.start()
+                t_run = time.perf_counter()
+                outcome = self.backend.run(prepared, timeout=float(timeout or self.timeout))
+                t_after = time.perf_counter()
+                result = self._collect(prepared, outcome, output_dir, staging, out_name)
+            except BaseException:
+                if staging is not None:
+                    shutil.rmtree(staging, ignore_errors=True)
+                raise
+            result.seconds = time.perf_counter() - t0
+            result.timings = {"prepare": t_run - t0, "imagej": outcome.seconds,
+                              "collect": time.perf_counter() - t_after, "total": result.seconds}
+            result.record.update(started=started.isoformat(), seconds=result.seconds, timings=result.timings)
+            if state is not None:
+                result.record["sequence"] = state.next_sequence
+                t_pub = time.perf_counter()
+                if result.ok:
+                    self._publish(staging, output_dir, result, state)
+                else:
+                    self._write_failure(output_dir, result.record, result.log, state)
+                result.timings["publish"] = time.perf_counter() - t_pub
+        finally:
+            if staging is not None and staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
-            raise
-        result.seconds = time.perf_counter() - t0
-        result.timings = {"prepare": t_run - t0, "imagej": outcome.seconds,
-                          "collect": time.perf_counter() - t_after, "total": result.seconds}
-        result.record.update(started=started.isoformat(), seconds=result.seconds, timings=result.timings)
-        if output_dir is not None:
-            write_json_atomic(output_dir / RUN_RECORD, result.record)
         if check and result.ok and output_dir is not None:
             from .check import check as check_outputs
 
@@ -350,16 +366,17 @@ class Session:
         return output_dir
 
     def _collect(self, prepared, outcome, output_dir, staging, out_name):
-        """Move staged outputs into place, parse them, build the run record."""
+        """Parse what the run did and build its record; outputs stay staged until :meth:`_publish`."""
         error = outcome.error
-        outputs = []
+        staged = []
         if staging is not None:
             written = sorted(p for p in staging.rglob("*") if p.is_file())
             if error is not None:
                 error.partial_outputs = [str(p.relative_to(staging)) for p in written]
                 shutil.rmtree(staging, ignore_errors=True)
             else:
-                outputs = self._publish(staging, written, output_dir)
+                staged = written
+        outputs = [output_dir / p.relative_to(staging) for p in staged]
         values = dict(prepared.values)
         if out_name and staging is not None:
             values[out_name] = str(output_dir) + os.sep
@@ -378,29 +395,111 @@ class Session:
         result.tables = _LazyOutputs(by_kind["table"], read_table)
         result.rois = _LazyOutputs(by_kind["rois"], read_rois)
         result.images = _LazyOutputs(by_kind["image"], read_image)
-        result.record = self._record(prepared, result, output_dir)
+        result.record = self._record(prepared, result, staging, staged)
         return result
 
-    def _publish(self, staging, written, output_dir):
-        owned = owned_outputs(output_dir)
-        conflicts = [p for p in written
-                     if (output_dir / p.relative_to(staging)).exists()
-                     and str(p.relative_to(staging)) not in owned]
-        if conflicts and not self.overwrite:
-            keep = output_dir / f"fijirun-unsaved-{_dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-            staging.rename(keep)
-            raise OutputExistsError(
-                f"the run would overwrite {', '.join(str(p.relative_to(staging)) for p in conflicts)} "
-                f"in {output_dir}, not written by fijirun; its outputs are kept in {keep} "
-                "(use overwrite=True / --overwrite to replace)")
-        outputs = []
-        for p in written:
-            dest = output_dir / p.relative_to(staging)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(p, dest)  # atomic within one file system
-            outputs.append(dest)
-        shutil.rmtree(staging, ignore_errors=True)
-        return outputs
+    # ------------------------------------------------------------ publishing (the ownership rule)
+    def _publish(self, staging, output_dir, result, state):
+        """Move a good run's outputs, its Log and its record into place, or nothing at all.
+
+        Files in the way must be fijirun's (:mod:`fijirun.ownership`); the record
+        and Log are written to temporary files before anything moves, then all
+        is renamed in with ``run.json`` last, and rolled back if a rename fails:
+        the folder never holds outputs without the record that claims them.
+        """
+        record = result.record
+        rels = [o["path"] for o in record["outputs"]]
+        reserved = [r for r in rels if r in RECORD_FILES]
+        conflicts = [] if self.overwrite else foreign_files(state, [r for r in rels if r not in reserved])
+        if reserved or conflicts:
+            keep = self._keep_aside(staging, output_dir)
+            why = []
+            if conflicts:
+                why.append(f"the run would overwrite {', '.join(conflicts)} in {output_dir}, not written "
+                           "by fijirun or changed since fijirun wrote it")
+            if reserved:
+                why.append(f"the script saved {', '.join(reserved)}, a name fijirun keeps for its run "
+                           "records")
+            exc = OutputExistsError("; ".join(why) + (f"; its outputs are kept in {keep}" if keep else "")
+                                    + (" (use overwrite=True / --overwrite to replace)" if conflicts else ""))
+            self._publish_failed(exc, result, output_dir, state, keep)
+            raise exc
+        new = set(rels)
+        record["earlier_outputs"] = [
+            {"path": rel, "sha256": digest} for rel, digest in sorted(state.outputs.items())
+            if rel not in new and rel not in RECORD_FILES and (output_dir / rel).is_file()
+            and not (output_dir / rel).is_symlink() and sha256(output_dir / rel) == digest]
+        try:
+            files = self._write_record_files(output_dir, record, result.log, RUN_RECORD, RUN_LOG)
+        except OSError as exc:
+            keep = self._keep_aside(staging, output_dir)
+            err = OutputDirError(f"cannot write the run record in {output_dir}: "
+                                 f"{exc.strerror or exc}; nothing was published"
+                                 + (f", the run's outputs are kept in {keep}" if keep else ""))
+            self._publish_failed(err, result, output_dir, state, keep)
+            raise err from None
+        moves = [(staging / rel, output_dir / rel) for rel in rels] + files
+        try:
+            _commit(output_dir, moves)
+        except OSError as exc:
+            keep = self._keep_aside(staging, output_dir)
+            err = OutputDirError(f"cannot move the run's outputs into {output_dir}: {exc}; nothing was "
+                                 "published" + (f", the run's outputs are kept in {keep}" if keep else ""))
+            self._publish_failed(err, result, output_dir, state, keep)
+            raise err from None
+
+    @staticmethod
+    def _keep_aside(staging, output_dir):
+        """Rename the staging folder to ``fijirun-unsaved-*`` (None when it holds nothing)."""
+        if staging is None or not staging.is_dir():
+            return None
+        if not any(staging.iterdir()):
+            staging.rmdir()
+            return None
+        keep = output_dir / f"fijirun-unsaved-{_dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+        staging.rename(keep)
+        return keep
+
+    def _publish_failed(self, exc, result, output_dir, state, keep):
+        """Record a run that ran well but could not be published, as a failed run."""
+        result.status = "failed"
+        record = dict(result.record, status="failed", outputs=[],
+                      error={"type": type(exc).__name__, "message": str(exc), "line": None, "source": None},
+                      kept_aside={"folder": str(keep), "outputs": result.record["outputs"]} if keep else None)
+        record.pop("earlier_outputs", None)
+        self._write_failure(output_dir, record, result.log, state)
+
+    def _write_failure(self, output_dir, record, log, state):
+        """Write a failed run's record beside the good run's: ``run.failed.json`` and ``run.failed.log``.
+
+        Best effort: when they cannot be written (a file fijirun does not own,
+        a full disk) the run's own error is what the caller raises; a warning says why.
+        """
+        record = dict(record, status="failed")
+        if not self.overwrite and foreign_files(state, [FAILED_RECORD, FAILED_LOG]):
+            warnings.warn(f"the failed run is not recorded: {FAILED_RECORD} or {FAILED_LOG} in {output_dir} "
+                          "is not fijirun's", RuntimeWarning, stacklevel=3)
+            return
+        try:
+            _commit(output_dir, self._write_record_files(output_dir, record, log, FAILED_RECORD, FAILED_LOG))
+        except OSError as exc:
+            warnings.warn(f"the failed run is not recorded in {output_dir}: {exc}", RuntimeWarning,
+                          stacklevel=3)
+
+    @staticmethod
+    def _write_record_files(output_dir, record, log, record_name, log_name):
+        """Write the Log and the record to temporary files; return [(temporary, final)] to rename."""
+        log_tmp, info = write_log_temp(output_dir, log_name, log or "")
+        try:
+            record["log_file"] = {"path": log_name, **info}
+            record["log"], record["log_truncated"] = cap_log(log or "", log_name)
+            record.pop("digest", None)
+            record["digest"] = record_digest(record)
+            rec_tmp, _ = write_temp(output_dir, record_name, json_writer(record))
+        except BaseException:
+            log_tmp.unlink(missing_ok=True)
+            raise
+        return [(log_tmp, output_dir / log_name), (rec_tmp, output_dir / record_name)]
 
     @staticmethod
     def _unstage(commands, staging, output_dir):
@@ -410,7 +509,7 @@ class Session:
         return [{k: v.replace(s, str(output_dir) + os.sep).replace(str(staging), str(output_dir))
                  for k, v in c.items()} for c in commands]
 
-    def _record(self, prepared, result, output_dir):
+    def _record(self, prepared, result, staging, staged):
         inputs = []
         for name in sorted(prepared.file_params):
             p = Path(str(prepared.values.get(name, "")))
@@ -434,9 +533,47 @@ class Session:
             "arg": prepared.arg,
             "commands": result.commands,
             "inputs": inputs,
-            "outputs": [{"path": str(p.relative_to(output_dir)), "sha256": sha256(p),
-                         "bytes": p.stat().st_size} for p in result.outputs],
+            "outputs": [{"path": str(p.relative_to(staging)), "sha256": sha256(p),
+                         "bytes": p.stat().st_size} for p in staged],
             "messages": result.messages,
-            "error": result.error.to_dict() if result.error else None,
-            "log": result.log,
+            "error": dict(result.error.to_dict(), partial_outputs=result.error.partial_outputs)
+                     if result.error else None,
+            # "log" (capped) and "log_file" (the whole Log) are added when the record is written
         }
+
+
+def _commit(output_dir, moves):
+    """Rename each (source, destination) in order; on an error put everything back and raise.
+
+    A file replaced is first moved into a private folder, so that a failed
+    rename half-way restores the folder exactly as it was.
+    """
+    backup = output_dir / f".fijirun-replaced-{uuid.uuid4().hex[:12]}"
+    done = []
+    try:
+        for src, dest in moves:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            old = None
+            if dest.exists() or dest.is_symlink():
+                old = backup / dest.relative_to(output_dir)
+                old.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(dest, old)
+            done.append((src, dest, old))
+            os.replace(src, dest)
+    except BaseException:
+        restored = True
+        for src, dest, old in reversed(done):
+            try:
+                if not src.exists() and (dest.exists() or dest.is_symlink()):
+                    os.replace(dest, src)
+                if old is not None:
+                    os.replace(old, dest)
+            except OSError:
+                restored = False
+        for src, _dest in moves:  # temporary record files
+            if src.name.endswith(".tmp") and src.parent == output_dir:
+                src.unlink(missing_ok=True)
+        if restored:
+            shutil.rmtree(backup, ignore_errors=True)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)

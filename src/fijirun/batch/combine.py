@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from ..outputs import is_row_number_heading, output_kind, read_table
-from ..provenance import write_json_atomic
+from ..provenance import fix_mode, write_json_atomic
 
 __all__ = ["combine_tables", "image_frame", "write_combined", "RESULTS_CSV", "RESULTS_PARQUET",
            "SUMMARY_JSON"]
@@ -119,6 +119,7 @@ def _replace(path, write):
     os.close(fd)
     try:
         write(tmp)
+        fix_mode(tmp)  # mkstemp made it 0600: the user's umask, as open() would
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

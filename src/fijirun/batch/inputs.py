@@ -92,7 +92,7 @@ def _folder_images(folder, extensions):
     return found
 
 
-def collect_inputs(inputs, extensions=IMAGE_EXTENSIONS):
+def collect_inputs(inputs, extensions=IMAGE_EXTENSIONS, *, output=None):
     """Expand files, folders and glob patterns into the images of a batch.
 
     Parameters
@@ -104,6 +104,11 @@ def collect_inputs(inputs, extensions=IMAGE_EXTENSIONS):
         patterns (``*``, ``?``, ``[...]``, ``**``; every matching file).
     extensions : tuple of str
         File name endings taken from folders (lower case).
+    output : path-like, optional
+        The batch's output folder. Folders and patterns never take a file
+        inside it (a batch must not take its own outputs as inputs, e.g. on
+        ``--resume`` with the output folder inside an input folder); a file
+        inside it named explicitly is an error.
 
     Returns
     -------
@@ -113,24 +118,35 @@ def collect_inputs(inputs, extensions=IMAGE_EXTENSIONS):
     Raises
     ------
     BatchError
-        A path that does not exist, a pattern that matches nothing, or no
-        images at all.
+        A path that does not exist, a pattern that matches nothing, no
+        images at all, or an input file inside ``output``.
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     extensions = tuple(e.lower() for e in extensions)
+    out = Path(os.path.realpath(output)) if output is not None else None
+
+    def outside(path):
+        return out is None or not Path(os.path.realpath(path)).is_relative_to(out)
+
     files = []
     for item in inputs:
         text = os.fspath(item)
         if os.path.isdir(text):
-            files.extend(_folder_images(text, extensions))
+            if not outside(text):
+                raise BatchError(f"input folder {text} is inside the output folder {output}")
+            files.extend(f for f in _folder_images(text, extensions) if outside(f))
         elif os.path.isfile(text):
+            if not outside(text):
+                raise BatchError(f"input {text} is inside the output folder {output}: "
+                                 "a batch does not take its own outputs as inputs")
             files.append(Path(text))
         elif _GLOB_CHARS.search(text):
             matches = [Path(m) for m in glob.glob(os.path.expanduser(text), recursive=True)
-                       if os.path.isfile(m)]
+                       if os.path.isfile(m) and outside(m)]
             if not matches:
-                raise BatchError(f"no file matches {text}")
+                raise BatchError(f"no file matches {text}"
+                                 + (f" outside the output folder {output}" if out is not None else ""))
             files.extend(matches)
         else:
             raise BatchError(f"input not found: {text}")

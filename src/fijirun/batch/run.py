@@ -437,7 +437,7 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
             from ..check import check as _check  # noqa: F401
         except ImportError as exc:
             raise BatchError(f"--check needs the output checker (fijirun.check): {exc}") from None
-    items = collect_inputs(inputs)
+    items = collect_inputs(inputs, output=output)
     outdir = Path(output).resolve()
     params = dict(params or {})
     manifest = Manifest.open(outdir, script, params, resume=resume)

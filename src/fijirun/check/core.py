@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..provenance import RUN_RECORD, read_run_record
+from ..ownership import folder_state, last_failure
+from ..provenance import FAILED_RECORD, RUN_RECORD, read_run_record
 from ..reference import analyze_particles, read_calibration
 from . import compare, lint
 from .discover import discover
@@ -51,9 +52,20 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
     if not outdir.is_dir():
         raise CheckError(f"no such output folder: {outdir}")
     record = _read_record(outdir)
+    failure = last_failure(folder_state(outdir))
     found = discover(outdir, record, exclude=exclude)
     spec = recover(record, image=image, options=options, measurements=measurements, threshold=threshold)
     report = CheckReport(outdir=outdir.resolve(), run_record=record)
+    if failure is not None:  # the folder's last run failed: whatever is there, it never passes
+        where, failure = failure
+        error = failure.get("error") or {}
+        v = OutputVerdict(where, "run")
+        v.add(FAIL, f"the last run failed: {error.get('type', 'error')}: {error.get('message', '')}"
+                    + (f" (line {error['line']})" if error.get("line") else "")
+                    + (f"; the outputs here are an earlier run's ({RUN_RECORD})" if record is not None
+                       and where == FAILED_RECORD else ""))
+        v.details["error"] = error
+        report.outputs.append(v)
 
     # ---- read what was saved
     stored = {}
@@ -209,7 +221,7 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         v = OutputVerdict(str(rel), {"image": "mask"}.get(kind, kind))
         v.add(FAIL, "missing: declared by the run but not in the folder")
         report.outputs.append(v)
-    if not report.outputs:
+    if not [o for o in report.outputs if o.kind != "run"]:
         v = OutputVerdict("(outputs)", "missing")
         what = "no results table, ROI set or label mask in the folder"
         v.add(FAIL, f"missing: {what}" + ("" if record else " (and no run.json)"))

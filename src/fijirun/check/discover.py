@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..outputs import IMAGE_SUFFIXES, ROI_SUFFIXES, TABLE_SUFFIXES
-from ..provenance import RUN_RECORD
+from ..provenance import RECORD_FILES, RUN_RECORD
 
 __all__ = ["Discovered", "discover", "declared_outputs", "MASK_NAME"]
 
 #: Words in a file name that mark an image as a label mask.
 MASK_NAME = re.compile(r"label|mask|count|seg|objects", re.IGNORECASE)
 
-_SKIP_DIRS = (".fijirun-staging-", "fijirun-unsaved-")
+_SKIP_DIRS = (".fijirun-staging-", "fijirun-unsaved-", ".fijirun-replaced-")
 _SAVE_OPTION = re.compile(r"(?:^|\s)save=(\[[^\]]*\]|\S+)")
 
 
@@ -108,7 +108,7 @@ def discover(root, record=None, exclude=()):
     files = []
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
-        if not p.is_file() or p.resolve() in skip or rel == Path(RUN_RECORD):
+        if not p.is_file() or p.resolve() in skip or str(rel) in RECORD_FILES:
             continue
         if any(part.startswith(_SKIP_DIRS) or part.startswith(".") for part in rel.parts):
             continue

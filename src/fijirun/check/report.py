@@ -106,9 +106,20 @@ def render_html(report):
         pictures=[(k, _data_uri(v)) for k, v in getattr(report, "pictures", {}).items()])
 
 
+def _guard(path, what):
+    """A report never overwrites a run's record, Log or outputs (:func:`fijirun.ownership.guard_report`)."""
+    from ..ownership import ReportPathError, guard_report
+
+    try:
+        guard_report(path, what)
+    except ReportPathError as exc:
+        raise CheckError(str(exc)) from None
+
+
 def write_html(report, path):
     """Write the self-contained HTML report; returns its path."""
     path = Path(path)
+    _guard(path, "HTML report")
     try:
         path.write_text(render_html(report), encoding="utf-8")
     except OSError as exc:
@@ -125,6 +136,7 @@ def write_junit(report, path):
     reason in ``<system-out>`` (CI shows it without failing the build).
     """
     path = Path(path)
+    _guard(path, "JUnit report")
     counts = report.counts()
     suites = ET.Element("testsuites", name="fijirun check", tests=str(len(report.outputs)),
                         failures=str(counts[FAIL]))

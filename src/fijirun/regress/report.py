@@ -50,6 +50,9 @@ def to_json(report):
 
 def write_junit(report, path):
     """JUnit XML: one testcase per activity; needs-plugin / needs-data are skipped."""
+    from ..ownership import guard_report
+
+    guard_report(path, "JUnit report")  # never over a run's record or outputs
     counts = report["counts"]
     suites = ET.Element("testsuites")
     suite = ET.SubElement(suites, "testsuite", name="fijirun-regress",
@@ -101,6 +104,9 @@ def _preview(src, dest):
 
 def write_html(report, path):
     """A self-contained HTML matrix: one row per activity, links to its outputs, its pictures."""
+    from ..ownership import guard_report
+
+    guard_report(path, "HTML report")  # never over a run's record or outputs
     path = Path(path).resolve()
     root = Path(report["output"])
     esc = html.escape

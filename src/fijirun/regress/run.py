@@ -113,10 +113,11 @@ def _classify_error(exc):
 
 
 def _outputs(folder):
-    from ..provenance import RUN_RECORD
+    from ..provenance import RECORD_FILES
 
     return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and p.name != RUN_RECORD and ".fijirun-staging-" not in str(p))
+                  if p.is_file() and str(p.relative_to(folder)) not in RECORD_FILES
+                  and ".fijirun-staging-" not in str(p))
 
 
 def _check(folder, outputs):
@@ -423,5 +424,8 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
     report = {"course": str(course), "output": str(out), "backend": backend,
               "data_dir": options["data_dir"], "timeout": float(timeout), "workers": n,
               "activities": records, "counts": counts, "seconds": round(time.perf_counter() - t0, 3)}
+    from ..ownership import guard_report
+
+    guard_report(out / REPORT, "regression report")
     write_json_atomic(out / REPORT, report)
     return report

@@ -1,0 +1,164 @@
+"""Which files of an output folder fijirun may replace: the ownership rule, in one place.
+
+**fijirun replaces a file only when its current content is what fijirun wrote**
+— its SHA-256 is in fijirun's record of the folder. Anything else (a file a
+person or another program wrote, a fijirun output edited since) is *foreign*
+and is never replaced, moved or deleted: a run that would replace it fails
+with :class:`~fijirun.errors.OutputExistsError` naming the file, and keeps its
+new outputs aside in ``fijirun-unsaved-*`` (``overwrite=True`` allows it).
+
+The records themselves:
+
+* ``run.json`` / ``run.failed.json`` are fijirun's when they are JSON objects
+  with fijirun's keys whose ``digest`` still matches their content. Any other
+  file with one of these names makes every run into the folder fail before it
+  starts, with nothing created or deleted.
+* ``run.log`` / ``run.failed.log`` are fijirun's when their hash is the one
+  their record holds.
+* The names of the four record files are fijirun's: a script that saves one of
+  them fails (its outputs kept aside).
+
+Reports (``fijirun check --html/--junit``, ``fijirun regress --html/--junit``)
+never overwrite a run's record or a file a run's record claims
+(:func:`guard_report`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import FijirunError, OutputExistsError
+from .outputs import sha256
+from .provenance import (FAILED_LOG, FAILED_RECORD, RECORD_FILES, RUN_LOG, RUN_RECORD, ForeignRecord,
+                         load_record)
+
+__all__ = ["FolderState", "folder_state", "foreign_files", "last_failure", "guard_report",
+           "ReportPathError"]
+
+
+class ReportPathError(FijirunError):
+    """A report would overwrite a run's record or one of its outputs."""
+
+
+@dataclass
+class FolderState:
+    """What fijirun knows about an output folder from its records.
+
+    Attributes
+    ----------
+    folder : Path
+    records : dict
+        Record file name (``run.json``, ``run.failed.json``) → its content, for those present.
+    foreign : dict
+        Record file name → why it is not fijirun's.
+    owned : dict
+        Relative path → SHA-256 fijirun wrote there (outputs, earlier outputs, logs).
+    outputs : dict
+        The part of ``owned`` that are run outputs (not logs).
+    """
+
+    folder: Path
+    records: dict = field(default_factory=dict)
+    foreign: dict = field(default_factory=dict)
+    owned: dict = field(default_factory=dict)
+    outputs: dict = field(default_factory=dict)
+
+    @property
+    def next_sequence(self):
+        return 1 + max((int(r.get("sequence") or 0) for r in self.records.values()), default=0)
+
+
+def folder_state(folder):
+    """Read the records of an output folder (see :class:`FolderState`)."""
+    folder = Path(folder)
+    state = FolderState(folder)
+    for name in (RUN_RECORD, FAILED_RECORD):
+        try:
+            record = load_record(folder / name)
+        except ForeignRecord as exc:
+            state.foreign[name] = str(exc)
+            continue
+        except OSError as exc:
+            state.foreign[name] = f"{folder / name} cannot be read ({exc.strerror})"
+            continue
+        if record is not None:
+            state.records[name] = record
+    good = state.records.get(RUN_RECORD) or {}
+    for key in ("outputs", "earlier_outputs"):
+        for o in good.get(key) or []:
+            if isinstance(o, dict) and o.get("path") and o.get("sha256"):
+                state.outputs[str(o["path"])] = o["sha256"]
+    state.owned.update(state.outputs)
+    for name, record in state.records.items():
+        log = record.get("log_file")
+        if isinstance(log, dict) and log.get("path") and log.get("sha256"):
+            state.owned[str(log["path"])] = log["sha256"]
+    return state
+
+
+def foreign_files(state, rels):
+    """Those of ``rels`` (paths relative to the folder) that exist and are not fijirun's to replace."""
+    foreign = []
+    for rel in rels:
+        rel = str(rel)
+        path = state.folder / rel
+        if rel in (RUN_RECORD, FAILED_RECORD):
+            if rel in state.foreign:
+                foreign.append(rel)
+            continue
+        if not (path.exists() or path.is_symlink()):
+            continue
+        recorded = state.owned.get(rel)
+        if recorded is None or path.is_symlink() or not path.is_file() or sha256(path) != recorded:
+            foreign.append(rel)
+    return foreign
+
+
+def check_records(state):
+    """Raise OutputExistsError when a record file of the folder is not fijirun's (nothing is touched)."""
+    problems = [state.foreign[n] for n in (RUN_RECORD, FAILED_RECORD) if n in state.foreign]
+    for rel in foreign_files(state, [RUN_LOG, FAILED_LOG]):
+        problems.append(f"{state.folder / rel} was not written by fijirun (or was changed since)")
+    if problems:
+        raise OutputExistsError(
+            "; ".join(problems) + f". fijirun keeps its run records under the names "
+            f"{', '.join(RECORD_FILES)} and never replaces a file it did not write: move "
+            "it away, or choose another output folder (overwrite=True / --overwrite replaces it)")
+
+
+def last_failure(state):
+    """(record file name, record) of the folder's last run when that run failed, else None.
+
+    The last run is the record with the highest ``sequence``; a ``run.json``
+    whose status is not ``ok`` (written by an older fijirun) is a failure too.
+    """
+    good, failed = state.records.get(RUN_RECORD), state.records.get(FAILED_RECORD)
+    if failed is not None and (good is None or int(failed.get("sequence") or 0) >= int(good.get("sequence") or 0)):
+        return FAILED_RECORD, failed
+    if good is not None and good.get("status") != "ok":
+        return RUN_RECORD, good
+    return None
+
+
+def guard_report(path, what="report"):
+    """Refuse to write a report over a run's record, Log or output.
+
+    Raises
+    ------
+    ReportPathError
+        ``path`` has the name of a run record file, or a run record in one of
+        its parent folders claims it.
+    """
+    path = Path(path).resolve()
+    if path.name in RECORD_FILES:
+        raise ReportPathError(f"the {what} {path} would overwrite a run record: "
+                              f"{', '.join(RECORD_FILES)} are fijirun's; write the {what} elsewhere")
+    for folder in path.parents:
+        if not ((folder / RUN_RECORD).is_file() or (folder / FAILED_RECORD).is_file()):
+            continue
+        state = folder_state(folder)
+        rel = str(path.relative_to(folder))
+        if rel in state.owned:
+            raise ReportPathError(f"the {what} {path} would overwrite {rel}, an output of the run "
+                                  f"recorded in {folder}; write the {what} elsewhere")
