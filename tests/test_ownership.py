@@ -55,10 +55,23 @@ def snapshot(folder):
 
 
 def temp_entries():
-    """fijirun's folders in the temp folder, but this process's ImageJ home (removed at exit)."""
+    """fijirun's folders in the temp folder that this test could have left.
+
+    Not this process's ImageJ home (removed at exit), nor the folders of other
+    live processes (another test session on the machine): fijirun names them
+    ``fijirun-<what>-<pid>-*``.
+    """
     own = f"fijirun-imagej-{os.getpid()}-"
-    return {p.name for p in Path(tempfile.gettempdir()).iterdir()
-            if p.name.startswith("fijirun-") and not p.name.startswith(own)}
+    found = set()
+    for p in Path(tempfile.gettempdir()).iterdir():
+        if not p.name.startswith("fijirun-") or p.name.startswith(own):
+            continue
+        parts = p.name.split("-")
+        if len(parts) > 3 and parts[2].isdigit() and int(parts[2]) != os.getpid() \
+                and Path(f"/proc/{parts[2]}").exists():
+            continue  # a live process's own folder
+        found.add(p.name)
+    return found
 
 
 def debris(folder):
