@@ -87,8 +87,14 @@ def positive_seconds(text, option="--timeout"):
     return value
 
 
-def worker_count(text, option="--workers"):
-    """An integer from 1 to :data:`MAX_WORKERS`."""
+def local_worker_limit():
+    """Local worker processes (each a JVM) this machine is allowed: 4 per CPU, at least 8."""
+    return min(MAX_WORKERS, max(8, 4 * (os.cpu_count() or 1)))
+
+
+def worker_count(text, option="--workers", limit=MAX_WORKERS):
+    """An integer from 1 to ``limit`` (:data:`MAX_WORKERS`; :func:`local_worker_limit` for
+    processes started on this machine)."""
     if text is None:
         return None
     s = str(text).strip()
@@ -97,8 +103,9 @@ def worker_count(text, option="--workers"):
     value = int(s)
     if value < 1:
         raise UsageError(f"expected a whole number of workers >= 1, got {text!r}", option)
-    if value > MAX_WORKERS:
-        raise UsageError(f"{value} workers is more than the maximum {MAX_WORKERS}", option)
+    if value > limit:
+        where = f" on this machine ({os.cpu_count()} CPUs)" if limit < MAX_WORKERS else ""
+        raise UsageError(f"{text!r} workers is more than the maximum {limit}{where}", option)
     return value
 
 
@@ -376,7 +383,8 @@ def validate(command, args):
     elif command == "batch":
         existing_file(args.script, "SCRIPT")
         _common(args)
-        args.workers = worker_count(args.workers)
+        args.workers = worker_count(args.workers, limit=MAX_WORKERS if args.scheduler
+                                    else local_worker_limit())
         creatable_dir(args.output, "--output")
         args.params = set_values(args.set)
         for opt in args.jvm_options or []:
@@ -387,7 +395,7 @@ def validate(command, args):
     elif command == "regress":
         existing_dir(args.course, "COURSE_DIR", "course folder")
         _common(args)
-        args.workers = worker_count(args.workers)
+        args.workers = worker_count(args.workers, limit=local_worker_limit())
         creatable_dir(args.output, "--output")
         for option in ("html", "junit"):
             if getattr(args, option) is not None:
