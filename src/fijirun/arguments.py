@@ -340,6 +340,19 @@ def scheduler_address(text, option="--scheduler", timeout=CONNECT_TIMEOUT, conne
 
 # --------------------------------------------------------------------------- commands
 
+def script_file(text, language=None, option="SCRIPT"):
+    """An existing script whose language is known (``.ijm``/``.py``... or ``--language``)."""
+    from .errors import ParameterError
+    from .prepare import detect_language
+
+    existing_file(text, option)
+    try:
+        detect_language(text, language)
+    except ParameterError as exc:
+        raise UsageError(str(exc), option) from None
+    return text
+
+
 def _common(args):
     if getattr(args, "timeout", None) is not None:
         args.timeout = positive_seconds(args.timeout)
@@ -358,7 +371,7 @@ def validate(command, args):
     :data:`CONNECT_TIMEOUT` seconds) last.
     """
     if command == "run":
-        existing_file(args.script, "SCRIPT")
+        script_file(args.script, args.language)
         _common(args)
         if args.input is not None:
             existing_file(args.input, "--input", kind="InputError")
@@ -381,7 +394,7 @@ def validate(command, args):
             if getattr(args, option) is not None:
                 writable_file(getattr(args, option), f"--{option}")
     elif command == "batch":
-        existing_file(args.script, "SCRIPT")
+        script_file(args.script)
         _common(args)
         args.workers = worker_count(args.workers, limit=MAX_WORKERS if args.scheduler
                                     else local_worker_limit())
