@@ -59,7 +59,7 @@ def assert_usage(tmp_path, command, option, fragment, *args):
     assert code == 2 and len(stderr.strip().splitlines()) == 1
     obj = one_json(stdout)
     assert obj["status"] == "error" and obj["command"] == command and obj["exit_code"] == 2
-    assert obj["error"]["type"] in ("UsageError", "InputError")
+    assert obj["error"]["type"] in ("UsageError", "InputError", "OutputDirError")
     assert obj["error"]["option"] == option and fragment in obj["error"]["message"]
     assert seconds < 10  # nothing started: no JVM, no cluster (a scheduler connect: 3 s at most)
     assert not out.exists()
@@ -95,7 +95,10 @@ def test_run_paths_and_set(tmp_path):
                  "--set", "1x=2")
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert_usage(tmp_path, "run", "--output", "is a file", MACRO, "-o", blocker)
+    obj = assert_usage(tmp_path, "run", "--output", "cannot create output folder", MACRO, "-o", blocker)
+    assert obj["error"]["type"] == "OutputDirError"  # as the run itself would say
+    assert_usage(tmp_path, "run", "--output", "cannot create output folder", MACRO, "-o", blocker / "out")
+    assert_usage(tmp_path, "batch", "--output", "cannot create output folder", MACRO, DATA, "-o", blocker)
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "1.5", "abc", "", "nan", "100000"])

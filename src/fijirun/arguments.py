@@ -241,17 +241,17 @@ def existing_dir(text, option, what="folder"):
     return text
 
 
-def creatable_dir(text, option):
+def creatable_dir(text, option, kind="UsageError"):
     """A folder that exists or could be created: no file in the way (nothing is created)."""
     if not str(text).strip():
-        raise UsageError("expected a folder, got ''", option)
+        raise UsageError("expected a folder, got ''", option, kind)
     p = Path(str(text)).absolute()
     if p.exists() and not p.is_dir():
-        raise UsageError(f"{text} is a file, not a folder", option)
+        raise UsageError(f"cannot create output folder {text}: it is a file", option, kind)
     for parent in p.parents:
         if parent.exists():
             if not parent.is_dir():
-                raise UsageError(f"cannot create {text}: {parent} is a file", option)
+                raise UsageError(f"cannot create output folder {text}: {parent} is a file", option, kind)
             break
     return text
 
@@ -376,7 +376,7 @@ def validate(command, args):
         if args.input is not None:
             existing_file(args.input, "--input", kind="InputError")
         if args.output is not None:
-            creatable_dir(args.output, "--output")
+            creatable_dir(args.output, "--output", kind="OutputDirError")  # as the run would say
         args.params = set_values(args.set)
     elif command == "check":
         if not str(args.outdir).strip() or not Path(args.outdir).exists():
