@@ -13,25 +13,24 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from . import __version__
+from .arguments import UsageError, log_dir, validate
 from .errors import FijirunError, RunError
 
 __all__ = ["main", "build_parser"]
 
 
-def _parse_set(values):
-    params = {}
-    for item in values or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"fijirun: --set expects NAME=VALUE, got {item!r}")
-        params[name.strip()] = value
-    return params
+class Parser(argparse.ArgumentParser):
+    """argparse, whose errors are :class:`UsageError` (one line, exit 2, JSON with ``--json``)."""
+
+    def error(self, message):
+        raise UsageError(message)
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="fijirun", description=__doc__.splitlines()[0])
+    parser = Parser(prog="fijirun", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"fijirun {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -46,7 +45,7 @@ def build_parser():
     run.add_argument("--data-dir", metavar="DIR", help="local copies of data opened by URL")
     run.add_argument("--backend", default="imagej1", choices=["imagej1", "fiji"])
     run.add_argument("--fiji", metavar="PATH", help="Fiji.app for --backend fiji (or FIJI_HOME)")
-    run.add_argument("--timeout", type=float, default=600.0, metavar="S")
+    run.add_argument("--timeout", default=600.0, metavar="S", help="seconds (> 0)")
     run.add_argument("--memory", default="2g", help="JVM maximum heap, e.g. 4g")
     run.add_argument("--overwrite", action="store_true",
                      help="replace files in the output folder that fijirun did not write")
@@ -71,10 +70,10 @@ def build_parser():
     bat.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, glob patterns")
     bat.add_argument("--output", "-o", metavar="DIR", required=True,
                      help="batch folder: one sub-folder per image, manifest, combined results")
-    bat.add_argument("--workers", "-n", type=int, metavar="N",
+    bat.add_argument("--workers", "-n", metavar="N",
                      help="local worker processes (default: the CPU count)")
     bat.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, tcp://host:port")
-    bat.add_argument("--timeout", type=float, default=600.0, metavar="S", help="seconds per image")
+    bat.add_argument("--timeout", default=600.0, metavar="S", help="seconds per image")
     bat.add_argument("--resume", action="store_true", help="continue the batch in DIR")
     bat.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
                      help="a script parameter (repeatable)")
@@ -95,8 +94,8 @@ def build_parser():
     reg.add_argument("--data-dir", metavar="DIR", help="local copies of data opened by URL")
     reg.add_argument("--backend", default="imagej1", choices=["imagej1", "fiji"])
     reg.add_argument("--fiji", metavar="PATH", help="Fiji.app for --backend fiji (or FIJI_HOME)")
-    reg.add_argument("--timeout", type=float, default=120.0, metavar="S", help="seconds per activity")
-    reg.add_argument("--workers", "-n", type=int, default=1, metavar="N", help="worker processes")
+    reg.add_argument("--timeout", default=120.0, metavar="S", help="seconds per activity")
+    reg.add_argument("--workers", "-n", default=1, metavar="N", help="worker processes")
     reg.add_argument("--markdown", action="store_true", help="also run ImageJ code blocks of Markdown files")
     reg.add_argument("--memory", default="2g", help="JVM maximum heap per worker, e.g. 4g")
     reg.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per activity)")
@@ -131,7 +130,7 @@ def _print_summary(result, out):
 def cmd_run(args):
     from .session import Session
 
-    params = _parse_set(args.set)
+    params = args.params
     summary = None
     try:
         with Session(args.backend, **_session_options(args)) as session:
@@ -159,7 +158,7 @@ def cmd_run(args):
                              "source": None}}
         sys.stderr.write(f"fijirun: {exc}\n")
     if args.json:
-        sys.stdout.write(json.dumps(summary) + "\n")
+        _emit_json(summary)
     elif code == 0:
         _print_summary(result, sys.stdout)
     return code
@@ -179,12 +178,12 @@ def cmd_check(args):
         if args.junit:
             write_junit(report, args.junit)
     except CheckError as exc:
-        sys.stderr.write(f"fijirun: {exc}\n")
+        sys.stderr.write(f"fijirun: check: {exc}\n")
         if args.json:
-            sys.stdout.write(json.dumps({"verdict": "error", "outputs": [], "error": str(exc)}) + "\n")
-        return 2
+            _emit_json(error_object("check", "CheckError", str(exc), EXIT_USAGE))
+        return EXIT_USAGE
     if args.json:
-        sys.stdout.write(to_json(report) + "\n")
+        _emit_json(to_json(report))
     else:
         print_summary(report)
     return 0 if report.ok else 1
@@ -197,17 +196,17 @@ def cmd_batch(args):
     try:
         frame = batch(args.script, args.inputs, args.output, workers=args.workers,
                       scheduler=args.scheduler, timeout=args.timeout, resume=args.resume,
-                      params=_parse_set(args.set), check=args.check, data_dir=args.data_dir,
+                      params=args.params, check=args.check, data_dir=args.data_dir,
                       memory=args.memory, jvm_options=args.jvm_options,
                       progress=True)
     except BatchError as exc:
-        sys.stderr.write(f"fijirun: {exc}\n")
+        sys.stderr.write(f"fijirun: batch: {exc}\n")
         if args.json:
-            sys.stdout.write(json.dumps({"status": "error", "error": str(exc)}) + "\n")
-        return 2
+            _emit_json(error_object("batch", "BatchError", str(exc), EXIT_USAGE))
+        return EXIT_USAGE
     summary = frame.attrs["summary"]
     if args.json:
-        sys.stdout.write(json.dumps(summary) + "\n")
+        _emit_json(summary)
     else:
         rate = summary["images_per_second"]
         sys.stdout.write(f"{summary['images']} images: {summary['ok']} ok, {summary['failed']} failed, "
@@ -240,22 +239,24 @@ def cmd_regress(args):
                          timeout=args.timeout, workers=args.workers, markdown=args.markdown,
                          memory=args.memory, fiji_dir=args.fiji, on_done=progress)
     except (FileNotFoundError, FijirunError) as exc:
-        sys.stderr.write(f"fijirun: {exc}\n")
-        return 2
+        sys.stderr.write(f"fijirun: regress: {exc}\n")
+        if args.json:
+            _emit_json(error_object("regress", type(exc).__name__, str(exc), EXIT_USAGE))
+        return EXIT_USAGE
     if not report["activities"]:  # nothing ran: no verdict to trust
         where = "no .ijm files, no ImageJ Jython .py files" + (
             ", no ImageJ code blocks in .md files" if args.markdown else " (--markdown: also .md code blocks)")
         message = f"no activities found in {args.course}: {where}"
         sys.stderr.write(f"fijirun: {message}\n")
         if args.json:
-            sys.stdout.write(to_json({**report, "error": message}) + "\n")
+            _emit_json(to_json({**report, "error": message}))
         return 2
     if args.junit:
         write_junit(report, args.junit)
     if args.html:
         write_html(report, args.html)
     if args.json:
-        sys.stdout.write(to_json(report) + "\n")
+        _emit_json(to_json(report))
     else:
         print_table(report)
     return exit_code(report)
@@ -269,20 +270,124 @@ def _on_sigterm(signum, frame):
     raise Terminated()
 
 
+#: Exit statuses of every command.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+_COMMANDS = ("run", "check", "batch", "regress")
+
+
+def error_object(command, kind, message, code, **extra):
+    """The one JSON object every command prints with ``--json`` when it cannot do its work."""
+    error = {"type": kind, "message": message, "line": None, "source": None, **extra}
+    obj = {"status": "error", "command": command, "exit_code": code, "error": error}
+    if command == "run":  # the keys of run's own summary, so that readers of it need no case
+        obj.update(backend=None, imagej_version=None, outputs=[], n_results_rows=0, n_rois=0,
+                   label_max=None, seconds=None)
+    elif command == "check":
+        obj.update(verdict="error", outputs=[])
+    return obj
+
+
+_emitted = []
+
+
+def _emit_json(obj):
+    """Print a command's one JSON object (a dict, or JSON text) on stdout."""
+    text = obj if isinstance(obj, str) else json.dumps(obj)
+    sys.stdout.write(text + "\n")
+    _emitted.append(True)
+
+
+def _wants_json(argv):
+    argv = list(argv)
+    if "--" in argv:
+        argv = argv[:argv.index("--")]
+    return "--json" in argv
+
+
+def _command_of(argv):
+    return next((a for a in argv if a in _COMMANDS), None)
+
+
+def _usage_error(exc, command, as_json):
+    where = f"{command}: " if command else ""
+    sys.stderr.write(f"fijirun: {where}{exc}\n")
+    if as_json:
+        extra = {"option": exc.option} if exc.option else {}
+        sys.stdout.write(json.dumps(error_object(command, exc.kind, str(exc), EXIT_USAGE, **extra)) + "\n")
+    return EXIT_USAGE
+
+
+def _write_crash_log(command, argv):
+    """The traceback of an internal error, in a log file of its own; its path (or None)."""
+    import time
+    import traceback
+
+    text = (f"fijirun {__version__} {command or ''}: internal error\n"
+            f"argv: {json.dumps(list(argv))}\npid: {os.getpid()}\n"
+            f"time: {time.strftime('%Y-%m-%d %H:%M:%S %z')}\n\n{traceback.format_exc()}")
+    name = f"fijirun-{command or 'main'}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    import tempfile
+
+    for folder in (log_dir(), Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def _internal_error(exc, command, argv, as_json):
+    path = _write_crash_log(command, argv)
+    message = " ".join(str(exc).split()) or "(no message)"
+    where = f"details in {path}" if path else "no log could be written"
+    sys.stderr.write(f"fijirun: internal error: {type(exc).__name__}: {message} ({where})\n")
+    if as_json:
+        sys.stdout.write(json.dumps(error_object(
+            command, "InternalError", f"{type(exc).__name__}: {message}", EXIT_FAILED,
+            exception=type(exc).__name__, log=str(path) if path else None)) + "\n")
+    return EXIT_FAILED
+
+
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    # The JVM runs with -Xrs (no signal handlers of its own): SIGTERM is ours too.
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    """Parse, validate and run one command; return its exit status (never raises).
+
+    0 ok; 1 failed (a run, an image, an output, an activity) or an internal
+    error (traceback in a log file); 2 a usage error (nothing started);
+    130 Ctrl-C; 143 SIGTERM.
+    """
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    as_json = _wants_json(argv)
+    command = _command_of(argv)
+    _emitted.clear()
     try:
+        # The JVM runs with -Xrs (no signal handlers of its own): SIGTERM is ours too.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help, --version
+            return exc.code if isinstance(exc.code, int) else EXIT_OK
+        command = args.command
+        as_json = bool(getattr(args, "json", False))
+        validate(command, args)
         return args.func(args)
+    except UsageError as exc:
+        return _usage_error(exc, command, as_json)
     except Terminated:
         sys.stderr.write("fijirun: terminated (SIGTERM)\n")
-        return 143
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         sys.stderr.write("fijirun: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - no traceback reaches a user
+        if _emitted:
+            as_json = False  # the command already printed its object
+        return _internal_error(exc, command, argv, as_json)
 
 
 def run_and_exit(argv=None):
@@ -293,12 +398,15 @@ def run_and_exit(argv=None):
     (``PR_SET_PDEATHSIG``) and the ImageJ home folder is removed first.
     """
     code = main(argv)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    from .backends.process import release_process_files
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        from .backends.process import release_process_files
 
-    release_process_files()
-    os._exit(code)
+        release_process_files()
+    except BaseException:  # noqa: BLE001 - leaving anyway (a closed pipe, a late signal)
+        pass
+    os._exit(code if isinstance(code, int) and 0 <= code <= 255 else EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ the user's line numbers:
   in IJ Macro the ``#@`` line becomes an assignment (plain ImageJ 1.x does not
   know script parameters), in Jython the values are handed to the interpreter.
 * Course-template assignments at top level (``outputDir = FIXME``,
-  ``min_size = 0``) are overridden by ``params``. An unresolved ``FIXME`` is a
+  ``min_size = 0``) are overridden by ``params``; a text value keeps the type
+  of the script's own literal (:func:`coerce_like`: ``label = "abc"`` stays
+  text for ``007``). An unresolved ``FIXME`` is a
   :class:`~fijirun.errors.ParameterError` naming the variable.
 * http(s) URLs in string literals are replaced by their copies in the data
   directory (:mod:`fijirun.data`).
@@ -245,6 +247,39 @@ def coerce(value, type_name=None):
     return value
 
 
+def literal_kind(text, language):
+    """What the script's own literal for a variable is: ``"string"``, ``"number"``,
+    ``"boolean"``, or None (FIXME, an expression, a call)."""
+    t = (text or "").strip()
+    if language == JYTHON and t[:1] in "uUrRbB" and t[1:2] in ("'", '"'):
+        t = t[1:]
+    if len(t) >= 2 and t[0] == t[-1] and t[0] in "\"'":
+        return "string"
+    if _NUMBER.match(t):
+        return "number"
+    if t in (("true", "false") if language == MACRO else ("True", "False")):
+        return "boolean"
+    return None
+
+
+def coerce_like(value, current, language):
+    """A ``--set`` value for a top-level assignment whose value is now ``current``.
+
+    Text stays text when the script's literal is a string (``label = "007"``);
+    it is a number when the literal is a number and the text reads as one;
+    true/false for a Boolean literal. With no literal to go by (``FIXME``, an
+    expression) a value that parses as a number is a number, as before.
+    """
+    if not isinstance(value, str):
+        return coerce(value)
+    kind = literal_kind(current, language)
+    if kind == "string":
+        return value
+    if kind == "boolean" and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return coerce(value)
+
+
 def literal(value, language):
     """``value`` as a literal of the script language."""
     if isinstance(value, bool):
@@ -416,7 +451,7 @@ def prepare_script(text, language, params=None, *, path="<code>", data_dir=None,
         if multiline:
             raise ParameterError(f"cannot override '{name}': its value spans several lines",
                                  name=name, path=path, line=index + 1)
-        value = coerce(value)
+        value = coerce_like(value, lines[index][start:end], language)
         values[name] = value
         line = lines[index]
         lines[index] = line[:start] + literal(value, language) + line[end:]
