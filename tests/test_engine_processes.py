@@ -81,3 +81,16 @@ def test_virtual_display_survives_its_start():
             assert os.path.exists(f"/tmp/.X11-unix/X{display.display[1:]}")
         finally:
             display.stop()
+
+
+def test_unreachable_display_falls_back_to_fijiruns_own_xvfb(tmp_path):
+    """A DISPLAY nobody answers on (stale, a closed tunnel) must not fail the run."""
+    import json
+
+    script = tmp_path / "hello.ijm"
+    script.write_text('print("hello");\n')
+    env = dict(os.environ, DISPLAY="127.0.0.1:55")
+    proc = subprocess.run([sys.executable, "-m", "fijirun", "run", str(script), "--json"], env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "ok"

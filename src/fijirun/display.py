@@ -74,16 +74,33 @@ def _free_display_number(first=100, last=999):
     raise EngineError("no free X display number")
 
 
-def display_is_usable(display=None):
-    """Whether an X server answers on ``display`` (default ``$DISPLAY``)."""
+def display_is_usable(display=None, timeout=2.0):
+    """Whether an X server accepts connections on ``display`` (default ``$DISPLAY``).
+
+    A ``DISPLAY`` nobody answers on (a stale socket file, a closed SSH
+    tunnel, a typo) is not usable: the engine then starts its own Xvfb
+    instead of letting Java fail on it.
+    """
+    import socket
+
     display = display if display is not None else os.environ.get("DISPLAY")
-    if not display:
+    if not display or ":" not in display:
         return False
-    num = display.split(":")[-1].split(".")[0]
-    host = display.split(":")[0]
-    if host not in ("", "unix", "localhost"):
-        return True  # a remote display: trust the user
-    return os.path.exists(f"/tmp/.X11-unix/X{num}")
+    host, _, rest = display.rpartition(":")
+    num = rest.split(".")[0]
+    if not num.isdigit():
+        return False
+    try:
+        if host in ("", "unix"):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                sock.connect(f"/tmp/.X11-unix/X{num}")
+        else:
+            with socket.create_connection((host, 6000 + int(num)), timeout=timeout):
+                pass
+    except OSError:
+        return False
+    return True
 
 
 def _read_display_number(fd, timeout):
