@@ -94,3 +94,20 @@ def test_unreachable_display_falls_back_to_fijiruns_own_xvfb(tmp_path):
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "ok"
+
+
+def test_a_jvm_that_does_not_start_leaves_nothing(tmp_path):
+    """A failed JVM start is an EngineError and removes its ImageJ home folder and Xvfb."""
+    code = textwrap.dedent("""
+        import os, sys, tempfile, fijirun
+        before = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("fijirun-")}
+        try:
+            fijirun.Session(jvm_options=["-XX:+NoSuchOptionAtAll"]).start()
+        except fijirun.EngineError as exc:
+            print("EngineError", "did not start" in str(exc))
+        after = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("fijirun-")}
+        print("left", sorted(after - before))
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}  # it starts an Xvfb first
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.stdout.splitlines()[-2:] == ["EngineError True", "left []"], proc.stdout + proc.stderr

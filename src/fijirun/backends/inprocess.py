@@ -12,7 +12,7 @@ import atexit
 from ..errors import EngineError
 from .base import Backend
 from .ij1_runtime import IJ1Runtime
-from .process import PROCESS, shutdown_process
+from .process import PROCESS, release_process_files, shutdown_process
 
 __all__ = ["InProcessBackend"]
 
@@ -40,7 +40,15 @@ class InProcessBackend(Backend):
             self.runtime = PROCESS["runtime"]
             self._reuse()
             return self
-        self._boot()
+        try:
+            self._boot()
+        except BaseException:
+            # a JVM that did not start leaves nothing behind: no home folder, no Xvfb
+            release_process_files()
+            display, PROCESS["display"] = PROCESS["display"], None
+            if display is not None:
+                display.stop()
+            raise
         atexit.register(shutdown_process)
         from jpype import JClass
 

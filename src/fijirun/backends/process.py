@@ -162,7 +162,11 @@ def start_jvm(classpath, options, java_home=None):
                               "JPype cannot restart it: use a fresh process")
         return
     java = find_java(java_home)
-    jpype.startJVM(str(java.libjvm), *options, classpath=[str(p) for p in classpath],
-                   convertStrings=False, interrupt=False)
+    try:
+        jpype.startJVM(str(java.libjvm), *options, classpath=[str(p) for p in classpath],
+                       convertStrings=False, interrupt=False)
+    except (RuntimeError, OSError) as exc:
+        raise EngineError(f"the JVM ({java.home}) did not start: {exc}; check the JVM options "
+                          f"({' '.join(o for o in options if o.startswith('-X'))})") from None
 
 
