@@ -180,6 +180,11 @@ class IJ1Runtime:
         'run("Analyze Particles...", "display clear add");\n'
         'showMessage("fijirun", "warm-up");\n'
         'close("*");\n'
+        # a GenericDialog (ImageJ's macro-error and parameter dialogs are ones): the
+        # guard closes it and stops this macro, as it would a script's
+        'Dialog.create("fijirun warm-up");\n'
+        'Dialog.addNumber("n", 1);\n'
+        'Dialog.show();\n'
     )
 
     def warm_up(self, languages=("ijm", "jython")):
