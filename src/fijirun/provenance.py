@@ -85,12 +85,17 @@ def write_temp(folder, name, write, *, binary=False):
             f.flush()
             fix_mode(f.fileno())
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _discard(tmp)
         raise
     return Path(tmp), value
+
+
+def _discard(path):
+    """Remove a temporary file of ours that may already be gone."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def write_atomic(path, write, *, binary=False):
@@ -100,10 +105,7 @@ def write_atomic(path, write, *, binary=False):
     try:
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _discard(tmp)
         raise
     return value
 
