@@ -199,13 +199,17 @@ class IJ1Runtime:
                 self._warm_jython()
             if "ijm" in languages:
                 self.reset()
-                run = self.guard.newRun("ijm", self._WARM_UP_MACRO, "<fijirun warm-up>", "", False,
-                                        self.HashMap(), self.HashMap())
-                self.guard.start(run)
-                run.waitSettled(120_000)
-                self.guard.finish(run)
+                self._private_run("ijm", self._WARM_UP_MACRO)
                 self.guard.drainStray()
                 self.reset()
+
+    def _private_run(self, language, code):
+        """Run fijirun's own code through the guard, outside any user's run; (run, settled)."""
+        run = self.guard.newRun(language, code, "<fijirun warm-up>", "", False, self.HashMap(), self.HashMap())
+        self.guard.start(run)
+        settled = bool(run.waitSettled(120_000))
+        self.guard.finish(run)
+        return run, settled
 
     def _warm_jython(self):
         """Initialise Jython's classes once, outside any user's run.
@@ -215,10 +219,7 @@ class IJ1Runtime:
         that class broken for every later run of this JVM.
         """
         code = "import sys\ntry:\n    raise ValueError('warm-up')\nexcept ValueError:\n    sys.exc_info()\n"
-        run = self.guard.newRun("jython", code, "<fijirun warm-up>", "", False, self.HashMap(), self.HashMap())
-        self.guard.start(run)
-        settled = run.waitSettled(120_000)
-        self.guard.finish(run)
+        run, settled = self._private_run("jython", code)
         if not settled or run.failure is not None:
             raise EngineError(f"Jython does not start in this ImageJ: {run.failure}")
         self._jython_ready = True

@@ -110,7 +110,6 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         public volatile String returnValue;
         public volatile Throwable failure;
         volatile boolean failed;           // an error was recorded: abort under way
-        volatile boolean stopping;         // fijirun stops it (timeout, Ctrl-C)
         public volatile boolean scriptEnded;  // its script is done; the run is settling
         final CountDownLatch settled = new CountDownLatch(1);
 
@@ -427,7 +426,6 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
      * Returns whether the run settled.
      */
     public boolean terminate(Run run, long graceMillis) throws InterruptedException {
-        run.stopping = true;
         abortNow(run);
         if (run.waitSettled(graceMillis))
             return true;
