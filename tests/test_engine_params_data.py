@@ -1,5 +1,7 @@
 """Parameters without editing the user's file; data served from the data directory."""
 
+import socket
+
 import pytest
 
 from conftest import ACTIVITIES, RANDOMSHAPES
@@ -72,6 +74,33 @@ def test_needs_data_when_the_url_is_nowhere(ij_session):
         ij_session.run(ACTIVITIES / "missing_url.ijm")
     assert info.value.name == "not_in_the_data_dir.tif"
     assert "needs data not_in_the_data_dir.tif" in str(info.value)
+
+
+@pytest.fixture
+def silent_server():
+    """An HTTP address that accepts connections and never answers (a dropped query, a dead host)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/course/data/never_answers.tif"
+
+
+@pytest.mark.parametrize("language", [MACRO, JYTHON])
+def test_a_download_stopped_by_the_timeout_needs_data(ij_session, silent_server, language):
+    # Offline, open(url) fails at once or waits seconds, by the network's timing:
+    # either way the run needs data, never "timeout" one time and "needs-data" the next.
+    code = (f'open("{silent_server}");\nrun("Measure");\n' if language == MACRO
+            else f'from ij import IJ\nimp = IJ.openImage("{silent_server}")\nprint(imp)\n')
+    r = ij_session.run_code(code, language, timeout=3, raise_on_error=False)
+    assert type(r.error) is fijirun.NeedsDataError, r.error
+    assert r.error.name == "never_answers.tif" and r.error.url == silent_server
+    assert "did not finish within the 3 s timeout" in str(r.error)
+
+
+def test_a_timeout_outside_any_download_stays_a_timeout(ij_session, silent_server):
+    code = f'url = "{silent_server}";\nwhile (true) {{ wait(10); }}\n'
+    r = ij_session.run_code(code, MACRO, timeout=2, raise_on_error=False)
+    assert type(r.error) is fijirun.ScriptTimeout
 
 
 def test_open_samples_served_from_data_dir(ij_session):

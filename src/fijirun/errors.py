@@ -133,12 +133,13 @@ class UnrecognizedCommandError(ScriptError):
 class NeedsDataError(RunError):
     """A script opened a URL or sample image that is not in the data directory."""
 
-    def __init__(self, name, url=None, **kwargs):
+    def __init__(self, name, url=None, reason=None, **kwargs):
         self.name = name
         self.url = url
         msg = f"needs data {name}"
         if url:
-            msg += f" (from {url}; put the file in the data directory, --data-dir)"
+            why = f"; {reason}" if reason else ""
+            msg += f" (from {url}{why}; put the file in the data directory, --data-dir)"
         super().__init__(msg, **kwargs)
 
 

@@ -47,11 +47,16 @@ from ..errors import (
     ScriptTimeout,
     UnrecognizedCommandError,
 )
+from ..data import DataDir
 from ..prepare import MACRO
 from .base import BackendRun
 
 __all__ = ["IJ1Runtime"]
 
+# Frames of a thread waiting on the network (name lookup, connect, read, TLS).
+_NETWORK_FRAMES = ("java.net.", "sun.net.", "sun.nio.ch.", "javax.net.ssl.", "sun.security.ssl.",
+                   "jdk.internal.net.")
+_FRAME_MODULE = re.compile(r"^[\w.@-]*/+")
 _MACRO_LINE = re.compile(r"^(?P<msg>.*?) in line (?P<line>\d+)\s*$")
 _UNRECOGNIZED = re.compile(r'Unrecognized command: "(?P<cmd>[^"]*)"')
 _TRACEBACK_LINE = re.compile(r'File "(?P<file>[^"]*)", line (?P<line>\d+)')
@@ -251,7 +256,8 @@ class IJ1Runtime:
         alive = bool(run.scriptThreadAlive())
         if timed_out:
             note = " (its script had ended; the run was settling)" if settling else ""
-            error = ScriptTimeout(f"stopped after the {timeout:g} s timeout{note}", path=script.path)
+            error = self._stopped_downloading(where, script, timeout) or ScriptTimeout(
+                f"stopped after the {timeout:g} s timeout{note}", path=script.path)
             warnings.append("where the script's threads and the event thread were at the timeout:\n" + where)
         for name in run.survivors:
             warnings.append(f"thread '{name}' started by the script was still running when it ended")
@@ -338,6 +344,30 @@ class IJ1Runtime:
                 if url in message or name in message or "URL" in message or "url" in message:
                     return NeedsDataError(name, url=url, path=script.path, line=line,
                                           source=script.line_text(line))
+        return None
+
+    @staticmethod
+    def _stopped_downloading(where, script, timeout):
+        """A timeout that caught the script fetching a URL the data directory lacks.
+
+        Offline, such an ``open(url)`` fails at once when the name server answers
+        and waits seconds when it drops a query: the same script would be
+        ``needs-data`` or ``timeout`` by the network's timing. It needs data either way.
+        """
+        missing = [url for url, local in script.urls.items() if local is None]
+        if not missing:
+            return None
+        for block in where.split('\n"'):
+            name = block.lstrip('"').split('"', 1)[0]
+            if name.startswith("AWT-EventQueue"):
+                continue
+            # "at java.base@17.0.15/sun.nio.ch.Net.poll(...)", "at app//ij.io.Opener...": drop the module
+            frames = [_FRAME_MODULE.sub("", f.strip()[3:]) for f in block.splitlines()[1:13]
+                      if f.strip().startswith("at ")]
+            if any(f.startswith(_NETWORK_FRAMES) for f in frames):
+                url = missing[0]
+                return NeedsDataError(DataDir.file_name(url), url=url, path=script.path,
+                                      reason=f"its download did not finish within the {timeout:g} s timeout")
         return None
 
     def _failure_error(self, failure, script):
