@@ -2,13 +2,15 @@
 
 Also a watch on what the session leaves behind: a JVM crash log
 (``hs_err_pid*.log``) written during the test session fails it, whichever
-process crashed; ``fijirun-*`` folders left in the temp folder are reported.
+process crashed; so does a ``fijirun-*`` folder the session's processes left in the
+temp folder.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -76,6 +78,35 @@ def temp_leftovers():
     return {p.resolve() for p in Path(tempfile.gettempdir()).glob("fijirun-*") if p.is_dir()}
 
 
+def _descends_from(pid, ancestor):
+    """Whether process ``pid`` is ``ancestor`` or one of its descendants (Linux /proc)."""
+    for _ in range(64):
+        if pid == ancestor:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        if pid <= 1:
+            return False
+    return False
+
+
+def _left_by_the_session(folders):
+    """The folders this test session left: its owner is gone, or is this session or its child.
+
+    A folder of a live process that is not ours (a fijirun run beside the tests) is not.
+    """
+    left = []
+    for folder in folders:
+        m = re.match(r"^fijirun-[a-z]+-(\d+)-", folder.name)
+        pid = int(m.group(1)) if m else None
+        if pid is None or not Path(f"/proc/{pid}").exists() or _descends_from(pid, os.getpid()):
+            left.append(folder)
+    return left
+
+
 def _own_imagej_home():
     """This process's ImageJ home: removed at exit, after the session finishes."""
     process = sys.modules.get("fijirun.backends.process")
@@ -104,7 +135,7 @@ def pytest_sessionfinish(session, exitstatus):
         expected = [m.parent for m in Path(basetemp).rglob(EXPECTED_CRASH_MARKER)]
         logs |= {p for p in crash_logs([Path(basetemp)], recursive=True) - logs_before
                  if not any(p.is_relative_to(e) for e in expected)}
-    left = temp_leftovers() - temp_before - _own_imagej_home()
+    left = _left_by_the_session(temp_leftovers() - temp_before - _own_imagej_home())
     config._fijirun_fiji_changed = []
     if config._fijirun_fiji is not None:  # read-only where CI runs it: nothing may be written there
         fiji, before = config._fijirun_fiji
@@ -114,7 +145,7 @@ def pytest_sessionfinish(session, exitstatus):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     config._fijirun_crash_logs = sorted(logs)
     config._fijirun_temp_leftovers = sorted(left)
-    if logs and session.exitstatus == pytest.ExitCode.OK:
+    if (logs or left) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -131,10 +162,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(f"FAILED: the test session changed {len(changed)} path(s) in FIJI_HOME "
                                     f"(read-only in CI): {', '.join(changed[:20])}", red=True)
     if left:
-        terminalreporter.section("temp folders left behind", sep="=", yellow=True)
-        terminalreporter.write_line(f"WARNING: {len(left)} fijirun folder(s) left in "
+        terminalreporter.section("temp folders left behind", sep="=", red=True, bold=True)
+        terminalreporter.write_line(f"FAILED: the test session left {len(left)} fijirun folder(s) in "
                                     f"{tempfile.gettempdir()}: {', '.join(p.name for p in left)}",
-                                    yellow=True)
+                                    red=True)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import fijirun
 from fijirun import provenance
 from fijirun.batch.inputs import BatchError, collect_inputs
+from fijirun.batch.worker import BATCH_RECORD, publish
 from fijirun.check import CheckError
 from fijirun.check.model import CheckReport
 from fijirun.check.report import write_junit
@@ -297,6 +298,44 @@ def test_batch_never_takes_its_outputs_as_inputs(tmp_path):
         collect_inputs([out / "img-12345678" / "img_labels.tif"], output=out)
     # without it the outputs would be inputs (as before)
     assert len(collect_inputs([tmp_path])) == 2
+
+
+def _image_attempt(session, folder, names=("a.tif",)):
+    """A finished image folder as a batch worker makes it: a real run, then batch.json."""
+    session.run_code(save(*names), "ijm", output_dir=folder)
+    entry = {"name": folder.name, "status": "ok", "outputs": [], "error": None}
+    (folder / BATCH_RECORD).write_text(json.dumps(entry))
+    return folder
+
+
+def test_batch_replaces_an_image_folder_only_when_all_of_it_is_fijiruns(ij_session, tmp_path, clean_temp):
+    out = tmp_path / "out"
+    final = _image_attempt(ij_session, out / "img-1")
+    publish(_image_attempt(ij_session, tmp_path / "attempt2"), final)
+    assert not (tmp_path / "attempt2").exists()
+    assert json.loads((final / "run.json").read_text())["status"] == "ok" and unsaved(out) == []
+
+    # a person's note, then an edited output: each keeps the folder as it is
+    for change in ("notes.txt", "a.tif"):
+        (final / change).write_bytes(b"mine")
+        before = snapshot(final)
+        with pytest.raises(fijirun.OutputExistsError, match=f"img-1/{change} was not written by fijirun"):
+            publish(_image_attempt(ij_session, tmp_path / f"attempt-{change}"), final)
+        assert snapshot(final) == before
+        kept = unsaved(out)
+        assert len(kept) == 1 and (kept[0] / "run.json").is_file() and (kept[0] / "a.tif").is_file()
+        shutil.rmtree(kept[0])
+        (final / change).unlink()
+        if change == "a.tif":
+            break
+        publish(_image_attempt(ij_session, tmp_path / "attempt3"), final)  # fijirun's again
+    # a folder of the image's name that fijirun never made (no record): never replaced
+    mine = out / "img-2"
+    mine.mkdir()
+    (mine / "analysis.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(fijirun.OutputExistsError, match="analysis.csv"):
+        publish(_image_attempt(ij_session, tmp_path / "attempt4"), mine)
+    assert (mine / "analysis.csv").read_text() == "a,b\n1,2\n" and sorted(os.listdir(mine)) == ["analysis.csv"]
 
 
 # ---------------------------------------------------------------- property: any sequence of operations

@@ -31,7 +31,8 @@ from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from ..backends.process import script_still_running
-from ..errors import FijirunError, RunError, ScriptTimeout
+from ..errors import FijirunError, OutputExistsError, RunError, ScriptTimeout
+from ..ownership import folder_state, foreign_files
 from ..provenance import write_json_atomic
 from .manifest import tmp_root
 
@@ -106,18 +107,65 @@ class SessionPlugin(WorkerPlugin):
 def publish(tmp, final):
     """Move a finished image folder into place, replacing an earlier attempt's.
 
+    The earlier folder is replaced only when all it holds is fijirun's (the
+    ownership rule, :mod:`fijirun.ownership`): a file a person put there or
+    changed since stays, and the new outputs are kept aside beside it.
+
     Parameters
     ----------
     tmp, final : Path
         Folders on the same file system.
+
+    Raises
+    ------
+    OutputExistsError
+        ``final`` holds a file fijirun did not write; ``tmp`` was renamed
+        to ``fijirun-unsaved-<name>-*`` in the same folder.
     """
     trash = None
-    if final.exists():
+    if final.exists() or final.is_symlink():
+        foreign = _not_fijiruns(final)
+        if foreign:
+            keep = final.parent / f"fijirun-unsaved-{final.name}-{uuid.uuid4().hex[:6]}"
+            os.rename(tmp, keep)
+            raise OutputExistsError(
+                f"{final / foreign[0]} was not written by fijirun (or was changed since)"
+                + (f", and {len(foreign) - 1} more" if len(foreign) > 1 else "")
+                + f": the folder is kept as it is; this image's new outputs are in {keep}")
         trash = tmp.parent / f"{final.name}.old.{uuid.uuid4().hex[:8]}"
         os.rename(final, trash)
     os.rename(tmp, final)
     if trash is not None:
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def _not_fijiruns(folder):
+    """Files below an image folder that fijirun may not replace (relative paths, sorted)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return ["."]
+    state = folder_state(folder)
+    rels, foreign = [], []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            rel = os.path.relpath(os.path.join(dirpath, name), folder)
+            if rel in (BATCH_RECORD, CHECK_RECORD):
+                if not _own_json(folder / rel):
+                    foreign.append(rel)
+            else:
+                rels.append(rel)
+    foreign += foreign_files(state, rels)
+    return sorted(set(foreign))
+
+
+def _own_json(path):
+    """Whether a batch.json / check.json is one fijirun wrote (a JSON object with its keys)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return False
+    keys = {"name", "status", "outputs"} if path.name == BATCH_RECORD else {"verdict"}
+    return isinstance(data, dict) and keys <= set(data)
 
 
 def _error_dict(exc):
@@ -193,6 +241,8 @@ def run_image(task):
             entry["seconds"] = round(time.perf_counter() - t0, 4)
             write_json_atomic(tmp / BATCH_RECORD, entry)
             publish(tmp, final)
+        except OutputExistsError as exc:
+            entry.update(status="failed", outputs=[], error=_error_dict(exc))
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             entry.update(status="failed", outputs=[],
