@@ -4,7 +4,7 @@ A JVM that crashes during a test session (here a real one: a JVM told to
 crash on OutOfMemoryError writes a real ``hs_err_pid*.log``) must fail the
 session with the crash log named, wherever the JVM's working folder was (the
 session's, or a test's ``tmp_path``); a crash log that was there before does
-not count; a ``fijirun-*`` folder left in the temp folder is reported.
+not count; a ``fijirun-*`` folder the session left in the temp folder fails it.
 """
 
 from __future__ import annotations
@@ -43,11 +43,14 @@ def test_a_jvm_crashes(tmp_path):
     assert list(Path(where).glob("hs_err_pid*.log")), proc.stdout + proc.stderr
 """
 
-CLEAN_TEST = """\
+LEAKING_TEST = """\
+import os
 import tempfile
 
 def test_leaves_a_folder():
-    tempfile.mkdtemp(prefix="fijirun-imagej-")
+    tempfile.mkdtemp(prefix=f"fijirun-imagej-{os.getpid()}-")
+    # a live process's folder that is not the session's (a fijirun run beside the tests)
+    tempfile.mkdtemp(prefix="fijirun-imagej-1-")
 """
 
 
@@ -86,16 +89,17 @@ def test_a_jvm_crash_during_the_session_fails_it(tmp_path, where):
     assert f"FAILED: a JVM crashed during the test session: 1 new crash log(s): {logs[0]}" in output
 
 
-def test_old_crash_logs_do_not_count_and_temp_leftovers_are_reported(tmp_path):
+def test_old_crash_logs_do_not_count_and_temp_leftovers_fail_the_session(tmp_path):
     (tmp_path / EXPECTED_CRASH_MARKER).touch()
     (tmp_path / "cwd").mkdir()
     old = tmp_path / "cwd" / "hs_err_pid12345.log"
     old.write_text("# an old crash\n")
-    code, output = run_nested(tmp_path, CLEAN_TEST)
+    code, output = run_nested(tmp_path, LEAKING_TEST)
     assert "1 passed" in output, output
-    assert code == 0, output
+    assert code == 1, output
     assert "JVM crash logs" not in output
-    left = [p.name for p in (tmp_path / "tmp").glob("fijirun-imagej-*")]
-    assert len(left) == 1
-    assert f"WARNING: 1 fijirun folder(s) left in {tmp_path / 'tmp'}: {left[0]}" in output
+    left = sorted(p.name for p in (tmp_path / "tmp").glob("fijirun-imagej-*"))
+    ours = [n for n in left if not n.startswith("fijirun-imagej-1-")]
+    assert len(left) == 2 and len(ours) == 1
+    assert f"FAILED: the test session left 1 fijirun folder(s) in {tmp_path / 'tmp'}: {ours[0]}" in output
     assert old.exists()

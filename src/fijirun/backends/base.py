@@ -29,6 +29,8 @@ class BackendRun:
     return_value: str | None = None
     warnings: list = field(default_factory=list)  # what happened outside the script, threads left
     runaway: bool = False  # the script's thread survived being stopped: replace this ImageJ
+    analyses: list = field(default_factory=list)  # raw records of each particle analysis (fijirun.analyses)
+    writes: dict = field(default_factory=dict)  # file written -> particle analyses done by then
 
 
 class Backend(abc.ABC):
@@ -46,8 +48,10 @@ class Backend(abc.ABC):
         """ImageJ's version string, e.g. ``"1.53t"``."""
 
     @abc.abstractmethod
-    def run(self, script, *, timeout):
+    def run(self, script, *, timeout, analysis_dir=None):
         """Run a :class:`~fijirun.prepare.PreparedScript`; return a :class:`BackendRun`.
+
+        ``analysis_dir``: where the images each particle analysis analysed are saved.
 
         Must start from a clean ImageJ (no images, ROIs, results, Log) and
         must return within ``timeout`` seconds plus a short grace period.

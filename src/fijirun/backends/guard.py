@@ -1,12 +1,12 @@
 """fijirun's Java side: the run guard, compiled once per machine.
 
-The guard (``java/fijirun/guard/RunGuard.java``) must be Java: it is called
+The guard (``java/fijirun/guard/*.java``) must be Java: it is called
 on the AWT event thread, by ImageJ's exception handler and through
 System.out/err, on threads Python does not own and at any time — including
 while the JVM shuts down, when a call into Python crashes the process.
 
 It is compiled with the JDK's ``javac`` against the ImageJ jar in use, into
-a per-user cache keyed by the source's hash, the first time a backend
+a per-user cache keyed by the sources' hash and the jar, the first time a backend
 starts (about 2 s, once); ``scripts/setup.sh`` does it ahead. Compiling into
 a private folder and renaming it into place makes parallel first starts
 (batch workers) safe.
@@ -25,9 +25,11 @@ from pathlib import Path
 from ..errors import EngineError
 from ..jars import find_java
 
-__all__ = ["GUARD_SOURCE", "guard_classes", "cache_root", "load_guard"]
+__all__ = ["GUARD_SOURCES", "guard_classes", "cache_root", "load_guard"]
 
-GUARD_SOURCE = Path(__file__).resolve().parent.parent / "java" / "fijirun" / "guard" / "RunGuard.java"
+GUARD_DIR = Path(__file__).resolve().parent.parent / "java" / "fijirun" / "guard"
+#: The guard's Java sources: RunGuard (attribution) and RecordingParticleAnalyzer.
+GUARD_SOURCES = tuple(sorted(GUARD_DIR.glob("*.java")))
 _CLASS = Path("fijirun") / "guard" / "RunGuard.class"
 
 
@@ -54,8 +56,13 @@ def _javac(java_home=None) -> str:
 
 def guard_classes(ij_jar, java_home=None) -> Path:
     """The folder holding the compiled guard (built on first use)."""
-    source = GUARD_SOURCE.read_bytes()
-    key = hashlib.sha256(source).hexdigest()[:16]
+    # keyed by the sources and the ImageJ jar compiled against (Fiji's and Debian's differ)
+    h = hashlib.sha256()
+    for source in GUARD_SOURCES:
+        h.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    jar = Path(ij_jar)
+    h.update(f"{jar.name}:{jar.stat().st_size if jar.is_file() else 0}".encode())
+    key = h.hexdigest()[:16]
     root = cache_root()
     target = root / f"guard-{key}"
     if (target / _CLASS).is_file():
@@ -69,7 +76,7 @@ def guard_classes(ij_jar, java_home=None) -> Path:
     try:
         proc = subprocess.run(
             [_javac(java_home), "--release", "11", "-nowarn", "-Xlint:none", "-encoding", "UTF-8",
-             "-cp", str(ij_jar), "-d", str(work), str(GUARD_SOURCE)],
+             "-cp", str(ij_jar), "-d", str(work), *map(str, GUARD_SOURCES)],
             capture_output=True, text=True, timeout=300)
         if proc.returncode != 0 or not (work / _CLASS).is_file():
             raise EngineError(f"building fijirun's ImageJ guard failed: {proc.stderr.strip()[-2000:]}")

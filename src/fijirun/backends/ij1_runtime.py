@@ -53,6 +53,20 @@ from .base import BackendRun
 
 __all__ = ["IJ1Runtime"]
 
+
+def _java_value(value):
+    """A boxed Java value of the guard's records as a Python value."""
+    if value is None:
+        return None
+    kind = str(value.getClass().getSimpleName())
+    if kind == "Boolean":
+        return bool(value.booleanValue())
+    if kind in ("Integer", "Long", "Short", "Byte"):
+        return int(value.longValue())
+    if kind in ("Double", "Float"):
+        return float(value.doubleValue())
+    return str(value)
+
 # Frames of a thread waiting on the network (name lookup, connect, read, TLS).
 _NETWORK_FRAMES = ("java.net.", "sun.net.", "sun.nio.ch.", "javax.net.ssl.", "sun.security.ssl.",
                    "jdk.internal.net.")
@@ -139,7 +153,7 @@ class IJ1Runtime:
         return bool(self.guard.exitGuarded())
 
     # ------------------------------------------------------------ running
-    def run(self, script, *, timeout, data_dir, batch_mode=True):
+    def run(self, script, *, timeout, data_dir, batch_mode=True, analysis_dir=None):
         """Run a prepared script; return a :class:`BackendRun` (error set, not raised).
 
         Raises KeyboardInterrupt (after stopping the script) when interrupted.
@@ -154,6 +168,8 @@ class IJ1Runtime:
             run = self.guard.newRun(script.language, script.text, script.path, script.arg or "",
                                     bool(batch_mode and script.language == MACRO), values,
                                     self._sample_map(data_dir))
+            if analysis_dir is not None:
+                run.analysisFolder = str(analysis_dir)
             start = time.perf_counter()
             deadline = start + timeout
             timed_out = False
@@ -277,9 +293,11 @@ class IJ1Runtime:
             error.log = log
         commands = [{"command": str(c[0]), "options": str(c[1])} for c in run.commands]
         value = run.returnValue
+        analyses = [{str(k): _java_value(v) for k, v in dict(m).items()} for m in list(run.analyses)]
+        writes = {str(k): int(v) for k, v in dict(run.writes).items()}
         return BackendRun(log=log, commands=commands, messages=messages, error=error, seconds=seconds,
                           return_value=str(value) if value is not None else None,
-                          warnings=warnings, runaway=alive)
+                          warnings=warnings, runaway=alive, analyses=analyses, writes=writes)
 
     # ------------------------------------------------------------ classification
     def _event_error(self, event, script, data_dir):

@@ -91,9 +91,10 @@ class InProcessBackend(Backend):
             pass
         return out
 
-    def run(self, script, *, timeout):
+    def run(self, script, *, timeout, analysis_dir=None):
         self.start()
-        return self.runtime.run(script, timeout=timeout, data_dir=self.data_dir, batch_mode=self.batch_mode)
+        return self.runtime.run(script, timeout=timeout, data_dir=self.data_dir, batch_mode=self.batch_mode,
+                                analysis_dir=analysis_dir)
 
     def warm_up(self, languages=("ijm", "jython")):
         self.start()

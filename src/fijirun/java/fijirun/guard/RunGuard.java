@@ -102,6 +102,12 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         public final List<String[]> commands = Collections.synchronizedList(new ArrayList<>());
         public final List<String> survivors = Collections.synchronizedList(new ArrayList<>());
         public final java.util.Set<String> reads = Collections.synchronizedSet(new java.util.LinkedHashSet<>());
+        /** Every particle analysis of the run, as RecordingParticleAnalyzer recorded it. */
+        public final List<Map<String, Object>> analyses = Collections.synchronizedList(new ArrayList<>());
+        /** Files the run wrote → the number of particle analyses done when it last wrote each. */
+        public final Map<String, Integer> writes = Collections.synchronizedMap(new java.util.LinkedHashMap<>());
+        /** Where the analysed images are saved (null: the analyses are recorded without them). */
+        public volatile String analysisFolder;
         final ByteArrayOutputStream console = new ByteArrayOutputStream();
         final StringWriter jythonOutput = new StringWriter();
         volatile Thread thread;
@@ -197,6 +203,13 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
                 pi.getMethod("setOut", Writer.class).invoke(interpreter, jythonOutput);
                 pi.getMethod("setErr", Writer.class).invoke(interpreter, jythonOutput);
                 Method set = pi.getMethod("set", String.class, Object.class);
+                // `from ij.plugin.filter import ParticleAnalyzer` gives the recording subclass
+                // (same constructors, constants and behaviour); set in Jython's package once per JVM
+                set.invoke(interpreter, "_fijirun_pa", RecordingParticleAnalyzer.class);
+                pi.getMethod("exec", String.class).invoke(interpreter,
+                        "import ij.plugin.filter as _fijirun_f\n"
+                        + "_fijirun_f.__dict__['ParticleAnalyzer'] = _fijirun_pa\n"
+                        + "del _fijirun_f, _fijirun_pa\n");
                 for (Map.Entry<String, Object> e : values.entrySet())
                     set.invoke(interpreter, e.getKey(), e.getValue());
                 Object compiled = pi.getMethod("compile", String.class, String.class).invoke(interpreter, code, path);
@@ -580,6 +593,12 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
     // ------------------------------------------------------------ attribution
 
+    /** The run the calling thread works for, or null. */
+    static Run currentRun() {
+        RunGuard g = installed;
+        return g == null ? null : g.ownerOf(Thread.currentThread());
+    }
+
     private Run ownerOf(Thread t) {
         Run r = current;
         if (r == null || r.isSettled())
@@ -668,6 +687,8 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         }
         String cls = dialog.getClass().getName();
         dialog.dispose();  // a modal dialog returns to its caller
+        if (opener != null && opener != Thread.currentThread())
+            releaseOpener(dialog, opener);
         if (isWaitForUser(dialog)) {
             try {
                 dialog.getClass().getMethod("close").invoke(dialog);  // it waits on itself, not on dispose
@@ -703,6 +724,41 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
             event.line = line;
             run.fail(event);
         }
+    }
+
+    /**
+     * Make sure a disposed modal dialog let its caller go.
+     *
+     * WINDOW_OPENED can be dispatched before the showing thread has set up the
+     * dialog's secondary event loop (Dialog.show: the window is made visible,
+     * then the loop is created and entered). A dispose in that gap finds no loop
+     * to exit, and the thread then waits in a loop for a dialog that is gone:
+     * a hang (1 macro error in ~150 on a loaded machine). Disposing again once
+     * the thread waits exits that loop; the dialog itself is already gone.
+     */
+    private static void releaseOpener(Dialog dialog, Thread opener) {
+        Thread t = new Thread(() -> {
+            long deadline = System.currentTimeMillis() + FLUSH_MILLIS;
+            while (System.currentTimeMillis() < deadline && opener.isAlive()) {
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                if (!inDialogShow(opener))
+                    return;
+                dialog.dispose();
+            }
+        }, "fijirun-dialog-release");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static boolean inDialogShow(Thread t) {
+        for (StackTraceElement e : t.getStackTrace())
+            if (e.getClassName().equals("java.awt.Dialog") && e.getMethodName().equals("show"))
+                return true;
+        return false;
     }
 
     private static boolean isWaitForUser(Window w) {
@@ -774,6 +830,11 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         String options = Macro.getOptions();
         run.commands.add(new String[] {command, options == null ? "" : options.trim()});
         Object target = Menus.getCommands() != null ? Menus.getCommands().get(command) : null;
+        if ("ij.plugin.filter.ParticleAnalyzer".equals(target)) {
+            // ImageJ's own analyzer, recording what it analysed; run as IJ.runPlugIn runs a filter
+            new ij.plugin.filter.PlugInFilterRunner(new RecordingParticleAnalyzer(), command, "");
+            return null;
+        }
         String sample = sampleName(target);
         if (sample == null)
             return command;
@@ -920,6 +981,19 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
                 Run run = ownerOf(Thread.currentThread());
                 if (run != null && run.reads.size() < 10000)
                     run.reads.add(file);
+            }
+        }
+
+        /** Files a run's threads write, with how many particle analyses had run by then. */
+        @Override
+        public void checkWrite(String file) {
+            if (file == null)
+                return;
+            Run run = ownerOf(Thread.currentThread());
+            if (run != null && run.writes.size() < 10000) {
+                String folder = run.analysisFolder;
+                if (folder == null || !file.startsWith(folder))
+                    run.writes.put(file, run.analyses.size());
             }
         }
 
