@@ -81,6 +81,43 @@ def warm_runs(n, image, macro, backend):
         }
 
 
+NO_ANALYSIS = """#@ File input
+#@ File (style="directory") outputDir
+open(input);
+run("Set Measurements...", "area centroid decimal=3");
+run("Measure");
+saveAs("Results", outputDir + "/measure.csv");
+"""
+
+
+def recording_cost(n, image, macro, backend):
+    """What recording each particle analysis costs (run.json "analyses", the snapshot)."""
+    import fijirun
+
+    with tempfile.TemporaryDirectory() as tmp, fijirun.Session(backend) as session:
+        plain = Path(tmp) / "no_analysis.ijm"
+        plain.write_text(NO_ANALYSIS)
+        with_analysis, without, record_ms, snapshot_ms, publish = [], [], [], [], []
+        for i in range(n + 1):
+            a = session.run(macro, input=image, output_dir=Path(tmp) / "a")
+            b = session.run(plain, input=image, output_dir=Path(tmp) / "b")
+            if i == 0:
+                continue
+            with_analysis.append(a.timings["total"])
+            without.append(b.timings["total"])
+            t = a.analyses[0]["timings_ms"]
+            record_ms.append(t["record"])
+            snapshot_ms.append(t["snapshot"])
+        return {
+            "median_run_with_analysis_s": statistics.median(with_analysis),
+            "median_run_without_analysis_s": statistics.median(without),
+            "median_record_ms": statistics.median(record_ms),
+            "max_record_ms": max(record_ms),
+            "median_snapshot_write_ms": statistics.median(snapshot_ms),
+            "snapshot_bytes": a.analyses[0]["snapshot"]["bytes"],
+        }
+
+
 def fresh_jvm_runs(n, image, macro, backend):
     """The same activity with a fresh process and JVM per run (``fijirun run``)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,7 +145,12 @@ def main():
     parser.add_argument("--macro", default=str(ROOT / "fiji_macros" / "output_saving.ijm"))
     parser.add_argument("--backend", default="imagej1", choices=["imagej1", "fiji"],
                         help="fiji needs FIJI_HOME")
+    parser.add_argument("--recording-only", action="store_true",
+                        help="only the cost of recording particle analyses")
     args = parser.parse_args()
+    if args.recording_only:
+        print(json.dumps(recording_cost(args.runs, args.image, args.macro, args.backend), indent=2))
+        return
 
     cold = cold_start(args.cold, args.backend)
     warm = warm_runs(args.runs, args.image, args.macro, args.backend)
@@ -120,6 +162,7 @@ def main():
         "cold_process_wall_median_s": statistics.median(c["process_wall"] for c in cold),
         "warm": warm,
         "fresh_jvm_per_run": fresh,
+        "recording": recording_cost(args.runs, args.image, args.macro, args.backend),
         "speedup_warm_vs_fresh": fresh["median_s"] / warm["median_total_s"],
     }
     print(json.dumps(report, indent=2))

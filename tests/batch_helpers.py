@@ -118,12 +118,15 @@ def stop_process_group(proc, timeout=20):
 def output_contents(folder):
     """File name → content of an image folder's outputs (ZIP members, not the ZIP's dates; no run.json)."""
     out = {}
-    for p in sorted(Path(folder).iterdir()):
-        if p.name in ("run.json", "run.log", "run.failed.json", "run.failed.log", "check.json", "batch.json"):
+    folder = Path(folder)
+    for p in sorted(folder.rglob("*")):
+        name = str(p.relative_to(folder))
+        if p.is_dir() or name in ("run.json", "run.log", "run.failed.json", "run.failed.log", "check.json",
+                                  "batch.json"):
             continue
         if p.suffix == ".zip":
             with zipfile.ZipFile(p) as z:
-                out[p.name] = {n: z.read(n) for n in z.namelist()}
+                out[name] = {n: z.read(n) for n in z.namelist()}
         else:
-            out[p.name] = p.read_bytes()
+            out[name] = p.read_bytes()
     return out

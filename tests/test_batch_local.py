@@ -48,10 +48,11 @@ def test_mixed_batch_good_corrupt_notimage_hang(tmp_path, mixed_inputs):
         row = by_input.loc[str(path)]
         assert row.status == "ok", row.error
         result_dir = out / row.image
-        names = sorted(p.name for p in result_dir.iterdir())
+        names = sorted(str(p.relative_to(result_dir)) for p in result_dir.rglob("*") if p.is_file())
         stem = path.stem
         assert names == sorted([f"{stem}_labels.png", f"{stem}_labels.tif", f"{stem}_results.csv",
-                                f"{stem}_results.txt", f"{stem}_rois.zip", "run.json", "run.log", "batch.json"])
+                                f"{stem}_results.txt", f"{stem}_rois.zip", "run.json", "run.log", "batch.json",
+                                "run.analyses/analysis-1.tif"])
         table = pd.read_csv(result_dir / f"{stem}_results.csv")
         assert table["Area"].tolist() == areas
         assert json.loads((result_dir / "run.json").read_text())["status"] == "ok"

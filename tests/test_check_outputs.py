@@ -78,14 +78,38 @@ def test_activity_outputs_pass(activities, name):
     assert rois.details["count"] == 6 and rois.details["missing"] == []
 
 
-def test_macro_recovered_from_commands_and_script(activities):
-    rec = activities["output_saving.ijm"].check.recovered
+def test_the_engine_record_is_what_the_check_uses(activities):
+    # what ImageJ analysed, not what the script's text suggests: the binary made by
+    # Convert to Mask, analysed as 255s, size 0-1000 pixels
+    for name in ("output_saving.ijm", "output_saving.py"):
+        rec = activities[name].check.recovered
+        assert rec["mode"] == "recorded" and len(rec["analyses"]) == 1
+        assert rec["threshold"] == [255, 255] and rec["size_pixels"] == [0, 1000], rec
+        assert rec["snapshot"] == "run.analyses/analysis-1.tif"
+        assert rec["reference_particles"] == rec["particles_recorded"] == 6
+    assert "partial" not in json.dumps(activities["output_saving.ijm"].check.to_dict())
+
+
+def test_macro_recovered_from_commands_and_script(activities, tmp_path):
+    # a run.json without the record (an older fijirun): recovered from commands and script
+    copies = {}
+    for name in ("output_saving.ijm", "output_saving.py"):
+        d = copy_run(activities[name], tmp_path / name)
+        record = json.loads((d / "run.json").read_text())
+        del record["analyses"]
+        (d / "run.json").write_text(json.dumps(record))
+        copies[name] = check(d)
+    report = copies["output_saving.ijm"]
+    assert report.verdict == "warn" and report["(reference)"].reason.startswith("partial check")
+    assert all(o.verdict == "pass" for o in report.outputs if o.kind != "run")
+    rec = report.recovered
+    assert rec["mode"] == "recovered"
     assert rec["size"] == [0.0, 1000.0] and rec["pixel_units"] is True
     assert rec["measurements"] == "area centroid center perimeter bounding"
     assert rec["threshold"] == [1.0, 255.0] and rec["convert_to_mask"] is True
     assert rec["sources"]["threshold"] == "script (literal setThreshold)"
     # Jython: no Analyze Particles command is recorded; size from its parameters
-    rec = activities["output_saving.py"].check.recovered
+    rec = copies["output_saving.py"].recovered
     assert rec["sources"]["size"] == "run.json parameters" and rec["size"] == [0.0, 1000.0]
     assert rec["sources"]["measurements"].startswith("columns of")
 
@@ -183,15 +207,22 @@ def test_deleted_roi_fails(activities, tmp_path):
     assert v.details["missing"] == [rois[2].name]
 
 
-def test_renumbered_mask_warns(activities, tmp_path):
+def test_renumbered_mask_fails_when_recorded_warns_when_recovered(activities, tmp_path):
     d = copy_run(activities["output_saving.ijm"], tmp_path)
     path = d / f"{STEM}_labels.tif"
     mask = tifffile.imread(path)
     perm = np.array([0, 6, 5, 4, 3, 2, 1], np.uint16)
     tifffile.imwrite(path, perm[mask])
+    # the engine recorded a Count Masks analysis: label k is row k of the table
+    v = check(d)[f"{STEM}_labels.tif"]
+    assert v.verdict == "fail" and v.reason.startswith("renumbered: 6 of 6")
+    assert v.details["renumbered"] is True
+    # without the record the mask may come from elsewhere: other numbers only warn
+    record = json.loads((d / "run.json").read_text())
+    del record["analyses"]
+    (d / "run.json").write_text(json.dumps(record))
     v = check(d)[f"{STEM}_labels.tif"]
     assert v.verdict == "warn" and v.reason.startswith("renumbered")
-    assert v.details["renumbered"] is True
 
 
 def test_rgb_rendered_mask_fails(activities, tmp_path):
@@ -224,8 +255,10 @@ def test_no_run_json_uses_image_and_options(activities, tmp_path):
     (d / "run.json").unlink()
     report = check(d, image=RANDOMSHAPES, options="size=0-1000 pixel",
                    measurements="area centroid center perimeter bounding decimal=3")
-    assert report.verdict == "pass", report.to_dict()
-    assert len(report.outputs) == 5
+    # all outputs agree; without the record the check is partial: at best warn
+    assert report.verdict == "warn", report.to_dict()
+    assert [o.verdict for o in report.outputs if o.kind != "run"] == ["pass"] * 5
+    assert "with the options given" in report["(reference)"].reason
     # without the size option the big particle is expected too: the table misses it
     report = check(d, image=RANDOMSHAPES)
     v = report[f"{STEM}_results.txt"]
@@ -240,7 +273,8 @@ def test_cli_check_json_and_exit_codes(activities, tmp_path):
     assert code == 0, err
     data = json.loads(out)
     assert data["verdict"] == "pass"
-    assert {o["path"] for o in data["outputs"]} == {p.name for p in good.iterdir() if p.name not in ("run.json", "run.log")}
+    assert {o["path"] for o in data["outputs"]} == {p.name for p in good.iterdir()
+                                                    if p.name not in ("run.json", "run.log", "run.analyses")}
     assert all({"path", "kind", "verdict", "reason"} <= set(o) for o in data["outputs"])
 
     empty = tmp_path / "empty"

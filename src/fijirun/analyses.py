@@ -124,7 +124,11 @@ def analysis_record(raw: dict) -> dict:
         "roi_manager": {"before": int(raw.get("manager_before") or 0),
                         "after": int(raw.get("manager_after") or 0)},
         "output_image": raw.get("output_title") or None,
-        "snapshot_ms": round(float(raw.get("snapshot_ms") or 0.0), 3),
+        # milliseconds: ImageJ's analysis, writing the snapshot(s), the recording's own work
+        "timings_ms": {"analysis": round(float(raw.get("analysis_ms") or 0.0), 3),
+                       "snapshot": round(float(raw.get("snapshot_ms") or 0.0)
+                                         + float(raw.get("redirect_ms") or 0.0), 3),
+                       "record": round(float(raw.get("record_ms") or 0.0), 3)},
         # "snapshot" / "redirect_snapshot" ({"path", "sha256", "bytes"}) and "outputs" are added
         # by the session when it publishes the run
         "_files": {"snapshot": raw.get("snapshot") or None,

@@ -16,7 +16,8 @@ The records themselves:
 * ``run.log`` / ``run.failed.log`` are fijirun's when their hash is the one
   their record holds.
 * The names of the four record files are fijirun's: a script that saves one of
-  them fails (its outputs kept aside).
+  them fails (its outputs kept aside). So is the folder ``run.analyses/`` (the
+  images each particle analysis analysed, hashed in ``run.json``).
 
 Reports (``fijirun check --html/--junit``, ``fijirun regress --html/--junit``)
 never overwrite a run's record or a file a run's record claims
@@ -28,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .analyses import snapshot_files
 from .errors import FijirunError, OutputExistsError
 from .outputs import sha256
 from .provenance import (FAILED_LOG, FAILED_RECORD, RECORD_FILES, RUN_LOG, RUN_RECORD, ForeignRecord,
@@ -89,6 +91,7 @@ def folder_state(folder):
         for o in good.get(key) or []:
             if isinstance(o, dict) and o.get("path") and o.get("sha256"):
                 state.outputs[str(o["path"])] = o["sha256"]
+    state.outputs.update(snapshot_files(good))  # the images its particle analyses analysed
     state.owned.update(state.outputs)
     for name, record in state.records.items():
         log = record.get("log_file")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
+from .analyses import SNAPSHOT_DIR, SNAPSHOT_LIMIT, analysis_record, attribute_outputs
 from .backends import get_backend_class
 from .data import DataDir
 from .errors import OutputDirError, OutputExistsError, RunError
@@ -82,6 +83,8 @@ class RunResult:
         ImageJ's Log window (plus Jython's printed output).
     commands : list of dict
         Every ImageJ command executed, with its options.
+    analyses : list of dict
+        Every particle analysis: its resolved options, the image analysed, what it produced.
     error : RunError or None
     """
 
@@ -104,6 +107,12 @@ class RunResult:
     error: RunError | None = None
     record: dict = field(default_factory=dict)
     check: object = None
+    snapshot_moves: list = field(default_factory=list, repr=False)  # (staged file, relative path)
+
+    @property
+    def analyses(self):
+        """Every particle analysis of the run, as the engine recorded it (:mod:`fijirun.analyses`)."""
+        return self.record.get("analyses", [])
 
     @property
     def ok(self):
@@ -308,7 +317,7 @@ class Session:
         out_name = _find_name(names, OUTPUT_DIR_NAMES)
         if out_name and out_name in params and output_dir is None:
             output_dir = params[out_name]
-        staging = state = None
+        staging = state = analysis_dir = None
         if output_dir is not None:
             output_dir = self._prepare_output_dir(output_dir)
             state = folder_state(output_dir)
@@ -318,17 +327,22 @@ class Session:
                 staging = output_dir / f".fijirun-staging-{uuid.uuid4().hex[:12]}"
                 staging.mkdir()
                 params[out_name] = str(staging) + os.sep
+                # the images each particle analysis analysed (fijirun.analyses), published with the outputs
+                analysis_dir = Path(f"{staging}-analyses")
+                analysis_dir.mkdir()
         try:
             try:
                 prepared = prepare_script(text, language, params, path=path, data_dir=self.data_dir, arg=arg)
                 self.start()
                 t_run = time.perf_counter()
-                outcome = self.backend.run(prepared, timeout=float(timeout or self.timeout))
+                outcome = self.backend.run(prepared, timeout=float(timeout or self.timeout),
+                                           analysis_dir=analysis_dir)
                 t_after = time.perf_counter()
                 result = self._collect(prepared, outcome, output_dir, staging, out_name)
             except BaseException:
-                if staging is not None:
-                    shutil.rmtree(staging, ignore_errors=True)
+                for folder in (staging, analysis_dir):
+                    if folder is not None:
+                        shutil.rmtree(folder, ignore_errors=True)
                 raise
             result.seconds = time.perf_counter() - t0
             result.timings = {"prepare": t_run - t0, "imagej": outcome.seconds,
@@ -343,8 +357,9 @@ class Session:
                     self._write_failure(output_dir, result.record, result.log, state)
                 result.timings["publish"] = time.perf_counter() - t_pub
         finally:
-            if staging is not None and staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
+            for folder in (staging, analysis_dir):
+                if folder is not None and folder.exists():
+                    shutil.rmtree(folder, ignore_errors=True)
         if check and result.ok and output_dir is not None:
             from .check import check as check_outputs
 
@@ -396,7 +411,38 @@ class Session:
         result.rois = _LazyOutputs(by_kind["rois"], read_rois)
         result.images = _LazyOutputs(by_kind["image"], read_image)
         result.record = self._record(prepared, result, staging, staged)
+        result.record["analyses"], result.snapshot_moves = self._analyses(outcome, staging, staged,
+                                                                          keep=error is None)
         return result
+
+    @staticmethod
+    def _analyses(outcome, staging, staged, keep):
+        """The run's particle analyses for run.json, and the snapshot files to publish (source, rel)."""
+        analyses = [analysis_record(raw) for raw in outcome.analyses]
+        moves = []
+        for a in analyses:
+            for key, path in a.pop("_files").items():
+                if not path or not Path(path).is_file():
+                    a[key] = None
+                    continue
+                path = Path(path)
+                size = path.stat().st_size
+                entry = {"path": f"{SNAPSHOT_DIR}/{path.name}", "sha256": sha256(path), "bytes": size}
+                if not keep or size > SNAPSHOT_LIMIT:
+                    entry["path"] = None
+                    entry["note"] = ("not kept: the run failed" if not keep else
+                                     f"not kept: larger than {SNAPSHOT_LIMIT} bytes; hashed only")
+                else:
+                    moves.append((path, entry["path"]))
+                a[key] = entry
+        names = {}
+        if staging is not None:
+            for p in staged:
+                names[str(p)] = str(p.relative_to(staging))
+                names[os.path.realpath(p)] = str(p.relative_to(staging))
+        attribute_outputs(analyses, outcome.writes,
+                          lambda w: names.get(w) or names.get(os.path.realpath(w)))
+        return analyses, moves
 
     # ------------------------------------------------------------ publishing (the ownership rule)
     def _publish(self, staging, output_dir, result, state):
@@ -409,8 +455,10 @@ class Session:
         """
         record = result.record
         rels = [o["path"] for o in record["outputs"]]
-        reserved = [r for r in rels if r in RECORD_FILES]
-        conflicts = [] if self.overwrite else foreign_files(state, [r for r in rels if r not in reserved])
+        snapshots = [rel for _, rel in result.snapshot_moves]
+        reserved = [r for r in rels if r in RECORD_FILES or r.split("/")[0] == SNAPSHOT_DIR]
+        conflicts = [] if self.overwrite else foreign_files(
+            state, [r for r in rels if r not in reserved] + snapshots)
         if reserved or conflicts:
             keep = self._keep_aside(staging, output_dir)
             why = []
@@ -419,12 +467,12 @@ class Session:
                            "by fijirun or changed since fijirun wrote it")
             if reserved:
                 why.append(f"the script saved {', '.join(reserved)}, a name fijirun keeps for its run "
-                           "records")
+                           f"records ({', '.join(RECORD_FILES)}, {SNAPSHOT_DIR}/)")
             exc = OutputExistsError("; ".join(why) + (f"; its outputs are kept in {keep}" if keep else "")
                                     + (" (use overwrite=True / --overwrite to replace)" if conflicts else ""))
             self._publish_failed(exc, result, output_dir, state, keep)
             raise exc
-        new = set(rels)
+        new = set(rels) | set(snapshots)
         record["earlier_outputs"] = [
             {"path": rel, "sha256": digest} for rel, digest in sorted(state.outputs.items())
             if rel not in new and rel not in RECORD_FILES and (output_dir / rel).is_file()
@@ -438,7 +486,8 @@ class Session:
                                  + (f", the run's outputs are kept in {keep}" if keep else ""))
             self._publish_failed(err, result, output_dir, state, keep)
             raise err from None
-        moves = [(staging / rel, output_dir / rel) for rel in rels] + files
+        moves = ([(staging / rel, output_dir / rel) for rel in rels]
+                 + [(src, output_dir / rel) for src, rel in result.snapshot_moves] + files)
         try:
             _commit(output_dir, moves)
         except OSError as exc:

@@ -13,7 +13,8 @@ from ..reference import analyze_particles, read_calibration
 from . import compare, lint
 from .discover import discover
 from .model import FAIL, PASS, WARN, CheckError, CheckReport, OutputVerdict
-from .recover import keys_from_columns, load_image, particle_image, recover
+from .recorded import analysis_for, recorded_analyses
+from .recover import Spec, keys_from_columns, load_image, particle_image, recover
 
 __all__ = ["check"]
 
@@ -54,8 +55,12 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
     record = _read_record(outdir)
     failure = last_failure(folder_state(outdir))
     found = discover(outdir, record, exclude=exclude)
-    spec = recover(record, image=image, options=options, measurements=measurements, threshold=threshold)
     report = CheckReport(outdir=outdir.resolve(), run_record=record)
+    given = any(v is not None for v in (image, options, measurements, threshold))
+    # the engine's record of each particle analysis first; explicit options override it
+    recorded = [] if given else recorded_analyses(outdir, record)
+    spec = Spec() if recorded else recover(record, image=image, options=options, measurements=measurements,
+                                            threshold=threshold)
     if failure is not None:  # the folder's last run failed: whatever is there, it never passes
         where, failure = failure
         error = failure.get("error") or {}
@@ -98,61 +103,62 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
             spec.sources["measurements"] = "default"
 
     # ---- the reference
-    reference, why_none = None, None
-    particles, kwargs = particle_image(spec, input_image,
-                                       _pick_mask({p: stored.get(p) for p in found.masks}))
-    if particles is None:
-        why_none = ("no input image (run.json records none; give --image)" if spec.image_path is None
-                    else "the particle image cannot be derived from the input")
+    if recorded:
+        first = next((item for item in recorded if item.reference is not None), None)
+        # the (first) analysis's facts at the top, as a recovered check reports them; all in "analyses"
+        report.recovered = dict((first or recorded[0]).describe(), mode="recorded",
+                                analyses=[item.describe() for item in recorded])
+        report.reference = first.reference if first else None
+        report.image = first.pixels if first else None
+        for item in recorded:
+            if item.reference is None:
+                report.assumptions.append(f"no reference for analysis {item.index}: {item.why}")
     else:
-        calibration = spec.calibration
-        if calibration is None and spec.image_path is not None and \
-                spec.image_path.suffix.lower() in (".tif", ".tiff"):
-            try:
-                calibration = read_calibration(spec.image_path)
-            except Exception:  # noqa: BLE001 - no/odd ImageJ metadata: uncalibrated
-                calibration = None
-        spec.calibration = calibration
-        try:
-            reference = analyze_particles(
-                particles, size=spec.size, pixel_units=spec.pixel_units, circularity=spec.circularity,
-                exclude_edges=spec.exclude_edges, include_holes=spec.include_holes,
-                measurements=spec.measurements, calibration=calibration,
-                decimals=spec.decimals if spec.decimals is not None else 3, **kwargs)
-        except (ValueError, NotImplementedError) as exc:
-            why_none = f"the reference cannot analyse this image: {exc}"
-    report.reference = reference
-    report.image = input_image
-    report.assumptions = spec.assumptions
-    report.recovered = spec.to_dict()
-    if reference is not None:
-        report.recovered["reference_particles"] = int(len(reference.table))
-    else:
-        report.recovered["reference_error"] = why_none
-    if why_none:
-        report.assumptions.append(f"no reference: {why_none}")
+        _legacy_reference(report, spec, input_image, stored, found)
 
-    def no_reference(v):
-        v.add(WARN, f"not compared: {why_none}")
+    def reference_for(rel):
+        """(reference, why none, decimals, pixel size) for an output."""
+        if recorded:
+            item = analysis_for(recorded, rel)
+            cal = (item.analysis.get("image") or {}).get("calibration") or {}
+            pixel = max(float(cal.get("pixel_width") or 1), float(cal.get("pixel_height") or 1))
+            return item.reference, item.why, item.analysis.get("decimals"), pixel
+        cal = spec.calibration
+        pixel = max(cal.pixel_width, cal.pixel_height) if cal is not None else 1.0
+        return report.reference, report.recovered.get("reference_error"), spec.decimals, pixel
+
+    def count_masks_of(rel):
+        """Whether the run recorded the analysis behind this mask as one showing Count Masks."""
+        item = analysis_for(recorded, rel)
+        return item is not None and item.analysis.get("show") == "Count Masks"
+
+    def no_reference(v, why):
+        v.add(WARN, f"not compared: {why}")
+
+    if not recorded and (found.tables or found.rois or found.masks):
+        # recovered from the script and its commands, not recorded: never a full pass
+        v = OutputVerdict("(reference)", "run")
+        v.add(WARN, "partial check: no record of the particle analysis (outputs made elsewhere, or by an "
+                    "older fijirun); the reference was recovered from the script, its commands and "
+                    "parameters" + (" with the options given" if given else ""))
+        report.outputs.append(v)
 
     # ---- tables
-    cal = spec.calibration
-    pixel = max(cal.pixel_width, cal.pixel_height) if cal is not None else 1.0
     for rel in found.tables:
         v = OutputVerdict(str(rel), "table")
         report.outputs.append(v)
+        reference, why_none, decimals, pixel = reference_for(rel)
         try:
             sep = lint.lint_table(v, outdir / rel)
             if sep is None:
                 continue
             head, _ = compare.read_table_text(outdir / rel)
             if reference is None:
-                no_reference(v)
+                no_reference(v, why_none)
             elif "Count" in head.columns and ("Slice" in head.columns or "Total Area" in head.columns):
                 _summary_table(v, outdir / rel, reference)
             else:
-                compare.compare_table(v, outdir / rel, reference, decimals=spec.decimals,
-                                      pixel_size=pixel)
+                compare.compare_table(v, outdir / rel, reference, decimals=decimals, pixel_size=pixel)
         except CheckError as exc:
             v.add(FAIL, str(exc))
 
@@ -166,8 +172,9 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
             continue
         roi_sets[rel] = rois
         v.data["rois"] = rois
+        reference, why_none, _, _ = reference_for(rel)
         if reference is None:
-            no_reference(v)
+            no_reference(v, why_none)
         else:
             compare.compare_rois(v, rois, reference)
 
@@ -180,8 +187,9 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
             v.add(FAIL, mask_errors.get(rel, f"cannot read {rel}"))
             continue
         usable = lint.lint_mask(v, s)
+        reference, why_none, _, _ = reference_for(rel)
         if reference is None:
-            no_reference(v)
+            no_reference(v, why_none)
             v.data["saved"] = s.values
             continue
         if not usable:
@@ -192,7 +200,8 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
             v.data["diff"] = (np.zeros(reference.count_mask.shape, bool) if mapping is not None
                               else None)
             continue
-        compare.compare_mask(v, s.values, reference.count_mask, bits=s.bits, lossy=s.lossy)
+        compare.compare_mask(v, s.values, reference.count_mask, bits=s.bits, lossy=s.lossy,
+                             strict_numbering=bool(recorded) and count_masks_of(rel))
         if not s.lossy and s.values.shape == reference.count_mask.shape:
             for rrel, rois in roi_sets.items():
                 if len(rois) != int(s.values.max()):
@@ -227,6 +236,43 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         v.add(FAIL, f"missing: {what}" + ("" if record else " (and no run.json)"))
         report.outputs.append(v)
     return report
+
+
+def _legacy_reference(report, spec, input_image, stored, found):
+    """The reference recovered from run.json's commands, the script and its parameters (no record)."""
+    reference, why_none = None, None
+    particles, kwargs = particle_image(spec, input_image,
+                                       _pick_mask({p: stored.get(p) for p in found.masks}))
+    if particles is None:
+        why_none = ("no input image (run.json records none; give --image)" if spec.image_path is None
+                    else "the particle image cannot be derived from the input")
+    else:
+        calibration = spec.calibration
+        if calibration is None and spec.image_path is not None and \
+                spec.image_path.suffix.lower() in (".tif", ".tiff"):
+            try:
+                calibration = read_calibration(spec.image_path)
+            except Exception:  # noqa: BLE001 - no/odd ImageJ metadata: uncalibrated
+                calibration = None
+        spec.calibration = calibration
+        try:
+            reference = analyze_particles(
+                particles, size=spec.size, pixel_units=spec.pixel_units, circularity=spec.circularity,
+                exclude_edges=spec.exclude_edges, include_holes=spec.include_holes,
+                measurements=spec.measurements, calibration=calibration,
+                decimals=spec.decimals if spec.decimals is not None else 3, **kwargs)
+        except (ValueError, NotImplementedError) as exc:
+            why_none = f"the reference cannot analyse this image: {exc}"
+    report.reference = reference
+    report.image = input_image
+    report.assumptions = spec.assumptions
+    report.recovered = dict(spec.to_dict(), mode="recovered")
+    if reference is not None:
+        report.recovered["reference_particles"] = int(len(reference.table))
+    else:
+        report.recovered["reference_error"] = why_none
+    if why_none:
+        report.assumptions.append(f"no reference: {why_none}")
 
 
 def report_json(report):

@@ -27,7 +27,7 @@ __all__ = ["Discovered", "discover", "declared_outputs", "MASK_NAME"]
 #: Words in a file name that mark an image as a label mask.
 MASK_NAME = re.compile(r"label|mask|count|seg|objects", re.IGNORECASE)
 
-_SKIP_DIRS = (".fijirun-staging-", "fijirun-unsaved-", ".fijirun-replaced-")
+_SKIP_DIRS = (".fijirun-staging-", "fijirun-unsaved-", ".fijirun-replaced-", "run.analyses")
 _SAVE_OPTION = re.compile(r"(?:^|\s)save=(\[[^\]]*\]|\S+)")
 
 

@@ -41,6 +41,14 @@ def print_table(report, file=None):
     console.print(table)
     console.print(", ".join(f"{n} {c}" for c, n in report["counts"].items())
                   + f" in {report['seconds']:.1f} s; report {Path(report['output']) / 'regress.json'}")
+    checks = report.get("checks") or {}
+    if report["counts"].get("passed"):
+        console.print("passed activities' outputs: " + ", ".join(
+            f"{n} {what}" for what, n in (("fully checked", checks.get("full", 0)),
+                                          ("checked with warnings", checks.get("warn", 0)),
+                                          ("checked partially (no record)", checks.get("partial", 0)),
+                                          ("not checkable (check error)", checks.get("error", 0)),
+                                          ("without outputs to check", checks.get("none", 0))) if n))
 
 
 def to_json(report):

@@ -56,6 +56,7 @@ public class RecordingParticleAnalyzer extends ParticleAnalyzer {
         RunGuard.Run run = RunGuard.currentRun();
         if (run == null || imp == null || ip == null)
             return super.analyze(imp, ip);
+        long start = System.nanoTime();
         Map<String, Object> record = new LinkedHashMap<>();
         int index = run.analyses.size() + 1;
         record.put("index", index);
@@ -90,7 +91,9 @@ public class RecordingParticleAnalyzer extends ParticleAnalyzer {
         record.put("snapshot", folder == null ? "" : save(ip, cal, new File(folder, "analysis-" + index + ".tif")));
         record.put("snapshot_ms", (System.nanoTime() - t0) / 1e6);
 
+        long before = System.nanoTime();
         boolean ok = super.analyze(imp, ip);
+        long after = System.nanoTime();
 
         record.put("ok", ok);
         for (String name : new String[] {"level1", "level2", "minSize", "maxSize", "minCircularity",
@@ -108,10 +111,18 @@ public class RecordingParticleAnalyzer extends ParticleAnalyzer {
         record.put("output_title", output == null ? "" : output.getTitle());
         ImagePlus redirect = (ImagePlus) get("redirectImp");
         record.put("redirect_title", redirect == null ? "" : redirect.getTitle());
-        if (redirect != null && folder != null)
+        if (redirect != null && folder != null) {
+            long r0 = System.nanoTime();
             record.put("redirect_snapshot",
                        save(redirect.getProcessor(), redirect.getCalibration(),
                             new File(folder, "analysis-" + index + "-redirect.tif")));
+            record.put("redirect_ms", (System.nanoTime() - r0) / 1e6);
+        }
+        long end = System.nanoTime();
+        // the recording's own cost: everything but ImageJ's analysis and the snapshot files
+        record.put("analysis_ms", (after - before) / 1e6);
+        record.put("record_ms", ((before - start) + (end - after)) / 1e6 - (Double) record.get("snapshot_ms")
+                   - (record.containsKey("redirect_ms") ? (Double) record.get("redirect_ms") : 0.0));
         run.analyses.add(record);
         return ok;
     }

@@ -1,0 +1,142 @@
+"""The reference of a run's particle analyses, from the engine's record of them.
+
+A run recorded by fijirun holds, for each particle analysis, the exact pixels
+analysed (a lossless snapshot) and the options as ImageJ resolved them
+(:mod:`fijirun.analyses`). The reference recomputes each analysis from that:
+whatever ran before it (filters, auto thresholds, Watershed, Close All,
+renames) and however the options were written (``&variable``, string
+concatenation, the ParticleAnalyzer API), nothing is recovered or assumed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..analyses import snapshot_path
+from ..outputs import sha256
+from ..reference import Calibration, analyze_particles
+from .model import CheckError
+
+__all__ = ["RecordedAnalysis", "recorded_analyses"]
+
+
+def _float(value):
+    return math.inf if value == "Infinity" else (-math.inf if value == "-Infinity" else float(value))
+
+
+@dataclass
+class RecordedAnalysis:
+    """One recorded analysis and its reference (``reference`` None: ``why`` says why)."""
+
+    analysis: dict
+    reference: object = None
+    why: str | None = None
+    outputs: list = field(default_factory=list)
+    pixels: object = field(default=None, repr=False)  # the analysed image
+
+    @property
+    def index(self):
+        return int(self.analysis.get("index") or 0)
+
+    def describe(self):
+        a = self.analysis
+        lo, hi = a.get("size_pixels") or [0, "Infinity"]
+        return {
+            "source": "engine record",
+            "analysis": self.index,
+            "line": a.get("line"),
+            "image": (a.get("image") or {}).get("title"),
+            "snapshot": (a.get("snapshot") or {}).get("path"),
+            "threshold": a.get("threshold"),
+            "size_pixels": [lo, hi],
+            "circularity": a.get("circularity"),
+            "exclude_edges": a.get("exclude_edges"),
+            "include_holes": a.get("include_holes"),
+            "show": a.get("show"),
+            "measurements": a.get("measurements"),
+            "decimals": a.get("decimals"),
+            "redirect": a.get("redirect"),
+            "particles_recorded": a.get("particles"),
+            "reference_particles": None if self.reference is None else int(len(self.reference.table)),
+            "reference_error": self.why,
+            "outputs": self.outputs,
+        }
+
+
+def _load_snapshot(folder, analysis, key):
+    """The pixels of a kept snapshot, checked against the hash the run recorded."""
+    import tifffile
+
+    path = snapshot_path(folder, analysis, key)
+    entry = analysis.get(key) or {}
+    if path is None:
+        raise CheckError(entry.get("note") or "its analysed image was not kept")
+    if not path.is_file():
+        raise CheckError(f"its analysed image {entry.get('path')} is missing")
+    if entry.get("sha256") and sha256(path) != entry["sha256"]:
+        raise CheckError(f"its analysed image {entry.get('path')} changed since the run (SHA-256 differs)")
+    arr = tifffile.imread(path)
+    return np.asarray(arr)
+
+
+def _reference(folder, a):
+    if (a.get("image") or {}).get("stack_size", 1) not in (1, None):
+        raise CheckError("a stack was analysed; the reference analyses one 2-D image")
+    if (a.get("image") or {}).get("selection", {}).get("mask"):
+        raise CheckError("the analysis was limited to a non-rectangular selection, which the reference "
+                         "does not reproduce")
+    pixels = _load_snapshot(folder, a, "snapshot")
+    if pixels.ndim != 2 or pixels.dtype not in (np.uint8, np.uint16):
+        raise CheckError(f"the analysed image is {pixels.dtype} {pixels.shape}: the reference analyses "
+                         "8- and 16-bit 2-D images")
+    redirect = None
+    if a.get("redirect"):
+        redirect = _load_snapshot(folder, a, "redirect_snapshot")
+    x, y, w, h = (a.get("image") or {}).get("selection", {}).get("bounds") or [0, 0, 0, 0]
+    if w and h and (x, y, w, h) != (0, 0, pixels.shape[1], pixels.shape[0]):
+        raise CheckError("the analysis was limited to a rectangular selection, which the reference "
+                         "does not reproduce")
+    cal = (a.get("image") or {}).get("calibration") or {}
+    calibration = Calibration(_float(cal.get("pixel_width") or 1), _float(cal.get("pixel_height") or 1),
+                              str(cal.get("unit") or "pixel"))
+    lo, hi = a.get("threshold")
+    size = tuple(_float(v) for v in a.get("size_pixels"))
+    circ = tuple(_float(v) for v in a.get("circularity"))
+    return pixels, analyze_particles(
+        pixels, threshold=(_float(lo), _float(hi)), size=size, pixel_units=True, circularity=circ,
+        exclude_edges=bool(a.get("exclude_edges")), include_holes=bool(a.get("include_holes")),
+        measurements=a.get("measurements") or "area", redirect=redirect, calibration=calibration,
+        decimals=int(a.get("decimals", 3)))
+
+
+def recorded_analyses(folder, record):
+    """The run's recorded analyses with their references (empty: the run recorded none)."""
+    found = []
+    for a in (record or {}).get("analyses") or []:
+        if not isinstance(a, dict) or not a.get("ok", True):
+            continue
+        item = RecordedAnalysis(a, outputs=list(a.get("outputs") or []))
+        try:
+            item.pixels, item.reference = _reference(Path(folder), a)
+        except CheckError as exc:
+            item.why = str(exc)
+        except (ValueError, NotImplementedError, OSError) as exc:
+            item.why = f"the reference cannot analyse its image: {exc}"
+        found.append(item)
+    return found
+
+
+def analysis_for(items, rel):
+    """The recorded analysis an output came from: the one after which the run wrote it.
+
+    An output the record does not attribute (saved by a route fijirun does
+    not see) belongs to the last analysis.
+    """
+    for item in items:
+        if str(rel) in item.outputs:
+            return item
+    return items[-1] if items else None
