@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "src" / "fijirun" / "data" / "images"  # fijirun.data, the shipped course images
 
 COLD = """
 import time, json, sys

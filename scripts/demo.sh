@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-DATA=${FIJIRUN_DATA:-../shared/data}
-exec .venv/bin/python examples/demo_output_saving.py --data-dir "$DATA" --output demo-output "$@"
+# the course image ships with fijirun (fijirun.data); FIJIRUN_DATA names another folder
+exec .venv/bin/python examples/demo_output_saving.py ${FIJIRUN_DATA:+--data-dir "$FIJIRUN_DATA"} --output demo-output "$@"

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("FIJIRUN_DATA", ROOT.parent / "shared" / "data")).resolve()
+# The course images: the ones fijirun ships (fijirun.data), or FIJIRUN_DATA's
+DATA = Path(os.environ.get("FIJIRUN_DATA") or ROOT / "src" / "fijirun" / "data" / "images").resolve()
 ACTIVITIES = Path(__file__).resolve().parent / "activities"
 MACROS = ROOT / "fiji_macros"
 RANDOMSHAPES = DATA / "xy_8bit_binary_randomshapes.tif"

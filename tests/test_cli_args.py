@@ -22,7 +22,7 @@ from fijirun.arguments import UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 MACRO = REPO / "fiji_macros" / "output_saving.ijm"
-DATA = Path(os.environ.get("FIJIRUN_DATA", REPO.parent / "shared" / "data"))
+from conftest import DATA  # noqa: E402
 
 
 def fijirun(tmp_path, *args, timeout=60, env=None):

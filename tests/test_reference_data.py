@@ -1,4 +1,4 @@
-"""The reference against ImageJ on every image of ../shared/data (all measurements)."""
+"""The reference against ImageJ on every course image (fijirun.data; all measurements)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 
 from test_reference_oracle import Case, differences, run_imagej
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+from conftest import DATA
 
 # binary images as they are; grey ones with a threshold (grey values measured)
 IMAGES = [

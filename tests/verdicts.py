@@ -39,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "verdict_corpus"
-DATA = Path(os.environ.get("FIJIRUN_DATA", ROOT.parent / "shared" / "data")).resolve()
+DATA = Path(os.environ.get("FIJIRUN_DATA") or ROOT / "src" / "fijirun" / "data" / "images").resolve()
 FIJI_DEFAULT = ROOT.parent / "shared" / "fiji" / "Fiji.app"
 TIMEOUT = 5.0
 BATCH_INPUT = "xy_8bit_binary_randomshapes.tif"

@@ -6,10 +6,19 @@ Session, RunResult
     Run IJ Macro and Jython scripts unattended and get their outputs back.
 run
     One script, one run, in a session of its own.
+check, batch, regress
+    Check a run's outputs; run a script over many images; regression-check a course.
+data
+    The sample course images fijirun ships (``fijirun.data.path(name)``, ``fijirun.data.names()``).
 Errors: FijirunError and subclasses (see :mod:`fijirun.errors`).
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:
+    __version__ = _version("fijirun")
+except PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0+unknown"
 
 from .errors import (  # noqa: E402
     DialogError,
@@ -28,6 +37,7 @@ from .errors import (  # noqa: E402
     ScriptTimeout,
     UnrecognizedCommandError,
 )
+from . import data  # noqa: E402
 from .session import RunResult, Session  # noqa: E402
 from .batch import batch  # noqa: E402  (Dask is imported only when a batch runs)
 from .check import check  # noqa: E402
@@ -42,6 +52,7 @@ def run(script, params=None, *, backend="imagej1", data_dir=None, **kwargs):
 
 __all__ = [
     "__version__",
+    "data",
     "Session",
     "RunResult",
     "run",

@@ -1,0 +1,73 @@
+"""The package's metadata: environment.yml in sync with pyproject.toml, version, sample data."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import fijirun
+
+ROOT = Path(__file__).resolve().parents[1]
+_NAME = re.compile(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*(.*)$")
+
+
+def _requirements(items):
+    """name -> version spec ('' when none); 'dask[distributed]' counts as dask and distributed."""
+    out = {}
+    for item in items:
+        m = _NAME.match(item.strip())
+        name, extras, spec = m.group(1).lower().replace("_", "-"), m.group(2), m.group(3).strip()
+        out[name] = spec
+        for extra in (extras or "").strip("[]").split(","):
+            if extra.strip():
+                out.setdefault(extra.strip().lower(), "")
+    return out
+
+
+def _conda_environment():
+    names, pip = {}, False
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        m = re.match(r"^(\s*)- (.+)$", line)
+        if not m:
+            continue
+        item = m.group(2).strip()
+        if item == "pip:" or item.startswith("-e ") or item == "pip":
+            continue
+        names.update(_requirements([item]))
+    return names
+
+
+def test_environment_yml_has_every_dependency_with_the_same_bounds():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _requirements(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        wanted.update(_requirements(extra))
+    conda = _conda_environment()
+    missing = sorted(set(wanted) - set(conda))
+    assert not missing, f"in pyproject.toml, not in environment.yml: {missing}"
+    differ = {n: (wanted[n], conda[n]) for n in wanted if conda[n] and wanted[n] and conda[n] != wanted[n]}
+    assert not differ, f"other version bounds (pyproject, environment.yml): {differ}"
+
+
+def test_version_comes_from_the_package_metadata():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert fijirun.__version__ == project["version"]
+
+
+def test_sample_images_ship_with_their_attribution():
+    names = fijirun.data.names()
+    assert "xy_8bit_binary_randomshapes.tif" in names and "blobs.gif" in names
+    assert all(fijirun.data.path(n).stat().st_size > 0 for n in names)
+    readme = (fijirun.data.SAMPLES / "README.md").read_text()
+    assert all(n.split(".")[0].split("__")[0] in readme for n in names) and "CC BY 4.0" in readme
+    with pytest.raises(KeyError, match="blobs.gif"):
+        fijirun.data.path("nope.tif")
+    # served by default: a course URL and Open Samples' URL resolve with no data folder
+    d = fijirun.data.DataDir()
+    url = "https://github.com/NEUBIAS/training-resources/raw/master/image_data/xy_8bit_binary_randomshapes.tif"
+    assert d.resolve_url(url) == fijirun.data.path("xy_8bit_binary_randomshapes.tif")
+    assert d.resolve_name("blobs.gif") == fijirun.data.path("blobs.gif")
+    assert fijirun.data.DataDir(samples=False).resolve_url(url) is None
