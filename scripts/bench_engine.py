@@ -97,7 +97,7 @@ def recording_cost(n, image, macro, backend):
     with tempfile.TemporaryDirectory() as tmp, fijirun.Session(backend) as session:
         plain = Path(tmp) / "no_analysis.ijm"
         plain.write_text(NO_ANALYSIS)
-        with_analysis, without, record_ms, snapshot_ms, publish = [], [], [], [], []
+        with_analysis, without, record_ms, snapshot_ms = [], [], [], []
         for i in range(n + 1):
             a = session.run(macro, input=image, output_dir=Path(tmp) / "a")
             b = session.run(plain, input=image, output_dir=Path(tmp) / "b")

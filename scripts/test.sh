@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FIJIRUN_EXTRA_APT="${FIJIRUN_EXTRA_APT:-chromium}" bash scripts/setup.sh
+# lint first (a second): pyflakes, pycodestyle, bugbear, import order (pyproject.toml [tool.ruff])
+.venv/bin/python -m ruff check --quiet . || { echo "test: ruff found problems (ruff check .)"; exit 1; }
 exec .venv/bin/python -m pytest "$@"

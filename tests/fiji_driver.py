@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ACTIVITIES, DATA, MACROS, RANDOMSHAPES
-from backend_cases import CASES
-
 import fijirun
+
+from backend_cases import CASES
+from conftest import ACTIVITIES, DATA, MACROS, RANDOMSHAPES
 
 
 def main(out_root):

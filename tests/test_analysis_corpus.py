@@ -22,10 +22,10 @@ import pytest
 import roifile
 import tifffile
 
-from conftest import ACTIVITIES
-
 import fijirun
 from fijirun.check import check
+
+from conftest import ACTIVITIES
 
 CORPUS = Path(__file__).resolve().parent / "analysis_corpus"
 

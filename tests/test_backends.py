@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backend_cases import CASES
-from conftest import ACTIVITIES, MACROS, RANDOMSHAPES
-
 import fijirun
 from fijirun.outputs import read_image, read_rois, read_table
+
+from backend_cases import CASES
+from conftest import ACTIVITIES, MACROS, RANDOMSHAPES
 
 HERE = Path(__file__).resolve().parent
 FIJI_HOME = os.environ.get("FIJI_HOME")

@@ -8,6 +8,7 @@ import pytest
 
 from fijirun.batch import BatchError, collect_inputs, output_name
 from fijirun.batch.manifest import MANIFEST, Manifest
+
 from batch_helpers import ACTIVITY, make_good_images
 
 

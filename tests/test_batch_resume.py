@@ -11,6 +11,7 @@ import sys
 import time
 
 from fijirun.batch.manifest import MANIFEST, TMP_DIR
+
 from batch_helpers import ACTIVITY, make_good_images, output_contents, stop_process_group
 
 

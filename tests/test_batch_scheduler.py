@@ -15,8 +15,8 @@ import pytest
 
 import fijirun
 from fijirun.batch import output_name
-from batch_helpers import (ACTIVITY, JVM_PROBE, descendants, leftover, make_good_images,
-                           stop_process_group)
+
+from batch_helpers import ACTIVITY, JVM_PROBE, descendants, leftover, make_good_images, stop_process_group
 
 DASK = Path(sys.executable).with_name("dask")
 

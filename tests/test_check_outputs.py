@@ -10,9 +10,9 @@ import pytest
 import roifile
 import tifffile
 
-from conftest import ACTIVITIES, MACROS, RANDOMSHAPES, run_cli
-
 from fijirun.check import check
+
+from conftest import ACTIVITIES, MACROS, RANDOMSHAPES, run_cli
 
 STEM = RANDOMSHAPES.stem
 FORMATS = ACTIVITIES / "check_formats.ijm"

@@ -12,9 +12,10 @@ import json
 
 import pytest
 
-from conftest import run_cli_json
 from fijirun.prepare import MACRO, decode_script_bytes, prepare_script, read_script_text, script_names
 from fijirun.regress import discover
+
+from conftest import run_cli_json
 
 MACRO_TEXT = 'print("é");\nx = 1;\nprint("µm: " + x);\n'
 LOG = "é\nµm: 1\n"

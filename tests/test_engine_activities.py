@@ -6,9 +6,9 @@ import pytest
 import tifffile
 from scipy import ndimage
 
-from conftest import ACTIVITIES, MACROS, RANDOMSHAPES
-
 import fijirun
+
+from conftest import ACTIVITIES, MACROS, RANDOMSHAPES
 
 
 def expected_labels(path, max_size=1000):

@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ACTIVITIES, MACROS, RANDOMSHAPES, run_cli_json
-
 import fijirun
+
+from conftest import ACTIVITIES, MACROS, RANDOMSHAPES, run_cli_json
 
 
 def test_syntax_error_line_7_via_cli():
@@ -36,7 +36,8 @@ def test_unknown_command_names_it_no_hang(ij_session):
 
 
 def test_unknown_command_in_jython(ij_session):
-    code = 'from ij import IJ\nimp = IJ.createImage("x", "8-bit black", 8, 8, 1)\nIJ.run(imp, "No Such Command", "")\nprint("not reached")\n'
+    code = ('from ij import IJ\nimp = IJ.createImage("x", "8-bit black", 8, 8, 1)\n'
+            'IJ.run(imp, "No Such Command", "")\nprint("not reached")\n')
     with pytest.raises(fijirun.UnrecognizedCommandError) as info:
         ij_session.run_code(code, "jython")
     assert info.value.command == "No Such Command" and info.value.line == 3
@@ -149,7 +150,8 @@ def test_exit_with_message_ends_the_macro_as_imagej_does(ij_session):
 
 
 def test_failed_run_discards_partial_outputs(ij_session, tmp_path):
-    code = '#@ File (style="directory") outputDir\nnewImage("a", "8-bit black", 8, 8, 1);\nsaveAs("Tiff", outputDir + "/a.tif");\nrun("No Such Thing");\n'
+    code = ('#@ File (style="directory") outputDir\nnewImage("a", "8-bit black", 8, 8, 1);\n'
+            'saveAs("Tiff", outputDir + "/a.tif");\nrun("No Such Thing");\n')
     with pytest.raises(fijirun.UnrecognizedCommandError) as info:
         ij_session.run_code(code, "ijm", output_dir=tmp_path)
     assert info.value.partial_outputs == ["a.tif"]

@@ -4,11 +4,11 @@ import socket
 
 import pytest
 
-from conftest import ACTIVITIES, RANDOMSHAPES
-
 import fijirun
 from fijirun.data import DataDir
 from fijirun.prepare import JYTHON, MACRO, prepare_script
+
+from conftest import ACTIVITIES, RANDOMSHAPES
 
 
 def test_macro_script_parameters_on_plain_imagej(ij_session):

@@ -28,8 +28,8 @@ from fijirun.batch.worker import BATCH_RECORD, publish
 from fijirun.check import CheckError
 from fijirun.check.model import CheckReport
 from fijirun.check.report import write_junit
-from fijirun.ownership import folder_state, guard_report, last_failure, ReportPathError
-from fijirun.provenance import LOG_CAP, load_record, ForeignRecord
+from fijirun.ownership import ReportPathError, folder_state, guard_report, last_failure
+from fijirun.provenance import LOG_CAP, ForeignRecord, load_record
 
 from conftest import run_cli
 
@@ -225,7 +225,7 @@ def test_disk_full_while_writing_the_record(ij_session, tmp_path, clean_temp, mo
 
     for target in ("run.log", "run.json"):
         monkeypatch.setattr(provenance, "_fdopen",
-                            lambda fd, mode, **kw: Full(real(fd, mode, **kw))
+                            lambda fd, mode, target=target, **kw: Full(real(fd, mode, **kw))
                             if os.readlink(f"/proc/self/fd/{fd}").split("/")[-1].startswith(f".{target}.")
                             else real(fd, mode, **kw))
         with pytest.raises(fijirun.OutputDirError, match="No space left on device.*nothing was published"):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import fijirun
 
@@ -28,7 +28,7 @@ def _requirements(items):
 
 
 def _conda_environment():
-    names, pip = {}, False
+    names = {}
     for line in (ROOT / "environment.yml").read_text().splitlines():
         m = re.match(r"^(\s*)- (.+)$", line)
         if not m:

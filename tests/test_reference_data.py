@@ -1,14 +1,11 @@
 """The reference against ImageJ on every course image (fijirun.data; all measurements)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from test_reference_oracle import Case, differences, run_imagej
-
 from conftest import DATA
+from test_reference_oracle import Case, differences, run_imagej
 
 # binary images as they are; grey ones with a threshold (grey values measured)
 IMAGES = [

@@ -8,11 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import DATA, run_cli
 
 from fijirun.regress import discover
 from fijirun.regress.answers import answer_interactive
 from fijirun.regress.run import update_site
+
+from conftest import DATA, run_cli
 
 COURSE = Path(__file__).resolve().parent / "course_fixture"
 

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import EXPECTED_CRASH_MARKER
 
 TESTS = Path(__file__).resolve().parent

@@ -13,6 +13,7 @@ import shutil
 import pytest
 
 import fijirun
+
 from conftest import DATA, RANDOMSHAPES, run_cli_json
 
 

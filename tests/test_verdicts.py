@@ -21,6 +21,7 @@ import shutil
 import time
 
 import pytest
+
 import verdicts as V
 
 RUNS = 5

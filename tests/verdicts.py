@@ -324,7 +324,8 @@ def session_records(backend, order, tmp, *, timeout=TIMEOUT, corpus=CORPUS, on_r
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=child_env(), stdin=subprocess.DEVNULL)
         stderr_chunks = []
-        reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()), daemon=True)
+        reader = threading.Thread(target=lambda chunks=stderr_chunks, p=proc: chunks.append(p.stderr.read()),
+                                  daemon=True)
         reader.start()
         # a child that stops answering (a wedged engine) is killed: its activity then "died"
         watchdog = threading.Timer(child_timeout or (120 + len(remaining) * (timeout + 30)), proc.kill)
@@ -398,9 +399,8 @@ def _error_exception(error):
 
 def batch_verdict(entry):
     """A batch manifest entry (``status``, ``error``, ``check``) as a regress verdict."""
-    from fijirun.regress.run import _classify_error
-
     from fijirun.outputs import output_kind
+    from fijirun.regress.run import _classify_error
 
     if entry["status"] == "ok":
         checked = any(output_kind(Path(o["path"])) in ("table", "rois", "image") for o in entry.get("outputs") or [])

@@ -13,14 +13,19 @@ data
 Errors: FijirunError and subclasses (see :mod:`fijirun.errors`).
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 try:
     __version__ = _version("fijirun")
 except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0+unknown"
 
+from . import data  # noqa: E402
+from .batch import batch  # noqa: E402  (Dask is imported only when a batch runs)
+from .check import check  # noqa: E402
 from .errors import (  # noqa: E402
+    DamagedImageError,
     DialogError,
     EngineError,
     FijirunError,
@@ -28,7 +33,6 @@ from .errors import (  # noqa: E402
     JythonError,
     MacroError,
     NeedsDataError,
-    DamagedImageError,
     OutputDirError,
     OutputExistsError,
     ParameterError,
@@ -37,11 +41,8 @@ from .errors import (  # noqa: E402
     ScriptTimeout,
     UnrecognizedCommandError,
 )
-from . import data  # noqa: E402
-from .session import RunResult, Session  # noqa: E402
-from .batch import batch  # noqa: E402  (Dask is imported only when a batch runs)
-from .check import check  # noqa: E402
 from .regress import regress  # noqa: E402  (Dask is imported only when a course runs)
+from .session import RunResult, Session  # noqa: E402
 
 
 def run(script, params=None, *, backend="imagej1", data_dir=None, **kwargs):

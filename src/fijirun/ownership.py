@@ -32,8 +32,7 @@ from pathlib import Path
 from .analyses import snapshot_files
 from .errors import FijirunError, OutputExistsError
 from .outputs import sha256
-from .provenance import (FAILED_LOG, FAILED_RECORD, RECORD_FILES, RUN_LOG, RUN_RECORD, ForeignRecord,
-                         load_record)
+from .provenance import FAILED_LOG, FAILED_RECORD, RECORD_FILES, RUN_LOG, RUN_RECORD, ForeignRecord, load_record
 
 __all__ = ["FolderState", "folder_state", "foreign_files", "last_failure", "guard_report",
            "ReportPathError"]
@@ -93,7 +92,7 @@ def folder_state(folder):
                 state.outputs[str(o["path"])] = o["sha256"]
     state.outputs.update(snapshot_files(good))  # the images its particle analyses analysed
     state.owned.update(state.outputs)
-    for name, record in state.records.items():
+    for record in state.records.values():
         log = record.get("log_file")
         if isinstance(log, dict) and log.get("path") and log.get("sha256"):
             state.owned[str(log["path"])] = log["sha256"]

@@ -27,10 +27,19 @@ from .data import DataDir
 from .errors import OutputDirError, OutputExistsError, RunError
 from .outputs import output_kind, read_image, read_rois, read_table, sha256
 from .ownership import check_records, folder_state, foreign_files
-from .prepare import (INPUT_NAMES, OUTPUT_DIR_NAMES, detect_language, prepare_script, read_script_text,
-                      script_names)
-from .provenance import (FAILED_LOG, FAILED_RECORD, RECORD_FILES, RUN_LOG, RUN_RECORD, cap_log, json_writer,
-                         record_digest, write_log_temp, write_temp)
+from .prepare import INPUT_NAMES, OUTPUT_DIR_NAMES, detect_language, prepare_script, read_script_text, script_names
+from .provenance import (
+    FAILED_LOG,
+    FAILED_RECORD,
+    RECORD_FILES,
+    RUN_LOG,
+    RUN_RECORD,
+    cap_log,
+    json_writer,
+    record_digest,
+    write_log_temp,
+    write_temp,
+)
 
 __all__ = ["Session", "RunResult", "DEFAULT_TIMEOUT"]
 

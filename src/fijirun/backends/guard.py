@@ -15,8 +15,8 @@ a private folder and renaming it into place makes parallel first starts
 from __future__ import annotations
 
 import hashlib
-import re
 import os
+import re
 import shutil
 import subprocess
 import tempfile

@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 
+from ..data import DataDir
 from ..errors import (
     DamagedImageError,
     DialogError,
@@ -47,7 +48,6 @@ from ..errors import (
     ScriptTimeout,
     UnrecognizedCommandError,
 )
-from ..data import DataDir
 from ..prepare import MACRO
 from .base import BackendRun
 

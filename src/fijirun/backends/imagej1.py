@@ -12,7 +12,6 @@ A JVM cannot be restarted in a process: every Session of a process shares it.
 
 from __future__ import annotations
 
-
 from ..errors import EngineError
 from ..jars import MAVEN_IJ, MAVEN_JYTHON, downloads_allowed, find_ij_jar, find_jython_jar
 from ..luts import write_luts

@@ -6,9 +6,9 @@ shares these; the first backend started decides which ImageJ it is.
 
 from __future__ import annotations
 
-import time
 import os
 import shutil
+import time
 
 from ..display import VirtualDisplay, display_is_usable
 from ..errors import EngineError

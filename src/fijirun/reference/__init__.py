@@ -4,9 +4,17 @@
 >>> res = analyze_particles("mask.tif", measurements="area centroid perimeter shape")
 >>> res.table, res.rois, res.count_mask
 """
-from .analyze import (COLUMNS, MEASUREMENT_KEYS, Calibration, ParticleAnalysis,
-                      analyze_particles, labels_to_rois, labels_to_rois_with_values,
-                      read_calibration, rois_to_labels)
+from .analyze import (
+                      COLUMNS,
+                      MEASUREMENT_KEYS,
+                      Calibration,
+                      ParticleAnalysis,
+                      analyze_particles,
+                      labels_to_rois,
+                      labels_to_rois_with_values,
+                      read_calibration,
+                      rois_to_labels,
+)
 from .measure import format_value, round_like_imagej
 from .tracing import Outlines, trace_outlines
 

@@ -134,7 +134,9 @@ class ParticleAnalysis:
         self._roi_names = None
 
     def __repr__(self):
-        return f"ParticleAnalysis(table=<{len(self.table)} rows>, rois=<{len(self.outlines) if self.outlines is not None else len(self.rois)}>, count_mask={self.count_mask!r})"
+        n_rois = len(self.outlines) if self.outlines is not None else len(self.rois)
+        return (f"ParticleAnalysis(table=<{len(self.table)} rows>, rois=<{n_rois}>, "
+                f"count_mask={self.count_mask!r})")
 
 
 def _parse_measurements(measurements) -> set:
@@ -366,7 +368,8 @@ def analyze_particles(
     circularity: tuple = (0.0, 1.0),
     exclude_edges: bool = False,
     include_holes: bool = False,
-    measurements: Iterable[str] | str = ("area", "mean", "min", "centroid", "perimeter", "bounding", "fit", "shape", "feret's"),
+    measurements: Iterable[str] | str = ("area", "mean", "min", "centroid", "perimeter", "bounding", "fit", "shape",
+                                         "feret's"),
     redirect=None,
     calibration: Calibration | tuple | None = None,
     decimals: int = 3,
@@ -522,15 +525,15 @@ def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, pw, ph, img
         sxx = s["sxx"][lab_idx].astype(np.int64)
         syy = s["syy"][lab_idx].astype(np.int64)
         sxy = s["sxy"][lab_idx].astype(np.int64)
-        l, t = left, top
-        rx = sx - l * pix
+        x0, t = left, top
+        rx = sx - x0 * pix
         ry = sy - t * pix
-        rxx = sxx - 2 * l * sx + l * l * pix
+        rxx = sxx - 2 * x0 * sx + x0 * x0 * pix
         ryy = syy - 2 * t * sy + t * t * pix
-        rxy = sxy - t * sx - l * sy + l * t * pix
+        rxy = sxy - t * sx - x0 * sy + x0 * t * pix
         major, minor, angle, xc, yc = M.ellipse_params(
             pix, rx.astype(np.float64), ry.astype(np.float64), rxx.astype(np.float64),
-            ryy.astype(np.float64), rxy.astype(np.float64), l.astype(np.float64),
+            ryy.astype(np.float64), rxy.astype(np.float64), x0.astype(np.float64),
             t.astype(np.float64), width, height)
         psize = pw if (abs(pw - ph) / pw) < .01 else 0.0
         major = major * psize
@@ -611,7 +614,8 @@ def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, pw, ph, img
             variance = sum2 / n - mean2
             sdev = np.sqrt(variance)
             skew = ((s3 - 3.0 * mean * sum2) / n + 2.0 * mean * mean2) / (variance * sdev)
-            kurt = (((s4 - 4.0 * mean * s3 + 6.0 * mean2 * sum2) / n - 3.0 * mean2 * mean2) / (variance * variance) - 3.0)
+            kurt = (((s4 - 4.0 * mean * s3 + 6.0 * mean2 * sum2) / n - 3.0 * mean2 * mean2)
+                    / (variance * variance) - 3.0)
         if "skewness" in keys:
             cols["Skew"] = skew
         if "kurtosis" in keys:

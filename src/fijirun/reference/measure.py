@@ -242,7 +242,8 @@ def feret_values(hx, hy, hoffsets, pw=1.0, ph=1.0, max_pairs=100_000):
             nf = 1 / np.sqrt(xnorm * xnorm + ynorm * ynorm)
             xnorm = xnorm * (nf * pw)
             ynorm = ynorm * (nf * ph)
-            dist = (X[:, None, :] - X[:, :, None]) * xnorm[:, :, None] + (Y[:, None, :] - Y[:, :, None]) * ynorm[:, :, None]
+            dist = ((X[:, None, :] - X[:, :, None]) * xnorm[:, :, None]
+                    + (Y[:, None, :] - Y[:, :, None]) * ynorm[:, :, None])
             emax = np.maximum(np.maximum.reduce(dist, axis=2), 0.0)
             minferet[gs] = np.minimum.reduce(emax, axis=1)
     return feret, angle, minferet, fx, fy

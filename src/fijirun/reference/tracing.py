@@ -35,7 +35,7 @@ def _tables():
     valid = np.zeros((16, 4), bool)
     out = np.full((16, 4), -1, np.int64)
     for c in range(16):
-        def bit(k):
+        def bit(k, c=c):
             return (c >> (k & 3)) & 1
         for d in range(4):
             # incoming direction d: behind-right pixel (d-1) inside, behind-left (d+2) outside

@@ -198,13 +198,17 @@ def answer_interactive(text, language, *, output_dir=None):
         elif short == "show":
             replacement, value = _NOOP, "OK"
         elif short == "addNumber" and len(args) >= 2:
-            queues["number"].append(args[1]); replacement = _NOOP
+            queues["number"].append(args[1])
+            replacement = _NOOP
         elif short == "addSlider" and len(args) >= 4:
-            queues["number"].append(args[3]); replacement = _NOOP
+            queues["number"].append(args[3])
+            replacement = _NOOP
         elif short in ("addString", "addDirectory", "addFile") and len(args) >= 2:
-            queues["string"].append(args[1]); replacement = _NOOP
+            queues["string"].append(args[1])
+            replacement = _NOOP
         elif short == "addCheckbox" and len(args) >= 2:
-            queues["checkbox"].append(args[1]); replacement = _NOOP
+            queues["checkbox"].append(args[1])
+            replacement = _NOOP
         elif short == "addChoice" and len(args) >= 2:
             queues["choice"].append(args[2] if len(args) >= 3 else _first_item(args[1]))
             replacement = _NOOP
