@@ -115,7 +115,7 @@ def analysis_record(raw: dict) -> dict:
         "options_flags": options,
         "measurements": measurement_keys(flags),
         "measurement_flags": flags,
-        "decimals": int(raw.get("decimals") if raw.get("decimals") is not None else 3),
+        "decimals": int(raw["decimals"]) if raw.get("decimals") is not None else 3,
         "redirect": raw.get("redirect_title") or None,
         "particles": int(raw.get("particleCount") or 0),
         "results": {"title": raw.get("results_title") or None,

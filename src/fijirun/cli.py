@@ -287,7 +287,7 @@ def error_object(command, kind, message, code, **extra):
     return obj
 
 
-_emitted = []
+_emitted: list[bool] = []
 
 
 def _emit_json(obj):

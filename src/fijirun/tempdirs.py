@@ -46,7 +46,7 @@ def _alive(pid: int) -> bool:
 def sweep_stale(folder: str | os.PathLike | None = None) -> list[Path]:
     """Remove fijirun's temporary folders whose process is gone; return them."""
     root = Path(folder or tempfile.gettempdir())
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(root))
     except OSError:

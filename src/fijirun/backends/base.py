@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 
-__all__ = ["Backend", "BackendRun", "register_backend", "get_backend_class", "BACKENDS"]
+__all__ = ["Backend", "BackendRun", "get_backend_class", "BACKENDS"]
 
 
 @dataclass
@@ -66,21 +66,27 @@ class Backend(abc.ABC):
         return {"imagej": self.imagej_version}
 
 
-BACKENDS = {}
+#: Backend name -> "module:class", imported on first use (a backend's own imports —
+#: pyimagej for fiji — are paid only by who uses it, and fail loudly when missing).
+BACKENDS: dict[str, str] = {
+    "imagej1": "fijirun.backends.imagej1:ImageJ1Backend",
+    "fiji": "fijirun.backends.fiji:FijiBackend",
+}
 
 
-def register_backend(cls):
-    BACKENDS[cls.name] = cls
-    return cls
+def get_backend_class(name: str) -> type[Backend]:
+    """The backend class called ``name`` (``imagej1`` or ``fiji``).
 
+    Raises
+    ------
+    ValueError
+        No backend of that name.
+    """
+    import importlib
 
-def get_backend_class(name):
-    from . import imagej1  # noqa: F401  (registers itself)
     try:
-        from . import fiji  # noqa: F401
-    except ImportError:
-        pass
-    try:
-        return BACKENDS[name]
+        target = BACKENDS[name]
     except KeyError:
         raise ValueError(f"unknown backend {name!r}: choose from {', '.join(sorted(BACKENDS))}") from None
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)

@@ -28,7 +28,6 @@ import os
 from pathlib import Path
 
 from ..errors import EngineError
-from .base import register_backend
 from .inprocess import InProcessBackend
 from .process import COMMON_JVM_OPTIONS, PROCESS, ensure_display, finish_display, start_jvm
 
@@ -89,7 +88,6 @@ def fiji_classpath(fiji_dir):
     return first + [p for p in jars if p not in first]
 
 
-@register_backend
 class FijiBackend(InProcessBackend):
     """A Fiji.app in this process, through pyimagej.
 

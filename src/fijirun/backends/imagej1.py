@@ -16,7 +16,6 @@ from ..errors import EngineError
 from ..jars import MAVEN_IJ, MAVEN_JYTHON, downloads_allowed, find_ij_jar, find_jython_jar
 from ..luts import write_luts
 from ..tempdirs import make_temp_dir, sweep_stale
-from .base import register_backend
 from .inprocess import InProcessBackend
 from .process import COMMON_JVM_OPTIONS, PROCESS, ensure_display, finish_display, start_jvm
 
@@ -36,7 +35,6 @@ def _make_home():
     return home
 
 
-@register_backend
 class ImageJ1Backend(InProcessBackend):
     """ImageJ 1.x in-process.
 

@@ -290,8 +290,8 @@ class _Batch:
                 return False
             self._record_result(job, record)
             return False
-        exc = fut.exception() if status == "error" else None
-        name = type(exc).__name__ if exc is not None else "CancelledError"
+        failure = fut.exception() if status == "error" else None
+        name = type(failure).__name__ if failure is not None else "CancelledError"
         with self.lock:
             deaths = len(job.starts) - job.forgiven
         if name == "KilledWorker" and job.forgiven and deaths < 2 and job.submissions < 3:
@@ -302,7 +302,7 @@ class _Batch:
             message = (f"the worker died while running this image ({deaths} attempts; "
                        "a crash of the engine or the process was killed)")
         else:
-            message = str(exc) if exc is not None else "cancelled by the scheduler"
+            message = str(failure) if failure is not None else "cancelled by the scheduler"
         worker = job.starts[-1][1] if job.starts else None
         self._record(job, status="failed", seconds=None, outputs=[], check=None, worker=worker,
                      error={"type": name, "message": message, "line": None, "source": None})

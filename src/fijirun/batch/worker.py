@@ -43,7 +43,7 @@ CHECK_RECORD = "check.json"
 #: The image's manifest entry, published with its outputs (a recomputed task reuses it).
 BATCH_RECORD = "batch.json"
 
-_SESSIONS = {}
+_SESSIONS: dict[str, object] = {}  # session options (JSON) -> the process's Session
 _LOCK = threading.Lock()
 
 

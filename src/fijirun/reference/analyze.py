@@ -81,7 +81,7 @@ def read_calibration(path) -> Calibration:
     """Calibration from a TIFF's ImageJ metadata (XResolution/YResolution and ``unit``)."""
     import tifffile
     with tifffile.TiffFile(path) as tif:
-        page = tif.pages[0]
+        page = tif.pages.first  # a TiffPage (tags), never a TiffFrame
         ij = tif.imagej_metadata or {}
         unit = ij.get("unit")
         if unit is None:
