@@ -15,7 +15,7 @@ records, at the moment it runs:
   binary image and the black-background setting);
 * the image: title, type, size, calibration, LUT, selection;
 * a lossless snapshot of the exact pixels analysed (and of the redirect
-  image), saved in the output folder as ``run.analyses/analysis-<n>.tif``
+  image, and the mask of a non-rectangular selection), saved in the output folder as ``run.analyses/analysis-<n>.tif``
   and hashed in ``run.json``. Snapshots larger than :data:`SNAPSHOT_LIMIT`
   bytes are hashed only (their file is not kept);
 * what it produced: particle count, results-table rows, ROI Manager count,
@@ -132,7 +132,8 @@ def analysis_record(raw: dict) -> dict:
         # "snapshot" / "redirect_snapshot" ({"path", "sha256", "bytes"}) and "outputs" are added
         # by the session when it publishes the run
         "_files": {"snapshot": raw.get("snapshot") or None,
-                   "redirect_snapshot": raw.get("redirect_snapshot") or None},
+                   "redirect_snapshot": raw.get("redirect_snapshot") or None,
+                   "selection_mask": raw.get("selection_mask") or None},
     }
 
 
@@ -160,7 +161,7 @@ def snapshot_files(record: dict) -> dict:
     for a in record.get("analyses") or []:
         if not isinstance(a, dict):
             continue
-        for key in ("snapshot", "redirect_snapshot"):
+        for key in ("snapshot", "redirect_snapshot", "selection_mask"):
             s = a.get(key)
             if isinstance(s, dict) and s.get("path") and s.get("sha256"):
                 found[str(s["path"])] = s["sha256"]

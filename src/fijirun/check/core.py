@@ -113,6 +113,15 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         for item in recorded:
             if item.reference is None:
                 report.assumptions.append(f"no reference for analysis {item.index}: {item.why}")
+        for item in recorded:
+            if item.selection is not None and item.reference is not None:
+                # measured inside a selection (often one ImageJ restored from the image file)
+                v = OutputVerdict("(selection)", "run")
+                which = f"analysis {item.index}: " if len(recorded) > 1 else ""
+                v.add(WARN, f"{which}Analyze Particles measured inside a selection "
+                            f"({', '.join(map(str, item.selection))}): {len(item.reference.table)} of "
+                            f"{item.whole_particles} particles of the whole image")
+                report.outputs.append(v)
     else:
         _legacy_reference(report, spec, input_image, stored, found)
 
@@ -149,7 +158,8 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         report.outputs.append(v)
         reference, why_none, decimals, pixel = reference_for(rel)
         try:
-            sep = lint.lint_table(v, outdir / rel)
+            sep = lint.lint_table(v, outdir / rel,
+                                  expected_rows=len(reference.table) if reference is not None else None)
             if sep is None:
                 continue
             head, _ = compare.read_table_text(outdir / rel)

@@ -37,6 +37,8 @@ class RecordedAnalysis:
     why: str | None = None
     outputs: list = field(default_factory=list)
     pixels: object = field(default=None, repr=False)  # the analysed image
+    selection: tuple | None = None  # (x, y, w, h) of a selection that limited the analysis
+    whole_particles: int | None = None  # the particles of the whole image, same options
 
     @property
     def index(self):
@@ -84,11 +86,9 @@ def _load_snapshot(folder, analysis, key):
 
 
 def _reference(folder, a):
-    if (a.get("image") or {}).get("stack_size", 1) not in (1, None):
+    image = a.get("image") or {}
+    if image.get("stack_size", 1) not in (1, None):
         raise CheckError("a stack was analysed; the reference analyses one 2-D image")
-    if (a.get("image") or {}).get("selection", {}).get("mask"):
-        raise CheckError("the analysis was limited to a non-rectangular selection, which the reference "
-                         "does not reproduce")
     pixels = _load_snapshot(folder, a, "snapshot")
     if pixels.ndim != 2 or pixels.dtype not in (np.uint8, np.uint16):
         raise CheckError(f"the analysed image is {pixels.dtype} {pixels.shape}: the reference analyses "
@@ -96,21 +96,31 @@ def _reference(folder, a):
     redirect = None
     if a.get("redirect"):
         redirect = _load_snapshot(folder, a, "redirect_snapshot")
-    x, y, w, h = (a.get("image") or {}).get("selection", {}).get("bounds") or [0, 0, 0, 0]
-    if w and h and (x, y, w, h) != (0, 0, pixels.shape[1], pixels.shape[0]):
-        raise CheckError("the analysis was limited to a rectangular selection, which the reference "
-                         "does not reproduce")
-    cal = (a.get("image") or {}).get("calibration") or {}
+    selection, selection_mask = None, None
+    x, y, w, h = (image.get("selection") or {}).get("bounds") or [0, 0, 0, 0]
+    if (x, y, w, h) != (0, 0, pixels.shape[1], pixels.shape[0]):
+        selection = (x, y, w, h)
+    if (image.get("selection") or {}).get("mask"):
+        selection_mask = _load_snapshot(folder, a, "selection_mask") != 0
+        selection = (x, y, w, h)
+    cal = image.get("calibration") or {}
     calibration = Calibration(_float(cal.get("pixel_width") or 1), _float(cal.get("pixel_height") or 1),
                               str(cal.get("unit") or "pixel"))
     lo, hi = a.get("threshold")
     size = tuple(_float(v) for v in a.get("size_pixels"))
     circ = tuple(_float(v) for v in a.get("circularity"))
-    return pixels, analyze_particles(
-        pixels, threshold=(_float(lo), _float(hi)), size=size, pixel_units=True, circularity=circ,
-        exclude_edges=bool(a.get("exclude_edges")), include_holes=bool(a.get("include_holes")),
-        measurements=a.get("measurements") or "area", redirect=redirect, calibration=calibration,
-        decimals=int(a.get("decimals", 3)))
+    options = dict(threshold=(_float(lo), _float(hi)), size=size, pixel_units=True, circularity=circ,
+                   exclude_edges=bool(a.get("exclude_edges")), include_holes=bool(a.get("include_holes")),
+                   measurements=a.get("measurements") or "area", redirect=redirect, calibration=calibration,
+                   decimals=int(a.get("decimals", 3)))
+    try:
+        reference = analyze_particles(pixels, selection=selection, selection_mask=selection_mask, **options)
+    except NotImplementedError as exc:
+        raise CheckError(f"the reference does not reproduce this analysis: {exc}") from None
+    whole = None
+    if selection is not None:
+        whole = len(analyze_particles(pixels, make_rois=False, **options).table)
+    return pixels, reference, selection, whole
 
 
 def recorded_analyses(folder, record):
@@ -121,7 +131,7 @@ def recorded_analyses(folder, record):
             continue
         item = RecordedAnalysis(a, outputs=list(a.get("outputs") or []))
         try:
-            item.pixels, item.reference = _reference(Path(folder), a)
+            item.pixels, item.reference, item.selection, item.whole_particles = _reference(Path(folder), a)
         except CheckError as exc:
             item.why = str(exc)
         except (ValueError, NotImplementedError, OSError) as exc:

@@ -376,6 +376,8 @@ def analyze_particles(
     black_background: bool = True,
     inverted_lut: bool = False,
     make_rois: bool = True,
+    selection: tuple | None = None,
+    selection_mask=None,
 ) -> ParticleAnalysis:
     """Analyse particles as ImageJ 1.x's *Analyze Particles...* does.
 
@@ -393,6 +395,12 @@ def analyze_particles(
     ``calibration``: :class:`Calibration` or ``(pixel_width, pixel_height, unit)``.
     ``decimals``: the *decimal places* of Set Measurements; ``table`` holds values
     rounded as ImageJ prints them (full precision in ``.values``).
+    ``selection=(x, y, width, height)``: the bounds of the active selection; ImageJ
+    analyses only inside it (``ParticleAnalyzer.eraseOutsideRoi``: a particle crossing its
+    border is cut there), and with ``exclude_edges`` drops the particles touching these
+    bounds instead of the image's. ``selection_mask``: a boolean array of the selection's
+    bounds, True inside a non-rectangular selection (oval, polygon); ``exclude_edges`` is
+    not supported with one (ImageJ then tests each outline vertex against the selection).
     """
     arr, file_cal = _load(image)
     if calibration is None:
@@ -424,6 +432,23 @@ def analyze_particles(
     else:
         level1, level2 = float(threshold[0]), float(threshold[1])
         fg = (arr >= level1) & (arr <= level2)
+    sx, sy, sw, sh = 0, 0, w, h
+    if selection is not None:
+        sx, sy, sw, sh = (int(v) for v in selection)
+        # an empty selection (a degenerate polygon) leaves nothing to analyse, as in ImageJ
+        if sw < 0 or sh < 0 or sx < 0 or sy < 0 or sx + sw > w or sy + sh > h:
+            raise ValueError(f"selection {selection} is not inside the {w}x{h} image")
+        inside = np.zeros_like(fg)
+        inside[sy:sy + sh, sx:sx + sw] = True
+        if selection_mask is not None:
+            sel = np.asarray(selection_mask, bool)
+            if sel.shape != (sh, sw):
+                raise ValueError(f"selection_mask {sel.shape} does not match the selection {sw}x{sh}")
+            if exclude_edges:
+                raise NotImplementedError("exclude_edges with a non-rectangular selection")
+            inside[sy:sy + sh, sx:sx + sw] = sel
+        fg &= inside
+        del inside
 
     values = arr if redirect is None else np.asarray(redirect)
     if values.shape != arr.shape:
@@ -467,8 +492,9 @@ def analyze_particles(
         if maxc <= 1.0:
             circ = np.minimum(circ, 1.0)
         include &= (circ >= minc) & (circ <= maxc)
-    if exclude_edges:
-        include &= ~((bb[:, 0] == 0) | (bb[:, 1] == 0) | (bb[:, 0] + bb[:, 2] == w) | (bb[:, 1] + bb[:, 3] == h))
+    if exclude_edges:   # the selection's bounds (the image's without one)
+        include &= ~((bb[:, 0] == sx) | (bb[:, 1] == sy) | (bb[:, 0] + bb[:, 2] == sx + sw)
+                     | (bb[:, 1] + bb[:, 3] == sy + sh))
 
     kept = np.flatnonzero(include)                    # indices in scan order
     m = len(kept)

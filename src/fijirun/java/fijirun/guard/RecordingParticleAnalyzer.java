@@ -90,6 +90,10 @@ public class RecordingParticleAnalyzer extends ParticleAnalyzer {
         long t0 = System.nanoTime();
         record.put("snapshot", folder == null ? "" : save(ip, cal, new File(folder, "analysis-" + index + ".tif")));
         record.put("snapshot_ms", (System.nanoTime() - t0) / 1e6);
+        ImageProcessor selectionMask = ip.getMask();
+        if (selectionMask != null && folder != null)  // a non-rectangular selection: inside is non-zero
+            record.put("selection_mask", save(selectionMask, new Calibration(),
+                                              new File(folder, "analysis-" + index + "-selection.tif")));
 
         long before = System.nanoTime();
         boolean ok = super.analyze(imp, ip);
