@@ -51,7 +51,7 @@ def cases(draw):
     else:
         pts = draw(st.lists(st.tuples(st.integers(0, w), st.integers(0, h)), min_size=3, max_size=6))
         selection = "makePolygon(" + ", ".join(f"{px}, {py}" for px, py in pts) + ");"
-    exclude = draw(st.booleans()) and kind == "rect"  # ImageJ's vertex test: rectangles only here
+    exclude = draw(st.booleans())
     include = draw(st.booleans())
     flags = (" exclude" if exclude else "") + (" include" if include else "")
     return img, threshold + selection, flags

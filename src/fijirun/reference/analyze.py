@@ -359,6 +359,35 @@ def _make_rois(outlines: Outlines, names):
     return rois
 
 
+def _outside_selection(outlines, inside, candidates):
+    """Particles a non-rectangular selection excludes with *exclude edges*.
+
+    ImageJ (ParticleAnalyzer.analyzeParticle with an exclusion ROI) drops a particle when a
+    vertex of its outline is not in the selection, or when an edge of it runs along a pixel
+    outside the selection (a vertical edge: the pixel above its start; a horizontal one:
+    the pixel left of its start). ``inside``: the selection as a boolean image.
+    """
+    h, w = inside.shape
+
+    def out(x, y):
+        ok = (x >= 0) & (y >= 0) & (x < w) & (y < h)
+        res = np.ones(x.shape, bool)
+        res[ok] = ~inside[y[ok], x[ok]]
+        return res
+
+    excluded = np.zeros(len(outlines), bool)
+    for i in np.flatnonzero(candidates):
+        s0, e0 = outlines.offsets[i], outlines.offsets[i + 1]
+        x2 = np.asarray(outlines.x[s0:e0], np.int64)
+        y2 = np.asarray(outlines.y[s0:e0], np.int64)
+        x1, y1 = np.roll(x2, 1), np.roll(y2, 1)
+        bad = out(x2, y2)
+        bad |= (x1 == x2) & out(x1, y1 - 1)
+        bad |= (y1 == y2) & out(x1 - 1, y1)
+        excluded[i] = bool(bad.any())
+    return excluded
+
+
 def analyze_particles(
     image,
     *,
@@ -444,11 +473,12 @@ def analyze_particles(
             sel = np.asarray(selection_mask, bool)
             if sel.shape != (sh, sw):
                 raise ValueError(f"selection_mask {sel.shape} does not match the selection {sw}x{sh}")
-            if exclude_edges:
-                raise NotImplementedError("exclude_edges with a non-rectangular selection")
             inside[sy:sy + sh, sx:sx + sw] = sel
         fg &= inside
-        del inside
+        if selection_mask is None:
+            del inside
+    else:
+        selection_mask = None
 
     values = arr if redirect is None else np.asarray(redirect)
     if values.shape != arr.shape:
@@ -495,6 +525,9 @@ def analyze_particles(
     if exclude_edges:   # the selection's bounds (the image's without one)
         include &= ~((bb[:, 0] == sx) | (bb[:, 1] == sy) | (bb[:, 0] + bb[:, 2] == sx + sw)
                      | (bb[:, 1] + bb[:, 3] == sy + sh))
+        if selection_mask is not None:
+            include &= ~_outside_selection(outlines_all, inside, include)
+            del inside
 
     kept = np.flatnonzero(include)                    # indices in scan order
     m = len(kept)
