@@ -11,6 +11,7 @@ the printed precision.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tifffile
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -104,3 +105,42 @@ def test_a_selection_saved_in_the_tiff_is_analysed_and_said(ij_session, tmp_path
     assert sel.verdict == "warn" and "inside a selection (0, 0, 40, 40): 3 of 4 particles" in sel.reason
     assert all(o.verdict == "pass" for o in report.outputs if o.path != "(selection)")
     assert r.analyses[0]["particles"] == 3
+    # the reference on the TIFF path restores its selection as ImageJ's opener does
+    from fijirun.reference import analyze_particles, read_selection
+
+    assert read_selection(saved) == ((0, 0, 40, 40), None)
+    assert len(analyze_particles(saved).table) == 3
+    assert len(analyze_particles(saved, stored_selection=False).table) == 4
+
+
+@pytest.mark.parametrize("selection", ["makeRectangle(3, 2, 20, 15);",
+                                       "makePolygon(2, 1, 30, 4, 25, 28, 4, 20);",
+                                       "makePolygon(0, 0, 36, 0, 18, 31);"])
+def test_a_stored_selection_read_from_the_file_matches_imagej(ij_session, tmp_path, selection):
+    rng = np.random.default_rng(3)
+    img = (rng.random((32, 36)) < 0.45).astype(np.uint8) * 255
+    tifffile.imwrite(tmp_path / "plain.tif", img, imagej=True)
+    saver = tmp_path / "save.ijm"
+    saver.write_text('#@ File input\n#@ File (style="directory") outputDir\nopen(input);\n'
+                     f'{selection}\nsaveAs("Tiff", outputDir + "/stored.tif");\n')
+    stored = ij_session.run(saver, input=tmp_path / "plain.tif", output_dir=tmp_path / "s").outputs[0]
+    script = tmp_path / "open.ijm"
+    script.write_text(MACRO.format(threshold="", selection="", flags=""))
+    r = ij_session.run(script, input=stored, output_dir=tmp_path / "out")
+    from fijirun.reference import analyze_particles
+
+    ref = analyze_particles(stored, measurements="area mean centroid perimeter bounding shape")
+    labels = tifffile.imread(r.output_dir / "labels.tif")
+    assert np.array_equal(ref.count_mask, labels), selection
+    assert len(ref.table) == r.analyses[0]["particles"] > 0
+
+
+def test_a_stored_oval_is_said_not_rebuilt(ij_session, tmp_path):
+    from fijirun.reference import read_selection
+
+    saver = tmp_path / "save.ijm"
+    saver.write_text('#@ File (style="directory") outputDir\nnewImage("o", "8-bit black", 20, 20, 1);\n'
+                     'makeOval(2, 3, 10, 12);\nsaveAs("Tiff", outputDir + "/oval.tif");\n')
+    stored = ij_session.run(saver, output_dir=tmp_path / "s").outputs[0]
+    with pytest.raises(NotImplementedError, match="oval"):
+        read_selection(stored)

@@ -37,7 +37,7 @@ from .tracing import Outlines, trace_outlines
 
 __all__ = [
     "Calibration", "ParticleAnalysis", "analyze_particles", "labels_to_rois",
-    "rois_to_labels", "MEASUREMENT_KEYS", "COLUMNS", "read_calibration",
+    "rois_to_labels", "MEASUREMENT_KEYS", "COLUMNS", "read_calibration", "read_selection",
 ]
 
 #: Keys of ImageJ's *Set Measurements...* options string that the reference implements.
@@ -171,6 +171,46 @@ def _load(image):
         with Image.open(p) as im:
             return np.asarray(im), Calibration()
     return np.asarray(image), None
+
+
+def read_selection(path):
+    """The selection ImageJ stores in a TIFF it saved (restored when ImageJ opens the file).
+
+    Returns
+    -------
+    (bounds, mask) or None
+        ``bounds`` (x, y, width, height); ``mask`` a boolean array of the bounds, True
+        inside a polygon or traced selection (pixel centres inside, as ImageJ's
+        PolygonFiller), None for a rectangle. None when the file stores no selection.
+
+    Raises
+    ------
+    NotImplementedError
+        An oval, freehand, composite or line selection (the reference does not rebuild
+        its mask from the file; a run through fijirun records the mask ImageJ used).
+    """
+    import roifile
+    import tifffile
+
+    with tifffile.TiffFile(os.fspath(path)) as tif:
+        data = (tif.imagej_metadata or {}).get("ROI")
+    if not data:
+        return None
+    roi = roifile.ImagejRoi.frombytes(data)
+    bounds = (int(roi.left), int(roi.top), int(roi.right - roi.left), int(roi.bottom - roi.top))
+    kind = roifile.ROI_TYPE(roi.roitype)
+    if kind == roifile.ROI_TYPE.RECT and not roi.subtype and not roi.n_coordinates:
+        return bounds, None
+    if kind in (roifile.ROI_TYPE.POLYGON, roifile.ROI_TYPE.TRACED):
+        from skimage.draw import polygon
+
+        x, y, w, h = bounds
+        c = np.asarray(roi.coordinates(), np.float64)
+        mask = np.zeros((h, w), bool)
+        rr, cc = polygon(c[:, 1] - y - 0.5, c[:, 0] - x - 0.5, mask.shape)
+        mask[rr, cc] = True
+        return bounds, mask
+    raise NotImplementedError(f"a stored {kind.name.lower()} selection")
 
 
 def _label(g):
@@ -407,6 +447,7 @@ def analyze_particles(
     make_rois: bool = True,
     selection: tuple | None = None,
     selection_mask=None,
+    stored_selection: bool = True,
 ) -> ParticleAnalysis:
     """Analyse particles as ImageJ 1.x's *Analyze Particles...* does.
 
@@ -428,9 +469,16 @@ def analyze_particles(
     analyses only inside it (``ParticleAnalyzer.eraseOutsideRoi``: a particle crossing its
     border is cut there), and with ``exclude_edges`` drops the particles touching these
     bounds instead of the image's. ``selection_mask``: a boolean array of the selection's
-    bounds, True inside a non-rectangular selection (oval, polygon); ``exclude_edges`` is
-    not supported with one (ImageJ then tests each outline vertex against the selection).
+    bounds, True inside a non-rectangular selection (oval, polygon); with ``exclude_edges``
+    ImageJ then also drops a particle whose outline leaves the selection.
+    ``stored_selection``: a TIFF path's stored selection (:func:`read_selection`) is used
+    when no ``selection`` is given, as ImageJ's opener restores it; False ignores it.
     """
+    if selection is None and stored_selection and isinstance(image, (str, os.PathLike)) \
+            and os.fspath(image).lower().endswith((".tif", ".tiff")):
+        stored = read_selection(image)
+        if stored is not None:
+            selection, selection_mask = stored
     arr, file_cal = _load(image)
     if calibration is None:
         calibration = file_cal or Calibration()
