@@ -75,8 +75,13 @@ def crash_logs(folders, recursive=False):
 
 
 def temp_leftovers():
-    """``fijirun-*`` folders in the temp folder (ImageJ homes ``fijirun-imagej-*``...)."""
-    return {p.resolve() for p in Path(tempfile.gettempdir()).glob("fijirun-*") if p.is_dir()}
+    """``fijirun-*`` folders in the temp folder (ImageJ homes ``fijirun-imagej-*``...), and
+    Dask's default ``dask-scratch-space`` (fijirun gives its workers a private folder)."""
+    tmp = Path(tempfile.gettempdir())
+    found = {p.resolve() for p in tmp.glob("fijirun-*") if p.is_dir()}
+    if (tmp / "dask-scratch-space").is_dir():
+        found.add((tmp / "dask-scratch-space").resolve())
+    return found
 
 
 def _descends_from(pid, ancestor):
@@ -102,7 +107,7 @@ def _left_by_the_session(folders):
     left = []
     for folder in folders:
         m = re.match(r"^fijirun-[a-z]+-(\d+)-", folder.name)
-        pid = int(m.group(1)) if m else None
+        pid = int(m.group(1)) if m else None  # dask-scratch-space: no owner, made during the session
         if pid is None or not Path(f"/proc/{pid}").exists() or _descends_from(pid, os.getpid()):
             left.append(folder)
     return left

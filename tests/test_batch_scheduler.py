@@ -30,6 +30,8 @@ def dask_cluster(tmp_path):
     # the settings fijirun's own LocalCluster uses: retry an image once, one image per worker
     env["DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES"] = "1"
     env["DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION"] = "1.0"
+    # the cluster's scratch space in the test's folder (Dask's default: /tmp/dask-scratch-space)
+    env["DASK_TEMPORARY_DIRECTORY"] = str(tmp_path / "dask-tmp")
     sched_file = tmp_path / "scheduler.json"
     logs = tmp_path / "dask-logs"
     logs.mkdir()

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -88,7 +89,8 @@ def local_cluster(workers=None, local_directory=None):
     workers : int, optional
         Worker processes; default the CPU count.
     local_directory : path-like, optional
-        The workers' scratch folder (Dask's default: the temp folder).
+        The workers' scratch folder. Default: a private ``fijirun-dask-<pid>-*`` folder in
+        the temp folder, removed when the cluster closes.
 
     Returns
     -------
@@ -98,10 +100,27 @@ def local_cluster(workers=None, local_directory=None):
     from distributed import LocalCluster
 
     n = int(workers or os.cpu_count() or 1)
-    with dask.config.set(CLUSTER_CONFIG):  # the nannies pass it on to their workers
-        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                            dashboard_address=None, memory_limit=0, local_directory=local_directory,
-                            silence_logs=logging.CRITICAL)
+    own = None
+    if local_directory is None:  # a private folder, removed with the cluster (not /tmp/dask-scratch-space)
+        from ..tempdirs import make_temp_dir
+
+        own = local_directory = make_temp_dir("dask")
+    # the nannies pass the config on to their workers; the scheduler's scratch space too
+    with dask.config.set(CLUSTER_CONFIG), dask.config.set({"temporary-directory": str(local_directory)}):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None, memory_limit=0, local_directory=local_directory,
+                               silence_logs=logging.CRITICAL)
+    if own is not None:
+        close = cluster.close
+
+        def close_and_clean(*args, **kwargs):
+            try:
+                return close(*args, **kwargs)
+            finally:
+                shutil.rmtree(own, ignore_errors=True)
+
+        cluster.close = close_and_clean  # also what `with local_cluster() as c:` calls on exit
+    return cluster
 
 
 @contextlib.contextmanager

@@ -418,6 +418,7 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
         with dask.config.set({"distributed.scheduler.allowed-failures": 0,
                               "distributed.scheduler.worker-saturation": 1.0}):
             with private_tmp("regress") as scratch, \
+                    dask.config.set({"temporary-directory": str(scratch)}), \
                     LocalCluster(n_workers=min(n, len(tasks)), threads_per_worker=1, processes=True,
                                  dashboard_address=None, memory_limit=0, local_directory=scratch,
                                  silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
