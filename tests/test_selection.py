@@ -144,3 +144,21 @@ def test_a_stored_oval_is_said_not_rebuilt(ij_session, tmp_path):
     stored = ij_session.run(saver, output_dir=tmp_path / "s").outputs[0]
     with pytest.raises(NotImplementedError, match="oval"):
         read_selection(stored)
+
+
+@pytest.mark.parametrize("flags", ["", " exclude", " include", " exclude include"])
+def test_a_composite_selection_matches_imagej(ij_session, tmp_path, flags):
+    rng = np.random.default_rng(11)
+    img = (rng.random((40, 48)) < 0.4).astype(np.uint8) * 255
+    image = tmp_path / "image.tif"
+    tifffile.imwrite(image, img, imagej=True)
+    composite = ('makeOval(2, 3, 14, 14);\nsetKeyDown("shift");\nmakeRectangle(24, 12, 20, 20);\n'
+                 'setKeyDown("none");\n')
+    script = tmp_path / "composite.ijm"
+    script.write_text(MACRO.format(threshold="", selection=composite, flags=flags))
+    r = ij_session.run(script, input=image, output_dir=tmp_path / "out")
+    assert r.analyses[0]["image"]["selection"]["type"] == "Composite"
+    report = check(tmp_path / "out")
+    assert report.recovered["reference_error"] is None, report.recovered
+    assert [o.path for o in report.outputs if o.verdict != "pass"] == ["(selection)"], \
+        [(o.path, o.verdict, o.reason) for o in report.outputs]
