@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+
+from fijirun.tempdirs import owner_pid
 
 ROOT = Path(__file__).resolve().parent.parent
 # The course images: the ones fijirun ships (fijirun.data), or FIJIRUN_DATA's
@@ -106,8 +107,7 @@ def _left_by_the_session(folders):
     """
     left = []
     for folder in folders:
-        m = re.match(r"^fijirun-[a-z]+-(\d+)-", folder.name)
-        pid = int(m.group(1)) if m else None  # dask-scratch-space: no owner, made during the session
+        pid = owner_pid(folder.name)  # dask-scratch-space: no owner, made during the session
         if pid is None or not Path(f"/proc/{pid}").exists() or _descends_from(pid, os.getpid()):
             left.append(folder)
     return left

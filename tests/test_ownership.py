@@ -30,6 +30,7 @@ from fijirun.check.model import CheckReport
 from fijirun.check.report import write_junit
 from fijirun.ownership import ReportPathError, folder_state, guard_report, last_failure
 from fijirun.provenance import LOG_CAP, ForeignRecord, load_record
+from fijirun.tempdirs import owner_pid
 
 from conftest import run_cli
 
@@ -67,9 +68,8 @@ def temp_entries():
     for p in Path(tempfile.gettempdir()).iterdir():
         if not p.name.startswith("fijirun-") or p.name.startswith(own):
             continue
-        parts = p.name.split("-")
-        if len(parts) > 3 and parts[2].isdigit() and int(parts[2]) != os.getpid() \
-                and Path(f"/proc/{parts[2]}").exists():
+        pid = owner_pid(p.name)
+        if pid is not None and pid != os.getpid() and Path(f"/proc/{pid}").exists():
             continue  # a live process's own folder
         found.add(p.name)
     return found

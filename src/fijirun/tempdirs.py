@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["make_temp_dir", "private_tmp", "sweep_stale", "ENV"]
+__all__ = ["make_temp_dir", "private_tmp", "sweep_stale", "owner_pid", "ENV"]
 
 ENV = "FIJIRUN_TMP"
 _OWNED = re.compile(r"^fijirun-[a-z]+-(?P<pid>\d+)-")
@@ -31,6 +31,12 @@ def _parent() -> str | None:
 def make_temp_dir(what: str) -> Path:
     """A new folder ``fijirun-<what>-<pid>-*`` (in ``$FIJIRUN_TMP`` when set)."""
     return Path(tempfile.mkdtemp(prefix=f"fijirun-{what}-{os.getpid()}-", dir=_parent()))
+
+
+def owner_pid(name: str) -> int | None:
+    """The process that made the folder called ``name`` (``fijirun-<what>-<pid>-*``), else None."""
+    m = _OWNED.match(name)
+    return int(m.group("pid")) if m else None
 
 
 def _alive(pid: int) -> bool:
@@ -52,8 +58,8 @@ def sweep_stale(folder: str | os.PathLike | None = None) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        m = _OWNED.match(entry.name)
-        if m and entry.is_dir(follow_symlinks=False) and not _alive(int(m.group("pid"))):
+        pid = owner_pid(entry.name)
+        if pid is not None and entry.is_dir(follow_symlinks=False) and not _alive(pid):
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(Path(entry.path))
     return removed
