@@ -81,26 +81,6 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         except CheckError as exc:
             stored[rel] = None
             mask_errors[rel] = str(exc)
-    input_image = None
-    if spec.image_path is not None:
-        try:
-            input_image = load_image(spec.image_path)
-        except CheckError as exc:
-            spec.assumptions.append(str(exc))
-    if spec.measurements is None:
-        for rel in found.tables:
-            try:
-                table, _ = compare.read_table_text(outdir / rel)
-            except CheckError:
-                continue
-            keys = keys_from_columns(table.columns)
-            if keys:
-                spec.measurements = keys
-                spec.sources["measurements"] = f"columns of {rel}"
-                break
-        if spec.measurements is None:
-            spec.measurements = _DEFAULT_KEYS
-            spec.sources["measurements"] = "default"
 
     # ---- the reference
     if recorded:
@@ -123,7 +103,7 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
                             f"{item.whole_particles} particles of the whole image")
                 report.outputs.append(v)
     else:
-        _legacy_reference(report, spec, input_image, stored, found)
+        _legacy_reference(report, spec, outdir, stored, found)
 
     def reference_for(rel):
         """(reference, why none, decimals, pixel size) for an output."""
@@ -248,8 +228,28 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
     return report
 
 
-def _legacy_reference(report, spec, input_image, stored, found):
+def _legacy_reference(report, spec, outdir, stored, found):
     """The reference recovered from run.json's commands, the script and its parameters (no record)."""
+    input_image = None
+    if spec.image_path is not None:
+        try:
+            input_image = load_image(spec.image_path)
+        except CheckError as exc:
+            spec.assumptions.append(str(exc))
+    if spec.measurements is None:
+        for rel in found.tables:
+            try:
+                table, _ = compare.read_table_text(outdir / rel)
+            except CheckError:
+                continue
+            keys = keys_from_columns(table.columns)
+            if keys:
+                spec.measurements = keys
+                spec.sources["measurements"] = f"columns of {rel}"
+                break
+        if spec.measurements is None:
+            spec.measurements = _DEFAULT_KEYS
+            spec.sources["measurements"] = "default"
     reference, why_none = None, None
     particles, kwargs = particle_image(spec, input_image,
                                        _pick_mask({p: stored.get(p) for p in found.masks}))
