@@ -13,9 +13,11 @@ inputs
 manifest
     ``manifest.json``: atomic updates, resume.
 worker
-    Inside a worker: the per-process session, running one image.
+    Inside a worker: running the script on one image, publishing its folder.
 run
-    The client: Dask cluster, submission, timeouts, retries, progress.
+    The client: manifest, progress and summary around fijirun's shared
+    task runner (:mod:`fijirun.cluster`: deadlines, retries, worker
+    replacement).
 combine
     The combined results table and the summary.
 """

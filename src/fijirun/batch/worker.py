@@ -1,16 +1,13 @@
-"""Inside a Dask worker: one warm engine session per process, one image per task.
+"""Inside a Dask worker: running the batch script on one image (one task).
 
-A JVM cannot be restarted in a process (JPype), so each worker process keeps
-one :class:`fijirun.Session` for all its images: created by
-:class:`SessionPlugin` when the worker starts (the JVM and the virtual
-display warm up before the first image) or, failing that, by the first task.
-
-:func:`run_image` runs the script on one image into a temporary folder
-``DIR/.fijirun-tmp/<name>.<random>``; the session stages and publishes the
-script's outputs and writes ``run.json`` there; the image's manifest entry
-goes beside them as ``batch.json``; then the whole folder is renamed to
-``DIR/<name>``, so an image's folder appears complete or not at all. It never
-raises for a failed image: it returns the manifest entry.
+Each worker process keeps one warm engine session
+(:mod:`fijirun.cluster.worker`). :func:`run_image` runs the script on one
+image into a temporary folder ``DIR/.fijirun-tmp/<name>.<random>``; the
+session stages and publishes the script's outputs and writes ``run.json``
+there; the image's manifest entry goes beside them as ``batch.json``; then the
+whole folder is renamed to ``DIR/<name>``, so an image's folder appears
+complete or not at all. It never raises for a failed image: it returns the
+manifest entry.
 
 When a worker dies holding a finished image's result, Dask computes that task
 again: the task finds its own ``batch.json`` (same task key) and returns it
@@ -22,86 +19,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import time
 import uuid
 from pathlib import Path
 
-from distributed import get_worker
-from distributed.diagnostics.plugin import WorkerPlugin
-
 from ..backends.process import script_still_running
+from ..cluster.worker import announce_start, current_task, get_session
 from ..errors import FijirunError, OutputExistsError, RunError, ScriptTimeout
 from ..ownership import folder_state, foreign_files
 from ..provenance import write_json_atomic
 from .manifest import tmp_root
 
-__all__ = ["SessionPlugin", "get_session", "run_image", "publish", "PLUGIN_NAME"]
+__all__ = ["run_image", "publish", "BATCH_RECORD", "CHECK_RECORD"]
 
-PLUGIN_NAME = "fijirun-batch-session"
 CHECK_RECORD = "check.json"
 #: The image's manifest entry, published with its outputs (a recomputed task reuses it).
 BATCH_RECORD = "batch.json"
-
-_SESSIONS: dict[str, object] = {}  # session options (JSON) -> the process's Session
-_LOCK = threading.Lock()
-
-
-def get_session(options):
-    """This process's session for ``options`` (``data_dir``, ``memory``), started.
-
-    Parameters
-    ----------
-    options : dict
-        Keyword arguments of :class:`fijirun.Session` (hashable values).
-
-    Returns
-    -------
-    fijirun.Session
-    """
-    from ..session import Session
-
-    key = tuple(sorted(options.items()))
-    with _LOCK:
-        session = _SESSIONS.get(key)
-        if session is None:
-            session = Session(**options)
-            _SESSIONS[key] = session
-    return session.start()
-
-
-class SessionPlugin(WorkerPlugin):
-    """Start the worker's engine session when the worker starts.
-
-    Parameters
-    ----------
-    options : dict
-        Keyword arguments of :class:`fijirun.Session`.
-    """
-
-    name = PLUGIN_NAME
-
-    def __init__(self, options, languages=()):
-        self.options = dict(options)
-        self.languages = tuple(languages)
-
-    def setup(self, worker):
-        try:
-            session = get_session(self.options)
-            if self.languages:  # a JVM's first-time costs stay out of the first image's timeout
-                session.warm_up(self.languages)
-        except Exception:  # noqa: BLE001 - the tasks report it, image by image
-            pass
-
-    def teardown(self, worker):
-        # Also called when a later batch registers its plugin on this warm
-        # worker: the engine must live on then. Only a closing worker's
-        # process ends next, and need not wait ~1 s for AWT to wind down.
-        if getattr(worker.status, "name", "") not in ("closing", "closing_gracefully", "closed"):
-            return
-        from ..backends.process import shutdown_process
-
-        shutdown_process(wait_for_awt=False)
 
 
 def publish(tmp, final):
@@ -190,8 +123,8 @@ def run_image(task):
     ----------
     task : dict
         ``script``, ``input``, ``name``, ``outdir``, ``params``, ``timeout``,
-        ``check`` (bool), ``topic`` (Dask event topic for start notices) and
-        ``options`` (the session's).
+        ``check`` (bool), ``options`` (the session's) and ``topic`` (set by
+        the runner: start notices).
 
     Returns
     -------
@@ -205,20 +138,12 @@ def run_image(task):
     name = task["name"]
     outdir = Path(task["outdir"])
     final = outdir / name
-    try:
-        worker = get_worker()
-        address, key = worker.address, worker.get_current_task()
-    except ValueError:  # not in a worker (called directly)
-        worker = address = key = None
+    _, address, key = current_task()
     done = _published_record(final, key)
     if done is not None:
         # this very task finished before, but its result died with its worker: not again
-        if worker is not None:
-            worker.log_event(task["topic"], {"event": "reuse", "name": name, "worker": address})
         return dict(done, replace_worker=False)
-    if worker is not None:
-        worker.log_event(task["topic"], {"event": "start", "name": name, "worker": address,
-                                         "pid": os.getpid()})
+    announce_start(task, name)
     tmp = tmp_root(outdir) / f"{name}.{uuid.uuid4().hex[:12]}"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     status, error, result = "ok", None, None

@@ -1,16 +1,15 @@
 """Running a course's activities in isolation and classifying each.
 
-Each activity is one Dask task on a LocalCluster of single-threaded worker
-*processes* (:func:`run_activity`), each worker keeping one warm engine
-session (the batch's :class:`~fijirun.batch.worker.SessionPlugin`). At most
-one activity per worker is in flight, so a deadline runs from its start:
+Each activity is one Dask task (:func:`run_activity`) run by fijirun's shared
+task runner (:mod:`fijirun.cluster`) on a LocalCluster of single-threaded
+worker processes, each keeping one warm engine session:
 
 * the engine stops a runaway script at ``timeout`` (``ScriptTimeout``) and
-  the worker is then replaced (``Client.restart_workers``), since a stopped
-  script may leave the JVM wedged;
-* when a worker gives no answer within ``timeout + grace``, the client
-  abandons the activity (``timeout``) and replaces the worker itself;
-* a worker that dies loses only its activity (``failed``: the worker died).
+  the worker is then replaced, since a stopped script may leave the JVM wedged;
+* an activity with no answer ``timeout + grace`` after it started has a
+  wedged engine: it is abandoned (``timeout``) and its worker replaced;
+* a worker that dies loses only its activity, which runs once more
+  elsewhere; a second death is ``failed`` (the worker died).
 
 Classes: ``passed`` (ran to the end, its saved outputs of known kinds pass
 ``fijirun check``), ``failed`` (an error: message and line), ``needs-plugin``
@@ -20,7 +19,6 @@ Classes: ``passed`` (ran to the end, its saved outputs of known kinds pass
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
@@ -28,8 +26,8 @@ import time
 from pathlib import Path
 
 from ..backends.process import script_still_running
+from ..cluster import DEFAULT_GRACE
 from ..prepare import OUTPUT_DIR_NAMES, _analyse
-from ..tempdirs import private_tmp
 from .discover import discover
 
 __all__ = ["CLASSES", "UPDATE_SITES", "activity_tasks", "regress", "run_activity", "run_alone",
@@ -38,7 +36,6 @@ __all__ = ["CLASSES", "UPDATE_SITES", "activity_tasks", "regress", "run_activity
 PASSED, FAILED, NEEDS_PLUGIN, NEEDS_DATA, TIMEOUT = "passed", "failed", "needs-plugin", "needs-data", "timeout"
 CLASSES = (PASSED, FAILED, NEEDS_PLUGIN, NEEDS_DATA, TIMEOUT)
 REPORT = "regress.json"
-DEFAULT_GRACE = 30.0
 
 #: Fiji update site of well-known plugin commands.
 UPDATE_SITES = {
@@ -63,8 +60,6 @@ _FILE_NOT_FOUND = re.compile(r"(?:Opener: )?File not found:\s*(\S[^\n]*)")
 # Fiji's Opener (1.53f) says this for a missing file too, the path on the last line
 _NOT_OPENED = re.compile(r"Opener: File is not in a supported format, a reader\s+plugin is not "
                          r"available, or it was not found\.\s*(\S[^\n]*)\s*$")
-
-log = logging.getLogger("fijirun.regress")
 
 
 def update_site(command):
@@ -173,12 +168,11 @@ def run_activity(task):
     record = {"path": task["path"], "language": task["language"], "class": None, "message": None,
               "line": None, "seconds": None, "outputs": [], "answers": [], "check": None,
               "plugin": None, "update_site": None, "data": None, "pid": os.getpid(), "worker": None}
-    try:
-        from distributed import get_worker
+    if task.get("topic"):  # on a worker
+        from ..cluster.worker import announce_start, current_task
 
-        record["worker"] = get_worker().address
-    except (ImportError, ValueError):
-        pass
+        record["worker"] = current_task()[1]
+        announce_start(task, task["path"])
     language = task["language"]
     try:
         text, answers = answer_interactive(task["text"], language, output_dir=out)
@@ -198,7 +192,7 @@ def run_activity(task):
         if task.get("session") is not None:
             session = task["session"]
         else:
-            from ..batch.worker import get_session
+            from ..cluster.worker import get_session
 
             session = get_session(task["options"])
         result = session.run_code(text, language, params, path=task["file"], output_dir=out,
@@ -230,17 +224,6 @@ def run_activity(task):
     return record
 
 
-def _warm_plugin(options, languages):
-    """A worker plugin that starts and warms the engine before the first activity.
-
-    A JVM's first window, dialog and Jython script cost seconds on a loaded small
-    machine: :meth:`fijirun.Session.warm_up` keeps them out of the activities' timeouts.
-    """
-    from ..batch.worker import SessionPlugin
-
-    return SessionPlugin(options, languages=sorted(languages))
-
-
 def session_options(data_dir, backend, timeout, memory, fiji_dir=None):
     """The engine options of a regression's workers (hashable values)."""
     options = {"backend": backend, "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
@@ -263,7 +246,7 @@ def activity_tasks(course, out, *, data_dir=None, backend="imagej1", timeout=120
 
 def run_alone(task):
     """Run one activity in this process as a regression worker would (warm engine, then the task)."""
-    from ..batch.worker import get_session
+    from ..cluster.worker import get_session
 
     get_session(task["options"]).warm_up([task["language"]])
     return run_activity(task)
@@ -274,90 +257,13 @@ def activity_folder(path):
     return re.sub(r"[^\w.-]+", "_", path.replace("/", "__").replace(":", "_L"))
 
 
-class _Runner:
-    """The client side: at most one activity per worker in flight, deadlines, restarts."""
-
-    def __init__(self, client, tasks, n, timeout, grace, on_done):
-        self.client, self.tasks, self.n = client, list(tasks), n
-        self.limit = timeout + grace
-        self.on_done = on_done
-        self.records = {}
-
-    def _restart(self, worker):
-        if not worker:
-            return
-        try:
-            self.client.restart_workers([worker], timeout=120, raise_for_error=False)
-        except Exception as exc:  # noqa: BLE001 - the run goes on without it
-            log.warning("could not restart worker %s: %s", worker, exc)
-
-    def _idle_workers(self, busy):
-        """The workers with no activity in flight, in a stable order."""
-        try:
-            workers = self.client.scheduler_info()["workers"]
-        except Exception:  # noqa: BLE001 - the scheduler is busy: try again next round
-            return []
-        return [w for w in sorted(workers) if w not in busy]
-
-    def run(self):
-        # Each activity is pinned to an idle worker: a worker replaced after its
-        # own activity's timeout can never take another activity down with it.
-        pending = list(self.tasks)
-        flight = {}  # future -> (task, submitted at, worker)
-        attempts = {}
-        idle_since = time.monotonic()
-        while pending or flight:
-            if pending and len(flight) < self.n:
-                busy = {w for _, _, w in flight.values()}
-                for worker in self._idle_workers(busy)[: self.n - len(flight)]:
-                    if not pending:
-                        break
-                    task = pending.pop(0)
-                    attempts[task["path"]] = attempts.get(task["path"], 0) + 1
-                    key = f"regress-{activity_folder(task['path'])}-{attempts[task['path']]}-{time.time_ns()}"
-                    fut = self.client.submit(run_activity, task, pure=False, key=key, workers=[worker],
-                                             allow_other_workers=False)
-                    flight[fut] = (task, time.monotonic(), worker)
-                if flight:
-                    idle_since = time.monotonic()
-                elif time.monotonic() - idle_since > 180:  # every worker gone and not coming back
-                    for task in pending:
-                        self._finish(_failed_record(task, "no worker left to run it"))
-                    pending = []
-            done = [f for f in flight if f.done()]
-            if not done:
-                time.sleep(0.05)
-            for fut in done:
-                task, _, worker = flight.pop(fut)
-                if fut.status == "finished":
-                    record = fut.result()
-                    fut.release()
-                    if record.pop("replace_worker", False):
-                        self._restart(worker)
-                    self._finish(record)
-                    continue
-                exc = fut.exception() if fut.status == "error" else None
-                if type(exc).__name__ == "KilledWorker" and attempts[task["path"]] < 2:
-                    pending.insert(0, task)  # its worker died under it: once more, elsewhere
-                    continue
-                self._finish(_failed_record(task, f"the worker died while running it ({type(exc).__name__}: {exc})"))
-            now = time.monotonic()
-            for fut, (task, submitted, worker) in list(flight.items()):
-                if now - submitted <= self.limit:
-                    continue
-                flight.pop(fut)
-                fut.cancel()
-                self._restart(worker)
-                rec = _failed_record(task, f"no answer {self.limit:g} s after it started: the engine was "
-                                           "stuck; abandoned, worker replaced")
-                rec["class"] = TIMEOUT
-                self._finish(rec)
-        return [self.records[t["path"]] for t in self.tasks]
-
-    def _finish(self, record):
-        record.pop("replace_worker", None)
-        self.records[record["path"]] = record
-        self.on_done(record)
+def _lost_record(task, outcome):
+    """The record of an activity that did not finish on its worker (stuck, died, lost)."""
+    record = _failed_record(task, outcome.message)
+    record["worker"] = outcome.worker
+    if outcome.status == "stuck":
+        record["class"], record["seconds"] = TIMEOUT, outcome.seconds
+    return record
 
 
 def _failed_record(task, message):
@@ -397,10 +303,6 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
         ``{"course", "output", "backend", "activities": [...], "counts", "seconds"}``
         (also written to ``output/regress.json``).
     """
-    import dask
-    from distributed import Client, LocalCluster
-
-    from ..batch.worker import PLUGIN_NAME
     from ..provenance import write_json_atomic
 
     t0 = time.perf_counter()
@@ -415,18 +317,22 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
     records = []
     n = max(1, int(workers or 1))
     if tasks:
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                              "distributed.scheduler.worker-saturation": 1.0}):
-            with private_tmp("regress") as scratch, \
-                    dask.config.set({"temporary-directory": str(scratch)}), \
-                    LocalCluster(n_workers=min(n, len(tasks)), threads_per_worker=1, processes=True,
-                                 dashboard_address=None, memory_limit=0, local_directory=scratch,
-                                 silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
-                client.register_plugin(_warm_plugin(options, {t["language"] for t in tasks}),
-                                       name=PLUGIN_NAME)
-                runner = _Runner(client, tasks, min(n, len(tasks)), float(timeout), float(grace),
-                                 on_done or (lambda r: None))
-                records = runner.run()
+        from ..cluster import TaskJob, TaskRunner, connect
+        from ..cluster.worker import PLUGIN_NAME, SessionPlugin
+
+        by_path = {}
+
+        def finished(job, outcome):
+            record = outcome.record if outcome.status == "finished" else _lost_record(job.task, outcome)
+            record.pop("replace_worker", None)
+            by_path[job.name] = record
+            (on_done or (lambda r: None))(record)
+
+        with connect(min(n, len(tasks)), what="regress") as (client, _):
+            client.register_plugin(SessionPlugin(options, {t["language"] for t in tasks}), name=PLUGIN_NAME)
+            TaskRunner(client, timeout=float(timeout), grace=float(grace), on_outcome=finished).run(
+                TaskJob(t["path"], run_activity, t) for t in tasks)
+        records = [by_path[t["path"]] for t in tasks]
     counts = {c: 0 for c in CLASSES}
     # how the passed activities' outputs were checked: a pass without a full check is said
     checks = {"full": 0, "warn": 0, "partial": 0, "error": 0, "none": 0}
