@@ -46,7 +46,36 @@ from .session import RunResult, Session  # noqa: E402
 
 
 def run(script, params=None, *, backend="imagej1", data_dir=None, **kwargs):
-    """Run one script in a session of its own; see :meth:`Session.run`."""
+    """Run one script in a session of its own; see :meth:`Session.run`.
+
+    Parameters
+    ----------
+    script : path-like
+        An IJ Macro (``.ijm``) or Jython (``.py``) file.
+    params : dict, optional
+        Values for ``#@`` parameters and top-level assignments.
+    backend : {"imagej1", "fiji"}
+        Where the script runs (see :class:`Session`).
+    data_dir : path-like, optional
+        Local copies of data that the script opens by URL.
+    **kwargs
+        :meth:`Session.run`'s keywords: ``language``, ``input``, ``output_dir``,
+        ``arg``, ``timeout``, ``check``, ``raise_on_error``.
+
+    Returns
+    -------
+    RunResult
+        What the run did and saved.
+
+    Raises
+    ------
+    FileNotFoundError
+        The script cannot be read.
+    FijirunError
+        As :meth:`Session.run` raises them: a :class:`RunError` when the script
+        fails (unless ``raise_on_error=False``), a :class:`ParameterError`,
+        :class:`OutputDirError` or :class:`EngineError` when it cannot run.
+    """
     with Session(backend, data_dir=data_dir) as session:
         return session.run(script, params, **kwargs)
 

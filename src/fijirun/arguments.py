@@ -93,8 +93,11 @@ def local_worker_limit():
 
 
 def worker_count(text, option="--workers", limit=MAX_WORKERS):
-    """An integer from 1 to ``limit`` (:data:`MAX_WORKERS`; :func:`local_worker_limit` for
-    processes started on this machine)."""
+    """A number of workers: an integer from 1 to ``limit``.
+
+    ``limit`` is :data:`MAX_WORKERS`, or :func:`local_worker_limit` for
+    processes started on this machine. None stays None.
+    """
     if text is None:
         return None
     s = str(text).strip()
@@ -269,7 +272,7 @@ def writable_file(text, option):
 
 
 def _resolve(host, port, timeout):
-    """getaddrinfo with a deadline (it has none of its own)."""
+    """The addresses of ``host:port`` (``socket.getaddrinfo``) within ``timeout`` seconds (it has no deadline)."""
     result = {}
 
     def look_up():

@@ -26,10 +26,18 @@ class Parser(argparse.ArgumentParser):
     """argparse, whose errors are :class:`UsageError` (one line, exit 2, JSON with ``--json``)."""
 
     def error(self, message):
+        """Raise ``message`` as a :class:`UsageError` instead of printing it and exiting."""
         raise UsageError(message)
 
 
 def build_parser():
+    """The ``fijirun`` argument parser: the ``run``, ``check``, ``batch`` and ``regress`` commands.
+
+    Returns
+    -------
+    Parser
+        Each sub-command's ``func`` default is the ``cmd_*`` function that runs it.
+    """
     parser = Parser(prog="fijirun", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"fijirun {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -220,8 +228,10 @@ def cmd_batch(args):
 
 
 def cmd_regress(args):
-    """``fijirun regress``: exit 1 when an activity failed or timed out, 2 when it cannot start
-    (including a course with no activity)."""
+    """``fijirun regress``: exit 1 when an activity failed or timed out, else 0.
+
+    2 when the command cannot start (including a course with no activity).
+    """
     from .regress import regress
     from .regress.report import exit_code, print_table, to_json, write_html, write_junit
 
@@ -266,7 +276,7 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, handled as Ctrl-C is: the script stopped, everything cleaned up."""
 
 
-def _on_sigterm(signum, frame):
+def _on_sigterm(_signum, _frame):
     raise Terminated()
 
 

@@ -215,6 +215,7 @@ class VirtualDisplay:
 
     @property
     def pid(self):
+        """The Xvfb process's id; None before :meth:`launch` and after :meth:`stop`."""
         return self.process.pid if self.process else None
 
     def __enter__(self):

@@ -38,6 +38,15 @@ class ParameterError(FijirunError):
     """A script parameter is unresolved (``FIXME``), unknown or malformed.
 
     Raised before anything runs.
+
+    Attributes
+    ----------
+    name : str or None
+        The parameter.
+    path : str or None
+        The script file.
+    line : int or None
+        1-based line of the parameter in the script.
     """
 
     def __init__(self, message, *, name=None, path=None, line=None):
@@ -75,6 +84,9 @@ class RunError(FijirunError):
         The script file (or ``"<code>"``).
     log : str
         The ImageJ Log up to the failure.
+    partial_outputs : list of str
+        Files the run had written to its output folder before it failed
+        (relative paths); they were discarded.
     """
 
     kind = "run"
@@ -98,7 +110,13 @@ class RunError(FijirunError):
         return text
 
     def to_dict(self):
-        """The error as the ``error`` object of ``--json`` output."""
+        """The error as the ``error`` object of ``--json`` output.
+
+        Returns
+        -------
+        dict
+            ``{"type", "message", "line", "source"}``; ``type`` is the class name.
+        """
         return {
             "type": type(self).__name__,
             "message": self.message,

@@ -28,7 +28,11 @@ def image_damage(path: str | os.PathLike) -> str | None:
 
 
 @functools.lru_cache(maxsize=4096)
-def _damage(path: str, size: int, mtime_ns: int) -> str | None:
+def _damage(path: str, size: int, mtime_ns: int) -> str | None:  # noqa: ARG001 - mtime_ns keys the cache
+    """:func:`image_damage` of a file of ``size`` bytes; ``mtime_ns`` is never read.
+
+    It is part of the cache's key: a file rewritten since it was examined is read again.
+    """
     try:
         with open(path, "rb") as f:
             magic = f.read(4)

@@ -33,6 +33,7 @@ def output_kind(path):
 
 
 def sha256(path, chunk=1 << 20):
+    """The SHA-256 of the file at ``path`` as a hex string, read ``chunk`` bytes at a time."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):

@@ -67,6 +67,7 @@ class FolderState:
 
     @property
     def next_sequence(self):
+        """The ``sequence`` number of the folder's next record: one more than the highest recorded."""
         return 1 + max((int(r.get("sequence") or 0) for r in self.records.values()), default=0)
 
 

@@ -98,11 +98,8 @@ class ScriptParameter:
 
     @property
     def is_directory(self):
+        """Whether the parameter asks for a folder (``style="directory"``)."""
         return "directory" in str(self.options.get("style", "")).lower()
-
-    @property
-    def is_file(self):
-        return self.type.lower() in _FILE_TYPES
 
 
 @dataclass
@@ -248,8 +245,10 @@ def coerce(value, type_name=None):
 
 
 def literal_kind(text, language):
-    """What the script's own literal for a variable is: ``"string"``, ``"number"``,
-    ``"boolean"``, or None (FIXME, an expression, a call)."""
+    """The kind of the script's own literal for a variable: ``"string"``, ``"number"`` or ``"boolean"``.
+
+    None when the value is not a literal (``FIXME``, an expression, a call).
+    """
     t = (text or "").strip()
     if language == JYTHON and t[:1] in "uUrRbB" and t[1:2] in ("'", '"'):
         t = t[1:]
@@ -339,7 +338,7 @@ def _value_end(line, lmask, start):
 
 
 def _top_level_assignments(text, mask, language):
-    """name -> (line index, value start, value end, multiline) of each name's first top-level assignment."""
+    """Name -> (line index, value start, value end, multiline) of each name's first top-level assignment."""
     found = {}
     depth = 0
     offset = 0

@@ -125,6 +125,7 @@ class RunResult:
 
     @property
     def ok(self):
+        """Whether the run succeeded (``status == "ok"``)."""
         return self.status == "ok"
 
     @property
@@ -152,7 +153,16 @@ class RunResult:
         return None
 
     def summary(self):
-        """The ``--json`` object of the CLI."""
+        """The run in brief: the ``--json`` object of ``fijirun run``.
+
+        Returns
+        -------
+        dict
+            Status, backend, ImageJ version, script, output folder and files,
+            row, ROI and label counts, seconds, messages and the error (as
+            :meth:`RunError.to_dict <fijirun.errors.RunError.to_dict>`), all
+            JSON-serialisable.
+        """
         mask = self.label_mask
         n_rows = sum(len(t) for t in self.tables.values()) if self.tables else 0
         first_table = self.table
@@ -208,6 +218,13 @@ class Session:
         ``java_home``, ``batch_mode``, ``jvm_options``). A process has one
         JVM: ``memory`` and ``jvm_options`` apply when it starts.
 
+    Raises
+    ------
+    ValueError
+        ``backend`` is not a known backend.
+    FileNotFoundError
+        ``data_dir`` does not exist.
+
     Examples
     --------
     >>> import fijirun
@@ -231,7 +248,18 @@ class Session:
 
     # ------------------------------------------------------------ lifecycle
     def start(self):
-        """Start the backend now (otherwise the first run does)."""
+        """Start the backend now (otherwise the first run does).
+
+        Returns
+        -------
+        Session
+            ``self``, started.
+
+        Raises
+        ------
+        EngineError
+            Java, ImageJ or a display cannot be found or started.
+        """
         if self.startup_seconds is None:
             t = time.perf_counter()
             self.backend.start()
@@ -247,12 +275,19 @@ class Session:
         Parameters
         ----------
         languages : sequence of {"ijm", "jython"}
+            The script languages to warm up.
+
+        Returns
+        -------
+        Session
+            ``self``, started.
         """
         self.start()
         self.backend.warm_up(tuple(languages))
         return self
 
     def close(self):
+        """Let go of the backend; the JVM itself lives until the process exits."""
         self.backend.close()
 
     def __enter__(self):
@@ -263,6 +298,7 @@ class Session:
 
     @property
     def imagej_version(self):
+        """ImageJ's version string, e.g. ``"1.53t"`` (starts the backend)."""
         return self.start().backend.imagej_version
 
     # ------------------------------------------------------------ running
@@ -296,6 +332,28 @@ class Session:
         Returns
         -------
         RunResult
+            What the run did and saved.
+
+        Raises
+        ------
+        FileNotFoundError
+            The script cannot be read.
+        ParameterError
+            A parameter is unresolved, unknown or malformed (nothing ran).
+        InputError
+            An input file does not exist (nothing ran).
+        OutputDirError
+            The output folder cannot be created or written, or holds a record
+            fijirun did not write (nothing ran then); or the outputs cannot be
+            published: :class:`OutputExistsError` when they would replace files
+            fijirun did not write (they are kept in ``fijirun-unsaved-*``).
+        EngineError
+            The backend cannot start.
+        RunError
+            The script failed, with ``raise_on_error`` (a subclass says how:
+            :class:`MacroError`, :class:`ScriptTimeout`, ...).
+        CheckError
+            With ``check``: the outputs cannot be checked.
         """
         path = Path(script)
         try:
@@ -307,9 +365,31 @@ class Session:
                          raise_on_error=raise_on_error)
 
     def run_code(self, code, language, params=None, *, path="<code>", **kwargs):
-        """Run script text (``language``: ``"ijm"`` or ``"jython"``); see :meth:`run`.
+        """Run script text; see :meth:`run`.
 
-        ``path`` names the script in errors and ``run.json`` (the file the text came from).
+        Parameters
+        ----------
+        code : str
+            The script's text.
+        language : {"ijm", "jython"}
+            The script's language.
+        params : dict, optional
+            As for :meth:`run`.
+        path : str
+            Names the script in errors and ``run.json`` (the file the text came from).
+        **kwargs
+            :meth:`run`'s keywords: ``input``, ``output_dir``, ``arg``,
+            ``timeout``, ``check``, ``raise_on_error``.
+
+        Returns
+        -------
+        RunResult
+            What the run did and saved.
+
+        Raises
+        ------
+        ParameterError
+            ``language`` is not ``"ijm"`` or ``"jython"``; otherwise as :meth:`run`.
         """
         return self._run(code, detect_language(None, language), params, path=str(path), **kwargs)
 

@@ -19,6 +19,29 @@ class BackendRun:
 
     ``error`` is set, not raised, so that the session can still record the
     run (run.json, partial outputs) before raising it.
+
+    Attributes
+    ----------
+    log : str
+        ImageJ's Log, then the script's printed output and fijirun's warnings.
+    commands : list of dict
+        Every ImageJ command the script ran: ``{"command", "options"}``.
+    messages : list of str
+        Non-fatal dialogs, ``"title: text"``.
+    error : Exception or None
+        Why the run failed (a :class:`~fijirun.errors.RunError`), or None.
+    seconds : float
+        How long the script ran.
+    return_value : str or None
+        What the IJ Macro interpreter returned for the macro.
+    warnings : list of str
+        What happened outside the script: threads it left running, a timeout's thread dump.
+    runaway : bool
+        The script's thread survived being stopped: this ImageJ should be replaced.
+    analyses : list of dict
+        The raw record of each particle analysis (see :mod:`fijirun.analyses`).
+    writes : dict
+        File written → the number of particle analyses done by then.
     """
 
     log: str = ""
@@ -40,7 +63,18 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def start(self):
-        """Start Java, ImageJ and whatever they need. Idempotent."""
+        """Start Java, ImageJ and whatever they need. Idempotent.
+
+        Returns
+        -------
+        Backend
+            ``self``, started.
+
+        Raises
+        ------
+        EngineError
+            What ImageJ needs cannot be found or does not start.
+        """
 
     @property
     @abc.abstractmethod
@@ -49,12 +83,31 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def run(self, script, *, timeout, analysis_dir=None):
-        """Run a :class:`~fijirun.prepare.PreparedScript`; return a :class:`BackendRun`.
-
-        ``analysis_dir``: where the images each particle analysis analysed are saved.
+        """Run a prepared script in a clean ImageJ.
 
         Must start from a clean ImageJ (no images, ROIs, results, Log) and
         must return within ``timeout`` seconds plus a short grace period.
+
+        Parameters
+        ----------
+        script : fijirun.prepare.PreparedScript
+            The script, its language and its effective parameter values.
+        timeout : float
+            Seconds the script may run before it is stopped.
+        analysis_dir : path-like, optional
+            Where the images each particle analysis analysed are saved.
+
+        Returns
+        -------
+        BackendRun
+            What happened; a failure is in its ``error``, not raised.
+
+        Raises
+        ------
+        EngineError
+            ImageJ cannot start, or cannot be made clean before the run.
+        KeyboardInterrupt
+            The run was interrupted (after the script was stopped).
         """
 
     @abc.abstractmethod
@@ -62,7 +115,13 @@ class Backend(abc.ABC):
         """Release what :meth:`start` acquired (the JVM itself may outlive it)."""
 
     def versions(self):
-        """Versions worth recording in run.json."""
+        """Versions worth recording in run.json.
+
+        Returns
+        -------
+        dict
+            Name → version string; at least ``"imagej"``.
+        """
         return {"imagej": self.imagej_version}
 
 
@@ -75,7 +134,17 @@ BACKENDS: dict[str, str] = {
 
 
 def get_backend_class(name: str) -> type[Backend]:
-    """The backend class called ``name`` (``imagej1`` or ``fiji``).
+    """The backend class called ``name``, imported on first use.
+
+    Parameters
+    ----------
+    name : {"imagej1", "fiji"}
+        A key of :data:`BACKENDS`.
+
+    Returns
+    -------
+    type
+        A :class:`Backend` subclass.
 
     Raises
     ------

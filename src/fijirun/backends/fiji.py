@@ -106,12 +106,18 @@ class FijiBackend(InProcessBackend):
         ImageJ batch mode for macros.
     jvm_options : sequence of str, optional
         More JVM options, after fijirun's own.
+    java_home : path-like, optional
+        The Java to start (default: ``FIJIRUN_JAVA_HOME``, ``JAVA_HOME`` or ``java`` on PATH).
+    **unused
+        The imagej1 backend's own options (``ij_jar``, ``jython_jar``): accepted,
+        so that the same :class:`~fijirun.session.Session` options work with
+        either backend, and ignored.
     """
 
     name = "fiji"
 
     def __init__(self, data_dir, *, fiji_dir=None, memory="2g", java_home=None, headless=False,
-                 batch_mode=True, jvm_options=(), **unused):
+                 batch_mode=True, jvm_options=(), **unused):  # noqa: ARG002 - imagej1's options, accepted and ignored
         super().__init__(data_dir, batch_mode=batch_mode, java_home=java_home, memory=memory,
                          jvm_options=jvm_options)
         self.fiji_dir = fiji_dir
@@ -154,6 +160,7 @@ class FijiBackend(InProcessBackend):
             _log.info("imglyb's jar is not in %s: ij.py image conversions are unavailable", fiji)
 
     def versions(self):
+        """The ImageJ 1.x versions, Fiji's folder and (once started) ImageJ2's version, for run.json."""
         out = super().versions()
         out["fiji_dir"] = str(self.fiji_dir)
         if self.gateway is not None:

@@ -34,7 +34,7 @@ _CLASS = Path("fijirun") / "guard" / "RunGuard.class"
 
 
 def cache_root() -> Path:
-    """fijirun's per-user cache: ``$FIJIRUN_CACHE``, ``$XDG_CACHE_HOME/fijirun`` or ``~/.cache/fijirun``."""
+    """The per-user cache folder: ``$FIJIRUN_CACHE``, ``$XDG_CACHE_HOME/fijirun`` or ``~/.cache/fijirun``."""
     value = os.environ.get("FIJIRUN_CACHE")
     if value:
         return Path(value)

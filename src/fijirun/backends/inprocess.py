@@ -31,6 +31,19 @@ class InProcessBackend(Backend):
         self.runtime = None
 
     def start(self):
+        """Start the JVM and ImageJ, or take over those this process already runs.
+
+        Returns
+        -------
+        InProcessBackend
+            This backend, started.
+
+        Raises
+        ------
+        EngineError
+            This process already runs the other backend (a JVM cannot be
+            restarted), ImageJ or Java cannot be found, or the JVM does not start.
+        """
         if self.runtime is not None:
             return self
         if PROCESS["runtime"] is not None:
@@ -76,11 +89,13 @@ class InProcessBackend(Backend):
 
     @property
     def imagej_version(self):
+        """ImageJ's version string, e.g. ``"1.53t"``."""
         from jpype import JClass
 
         return str(JClass("ij.IJ").getVersion())
 
     def versions(self):
+        """ImageJ's short and full versions, Java's and (when present) Jython's, for run.json."""
         from jpype import JClass
 
         out = {"imagej": self.imagej_version, "imagej_full": str(JClass("ij.IJ").getFullVersion()),
@@ -92,15 +107,30 @@ class InProcessBackend(Backend):
         return out
 
     def run(self, script, *, timeout, analysis_dir=None):
+        """Run a prepared script in this process's ImageJ, starting it first if needed.
+
+        See :meth:`Backend.run <fijirun.backends.base.Backend.run>`.
+        """
         self.start()
         return self.runtime.run(script, timeout=timeout, data_dir=self.data_dir, batch_mode=self.batch_mode,
                                 analysis_dir=analysis_dir)
 
     def warm_up(self, languages=("ijm", "jython")):
+        """Start ImageJ and do its first-time work for ``languages`` now, outside any run's timeout.
+
+        Parameters
+        ----------
+        languages : iterable of {"ijm", "jython"}
+            The script languages to warm up.
+        """
         self.start()
         self.runtime.warm_up(languages)
 
     def close(self):
-        # The JVM and display live until the process exits (JPype cannot restart
-        # a JVM); shutdown_process ends them at exit.
+        """Let go of this process's ImageJ.
+
+        The JVM and the display live until the process exits (JPype cannot
+        restart a JVM); :func:`~fijirun.backends.process.shutdown_process`
+        ends them at exit.
+        """
         self.runtime = None

@@ -145,6 +145,7 @@ def ensure_display():
 
 
 def finish_display(display):
+    """Wait for ``display`` (from :func:`ensure_display`) and make it this process's ``DISPLAY``; None: nothing."""
     if display is not None:
         display.wait_ready()
         os.environ["DISPLAY"] = display.display

@@ -66,7 +66,18 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
 
 
 def report_json(report):
-    """The ``--json`` text of a :class:`CheckReport`."""
+    """The ``--json`` text of a :class:`CheckReport`.
+
+    Parameters
+    ----------
+    report : CheckReport
+        What :func:`check` returned.
+
+    Returns
+    -------
+    str
+        One JSON object (:meth:`CheckReport.to_dict`), numpy values as numbers.
+    """
     from .core import report_json as _report_json
 
     return _report_json(report)

@@ -46,12 +46,24 @@ def _listing(items, limit=5):
 # --------------------------------------------------------------------------- tables
 
 def read_table_text(path):
-    """A saved results table as text cells (exactly as written), and its delimiter.
+    r"""A saved results table as text cells (exactly as written), and its delimiter.
+
+    Parameters
+    ----------
+    path : path-like
+        A comma- or tab-separated results table.
 
     Returns
     -------
-    (pandas.DataFrame, str)
-        Cells as strings, index = ImageJ's row numbers (1, 2, ...), and ``"\\t"`` or ``","``.
+    table : pandas.DataFrame
+        Cells as strings, index = ImageJ's row numbers (1, 2, ...); empty for an empty file.
+    delimiter : str or None
+        ``"\t"`` or ``","``; None for an empty file.
+
+    Raises
+    ------
+    CheckError
+        The file cannot be read or parsed.
     """
     try:
         with open(path, encoding="utf-8", errors="replace") as f:

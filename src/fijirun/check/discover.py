@@ -53,6 +53,7 @@ class Discovered:
 
     @property
     def found(self):
+        """The outputs found, ``other`` files aside: tables, ROI sets, masks, then images."""
         return self.tables + self.rois + self.masks + self.images
 
 

@@ -1,4 +1,4 @@
-"""Format lint: can this file hold what it claims to hold, and be opened elsewhere?
+"""Format lint: whether a file can hold what it claims to hold, and be opened elsewhere.
 
 Rules (each a finding with a verdict):
 

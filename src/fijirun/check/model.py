@@ -23,7 +23,18 @@ class CheckError(FijirunError):
 
 
 def worst(verdicts):
-    """The worst of some verdicts (``pass`` for none)."""
+    """The worst of some verdicts.
+
+    Parameters
+    ----------
+    verdicts : iterable of {"pass", "warn", "fail"}
+        The verdicts to rank.
+
+    Returns
+    -------
+    str
+        ``fail`` over ``warn`` over ``pass``; ``pass`` when there are none.
+    """
     rank = {v: i for i, v in enumerate(VERDICTS)}
     return max(verdicts, key=rank.__getitem__, default=PASS)
 
@@ -36,6 +47,7 @@ class Finding:
     message: str
 
     def to_dict(self):
+        """The finding as a JSON object: ``{"verdict", "message"}``."""
         return {"verdict": self.verdict, "message": self.message}
 
 
@@ -71,7 +83,25 @@ class OutputVerdict:
     data: dict = field(default_factory=dict, repr=False)
 
     def add(self, verdict, message):
-        """Record a finding; returns ``self``."""
+        """Record a finding.
+
+        Parameters
+        ----------
+        verdict : {"pass", "warn", "fail"}
+            The finding's verdict.
+        message : str
+            One line saying what was found.
+
+        Returns
+        -------
+        OutputVerdict
+            ``self``, to chain calls.
+
+        Raises
+        ------
+        ValueError
+            ``verdict`` is not one of :data:`VERDICTS`.
+        """
         if verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {verdict!r}")
         self.findings.append(Finding(verdict, message))
@@ -79,10 +109,16 @@ class OutputVerdict:
 
     @property
     def verdict(self):
+        """The worst verdict of the findings (``pass`` when there are none)."""
         return worst(f.verdict for f in self.findings)
 
     @property
     def reason(self):
+        """Up to two messages of the findings with the worst verdict, joined by ``"; "``.
+
+        For a pass, the comparisons' messages come before the format lint's.
+        ``"nothing to check"`` when there are no findings.
+        """
         v = self.verdict
         messages = [f.message for f in self.findings if f.verdict == v]
         if not messages:
@@ -92,6 +128,7 @@ class OutputVerdict:
         return "; ".join(messages[:2])
 
     def to_dict(self):
+        """The output's verdict as a JSON object (``pictures`` and ``data`` left out)."""
         return {"path": self.path, "kind": self.kind, "verdict": self.verdict,
                 "reason": self.reason, "findings": [f.to_dict() for f in self.findings],
                 "details": self.details}
@@ -125,6 +162,7 @@ class CheckReport:
 
     @property
     def verdict(self):
+        """The worst verdict of the outputs; ``fail`` when there are no outputs."""
         return worst(o.verdict for o in self.outputs) if self.outputs else FAIL
 
     @property
@@ -139,13 +177,20 @@ class CheckReport:
         raise KeyError(path)
 
     def counts(self):
+        """The number of outputs with each verdict.
+
+        Returns
+        -------
+        dict
+            ``{"pass": n, "warn": n, "fail": n}``.
+        """
         out = {v: 0 for v in VERDICTS}
         for o in self.outputs:
             out[o.verdict] += 1
         return out
 
     def to_dict(self):
-        """The ``--json`` object."""
+        """The report as the ``--json`` object: verdict, counts, what was recovered, and every output's verdict."""
         return {
             "verdict": self.verdict,
             "outdir": str(self.outdir),

@@ -42,9 +42,11 @@ class RecordedAnalysis:
 
     @property
     def index(self):
+        """The analysis's 1-based number in its run (0 when the record has none)."""
         return int(self.analysis.get("index") or 0)
 
     def describe(self):
+        """What was analysed and how, and what the reference found, as the report's ``recovered`` object."""
         a = self.analysis
         lo, hi = a.get("size_pixels") or [0, "Infinity"]
         return {

@@ -128,6 +128,7 @@ class Spec:
     assumptions: list = field(default_factory=list)
 
     def to_dict(self):
+        """The recovered options as the report's ``recovered`` JSON object."""
         return {
             "image": str(self.image_path) if self.image_path else None,
             "threshold": list(self.threshold) if self.threshold else None,

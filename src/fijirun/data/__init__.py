@@ -34,6 +34,16 @@ def names() -> list[str]:
 def path(name: str) -> Path:
     """The path of the sample image ``name`` (see :func:`names`).
 
+    Parameters
+    ----------
+    name : str
+        A sample image's file name, e.g. ``"blobs.gif"``.
+
+    Returns
+    -------
+    Path
+        The image file, inside fijirun's installed package.
+
     Raises
     ------
     KeyError
@@ -57,6 +67,11 @@ class DataDir:
         The folder. ``None``: only the sample images.
     samples : bool
         Fall back to fijirun's sample images (by file name).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``root`` is not an existing folder.
     """
 
     def __init__(self, root=None, samples=True):
@@ -76,7 +91,19 @@ class DataDir:
         return self._by_name
 
     def resolve_name(self, name):
-        """The file called ``name`` anywhere under the root, else a sample image of that name, or None."""
+        """The local file called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A file name (no folders).
+
+        Returns
+        -------
+        Path or None
+            The file of that name under the root (the first in sorted walk
+            order), else the sample image of that name, else None.
+        """
         if not name:
             return None
         found = self._index().get(name) if self.root is not None else None
@@ -85,7 +112,20 @@ class DataDir:
         return found
 
     def resolve_url(self, url):
-        """The local copy of ``url``, or None when neither the data directory nor the samples have it."""
+        """The local copy of ``url``.
+
+        Parameters
+        ----------
+        url : str
+            An http(s) URL a script opens.
+
+        Returns
+        -------
+        Path or None
+            The file under the root at the URL's path below it (longest suffix
+            of the path first), else :meth:`resolve_name` of its file name;
+            None when neither the data directory nor the samples have it.
+        """
         parts = [unquote(p) for p in urlparse(url).path.split("/") if p]
         if not parts:
             return None
@@ -98,6 +138,18 @@ class DataDir:
 
     @staticmethod
     def file_name(url):
-        """The file name a URL points at (what ``needs data`` reports)."""
+        """The file name a URL points at (what ``needs data`` reports).
+
+        Parameters
+        ----------
+        url : str
+            An http(s) URL.
+
+        Returns
+        -------
+        str
+            The last segment of the URL's path, percent-decoded; the URL
+            itself when its path is empty.
+        """
         parts = [p for p in urlparse(url).path.split("/") if p]
         return unquote(parts[-1]) if parts else url

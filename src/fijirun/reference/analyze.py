@@ -67,18 +67,39 @@ _IGNORED_KEYS = {"display", "redirect", "decimal", "limit", "invert", "stack", "
 
 @dataclass(frozen=True)
 class Calibration:
-    """Spatial calibration of an image, as ImageJ's ``Calibration`` (origin 0, y not inverted)."""
+    """Spatial calibration of an image, as ImageJ's ``Calibration`` (origin 0, y not inverted).
+
+    Attributes
+    ----------
+    pixel_width, pixel_height : float
+        The size of a pixel, in ``unit``.
+    unit : str
+        The length unit; ``"pixel"`` for an uncalibrated image.
+    """
+
     pixel_width: float = 1.0
     pixel_height: float = 1.0
     unit: str = "pixel"
 
     @property
     def scaled(self) -> bool:
+        """Whether the calibration is not the identity: a pixel size other than 1, or a real unit."""
         return self.pixel_width != 1.0 or self.pixel_height != 1.0 or self.unit not in ("pixel", "pixels", "")
 
 
 def read_calibration(path) -> Calibration:
-    """Calibration from a TIFF's ImageJ metadata (XResolution/YResolution and ``unit``)."""
+    """The calibration in a TIFF's ImageJ metadata (XResolution/YResolution and ``unit``).
+
+    Parameters
+    ----------
+    path : path-like
+        A TIFF file.
+
+    Returns
+    -------
+    Calibration
+        The identity (1 pixel per pixel) when the file records no ``unit``.
+    """
     import tifffile
     with tifffile.TiffFile(path) as tif:
         page = tif.pages.first  # a TiffPage (tags), never a TiffFrame
@@ -104,11 +125,25 @@ def _ij_resolution(tag, default=1.0):
 
 
 class ParticleAnalysis:
-    """Result of :func:`analyze_particles`: ``table``, ``rois``, ``count_mask``,
-    ``outlines`` (the kept particles' polygons) and ``values`` (full-precision columns).
+    """The result of :func:`analyze_particles`.
 
-    ``rois`` (a list of ``roifile.ImagejRoi``) is built from ``outlines`` on first
-    access, then kept."""
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        The Results table: one row per kept particle, numbered from 1 in
+        ImageJ's scan order, values rounded as ImageJ prints them.
+    rois : list of roifile.ImagejRoi
+        The particles' traced outlines, named as the ROI Manager names them.
+        Built from ``outlines`` on first access, then kept; empty when
+        :func:`analyze_particles` ran with ``make_rois=False``.
+    count_mask : numpy.ndarray of uint16
+        ImageJ's *Count Masks*: each kept particle's pixels hold its row
+        number (at most 65535), every other pixel 0.
+    outlines : Outlines
+        The kept particles' traced polygons.
+    values : dict of str to numpy.ndarray
+        The table's columns at full precision (before rounding).
+    """
 
     def __init__(self, table, rois=None, count_mask=None, outlines=None, values=None, *, roi_names=None):
         self.table = table
@@ -120,6 +155,7 @@ class ParticleAnalysis:
 
     @property
     def rois(self) -> list:
+        """The particles' outlines as ``roifile.ImagejRoi`` (built on first access)."""
         if self._rois is None:
             if self._roi_names is None or self.outlines is None:
                 self._rois = []
@@ -176,6 +212,11 @@ def _load(image):
 def read_selection(path):
     """The selection ImageJ stores in a TIFF it saved (restored when ImageJ opens the file).
 
+    Parameters
+    ----------
+    path : path-like
+        A TIFF file.
+
     Returns
     -------
     (bounds, mask) or None
@@ -225,10 +266,12 @@ def _label(g):
 
 
 def _run_sums(labels, nlab, value, rows=256):
-    """:func:`_pixel_sums` when every labelled pixel has the same ``value``: sums
-    over the horizontal runs of labelled pixels (a run lies in one 8-connected
-    particle), closed formulas per run, all exact integers in float64.
-    With ``value=None`` only the geometric sums and ``first``."""
+    """:func:`_pixel_sums` when every labelled pixel has the same ``value``.
+
+    Sums over the horizontal runs of labelled pixels (a run lies in one
+    8-connected particle), closed formulas per run, all exact integers in
+    float64. With ``value=None`` only the geometric sums and ``first``.
+    """
     h, w = labels.shape
     acc = {k: np.zeros(nlab + 1) for k in ("n", "sx", "sy", "sxx", "syy", "sxy")}
     first = np.full(nlab + 1, np.iinfo(np.int64).max, np.int64)
@@ -279,7 +322,8 @@ def _pixel_sums(labels, nlab, values, chunk_pixels=1 << 17):
 
     Returns dict with n, sx, sy, sxx, syy, sxy (absolute coordinates, exact in
     float64), sxv, syv (coordinate x value), first (raster index of the first
-    pixel) and the sparse histogram (hl, hv, hc)."""
+    pixel) and the sparse histogram (hl, hv, hc).
+    """
     h, w = labels.shape
     rows = max(1, chunk_pixels // max(w, 1))
     out = _run_sums(labels, nlab, None)               # geometric sums and first pixels
@@ -365,8 +409,10 @@ def _bounds(outlines: Outlines):
 
 
 def _make_rois(outlines: Outlines, names):
-    """``roifile.ImagejRoi`` traced polygons as ImageJ's RoiEncoder writes them:
-    integer vertices relative to (left, top), right = left + width of the outline."""
+    """``roifile.ImagejRoi`` traced polygons as ImageJ's RoiEncoder writes them.
+
+    Integer vertices relative to (left, top), right = left + width of the outline.
+    """
     import roifile
     n = len(outlines)
     if n == 0:
@@ -451,28 +497,82 @@ def analyze_particles(
 ) -> ParticleAnalysis:
     """Analyse particles as ImageJ 1.x's *Analyze Particles...* does.
 
-    ``image``: 2-D uint8 or uint16 array, or a path (TIFF: the calibration is read
-    from its ImageJ metadata unless ``calibration`` is given).
+    Parameters
+    ----------
+    image : numpy.ndarray or path-like
+        A 2-D uint8 or uint16 array (int8, int16 and bool arrays are taken as
+        their unsigned counterparts), or a path. A TIFF's calibration is read
+        from its ImageJ metadata unless ``calibration`` is given.
+    threshold : (float, float), optional
+        ``(lower, upper)``: pixels with lower <= value <= upper are particles
+        (as after ``setThreshold``); intensities are measured on the grey
+        values. Without a threshold the image must be 8-bit binary (0/255):
+        the foreground is 255 when ImageJ's *black background* option is set
+        (``black_background=True``, the default here) or the image has an
+        inverted LUT (``inverted_lut=True``), else 0 -- exactly ImageJ's rule.
+    size : (float, float)
+        The particles' minimum and maximum area (None: no bound), in pixels,
+        or in calibrated units with ``pixel_units=False`` and a calibrated
+        image. A maximum below the minimum means no maximum, as in ImageJ.
+    pixel_units : bool
+        ``size`` is in pixels (ImageJ's *pixel units* option).
+    circularity : (float, float)
+        The particles' minimum and maximum circularity, from the uncalibrated
+        traced perimeter and the pixel count.
+    exclude_edges : bool
+        Drop the particles whose bounding rectangle touches the image's
+        border (the selection's, with a selection).
+    include_holes : bool
+        A particle is everything inside its outline: interior holes are
+        filled, particles inside them are swallowed.
+    measurements : str or iterable of str
+        *Set Measurements...* keys (:data:`MEASUREMENT_KEYS`), as a list or
+        an options string (``"area mean centroid decimal=3"``); keys the
+        reference has no columns for (``display``, ``redirect=``, ``decimal=``,
+        ``limit``, ...) are ignored.
+    redirect : numpy.ndarray, optional
+        A uint8 or uint16 image of the same shape on which intensities are
+        measured (*Redirect to*).
+    calibration : Calibration or (float, float, str), optional
+        The calibration, or ``(pixel_width, pixel_height, unit)``; overrides
+        the file's.
+    decimals : int
+        The *decimal places* of Set Measurements: ``table`` holds values
+        rounded as ImageJ prints them (full precision in ``values``).
+    black_background : bool
+        ImageJ's *black background* option (binary images without a threshold).
+    inverted_lut : bool
+        The image has an inverted LUT (binary images without a threshold).
+    make_rois : bool
+        Build the ROIs (on first access of ``rois``); False leaves ``rois`` empty.
+    selection : (int, int, int, int), optional
+        ``(x, y, width, height)``: the bounds of the active selection. ImageJ
+        analyses only inside it (``ParticleAnalyzer.eraseOutsideRoi``: a
+        particle crossing its border is cut there), and with ``exclude_edges``
+        drops the particles touching these bounds instead of the image's.
+    selection_mask : numpy.ndarray of bool, optional
+        An array of the selection's bounds, True inside a non-rectangular
+        selection (oval, polygon); with ``exclude_edges`` ImageJ then also
+        drops a particle whose outline leaves the selection.
+    stored_selection : bool
+        A TIFF path's stored selection (:func:`read_selection`) is used when no
+        ``selection`` is given, as ImageJ's opener restores it; False ignores it.
 
-    ``threshold=(lower, upper)``: pixels with lower <= value <= upper are
-    particles (as after ``setThreshold``); intensities are measured on the grey
-    values.  Without a threshold the image must be 8-bit binary (0/255): the
-    foreground is 255 when ImageJ's *black background* option is set
-    (``black_background=True``, the default here) or the image has an inverted
-    LUT (``inverted_lut=True``), else 0 -- exactly ImageJ's rule.
+    Returns
+    -------
+    ParticleAnalysis
+        The Results table, ROIs, Count Masks image, outlines and full-precision
+        values of the kept particles, numbered 1, 2, ... in scan order.
 
-    ``redirect``: an array of the same shape on which intensities are measured.
-    ``calibration``: :class:`Calibration` or ``(pixel_width, pixel_height, unit)``.
-    ``decimals``: the *decimal places* of Set Measurements; ``table`` holds values
-    rounded as ImageJ prints them (full precision in ``.values``).
-    ``selection=(x, y, width, height)``: the bounds of the active selection; ImageJ
-    analyses only inside it (``ParticleAnalyzer.eraseOutsideRoi``: a particle crossing its
-    border is cut there), and with ``exclude_edges`` drops the particles touching these
-    bounds instead of the image's. ``selection_mask``: a boolean array of the selection's
-    bounds, True inside a non-rectangular selection (oval, polygon); with ``exclude_edges``
-    ImageJ then also drops a particle whose outline leaves the selection.
-    ``stored_selection``: a TIFF path's stored selection (:func:`read_selection`) is used
-    when no ``selection`` is given, as ImageJ's opener restores it; False ignores it.
+    Raises
+    ------
+    ValueError
+        The image is not 2-D; it has no threshold and is not 8-bit binary; the
+        selection is not inside the image or ``selection_mask`` does not fit
+        it; ``redirect`` has another shape; a measurement key is unknown.
+    NotImplementedError
+        A float or RGB image or redirect image, or a stored selection of a kind
+        the reference cannot rebuild (see :func:`read_selection`).
     """
     if selection is None and stored_selection and isinstance(image, (str, os.PathLike)) \
             and os.fspath(image).lower().endswith((".tif", ".tiff")):
@@ -601,9 +701,8 @@ def analyze_particles(
     bbk = bb[kept]
     left, top, width, height = bbk[:, 0], bbk[:, 1], bbk[:, 2], bbk[:, 3]
 
-    cols = _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, pw, ph, h,
-                    values.dtype, threshold if redirect is None else None, maxc,
-                    per_uncal[kept] if per_uncal is not None else None)
+    cols = _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, pw, ph,
+                    values.dtype, threshold if redirect is None else None, maxc)
     table = pd.DataFrame({name: M.round_like_imagej(v, decimals) for name, v in cols.items()},
                          index=pd.RangeIndex(1, m + 1))
     if make_rois:       # built on first access of .rois
@@ -612,8 +711,8 @@ def analyze_particles(
     return ParticleAnalysis(table=table, rois=[], count_mask=count_mask, outlines=outl, values=cols)
 
 
-def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, pw, ph, img_h,
-             vdtype, threshold, maxc, per_uncal_kept):
+def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, pw, ph,
+             vdtype, threshold, maxc):
     n = s["n"][lab_idx].astype(np.float64)
     pix = s["n"][lab_idx].astype(np.int64)
     hs = M.histogram_stats(s["hl"], s["hv"], s["hc"], nlab)
@@ -756,7 +855,7 @@ def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, pw, ph, img
 
 # --------------------------------------------------------------------------- conversions
 
-def labels_to_rois(labels, *, names: str = "imagej"):
+def labels_to_rois(labels):
     """ImageJ traced outlines (``roifile.ImagejRoi``, type *traced*) of a label image.
 
     Every 8-connected piece of every non-zero label gets the outline ImageJ's Wand
@@ -765,13 +864,45 @@ def labels_to_rois(labels, *, names: str = "imagej"):
     scan order; names follow the ROI Manager's ``nnnn-yyyy`` convention (``nnnn``
     the ROI's 1-based position).  :func:`labels_to_rois_with_values` also returns
     the label value of each ROI.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        A 2-D integer label image; 0 is background.
+
+    Returns
+    -------
+    list of roifile.ImagejRoi
+
+    Raises
+    ------
+    ValueError
+        ``labels`` is not a 2-D integer array.
     """
     rois, _ = labels_to_rois_with_values(labels)
     return rois
 
 
 def labels_to_rois_with_values(labels):
-    """Like :func:`labels_to_rois`, also returning the label value of each ROI."""
+    """Like :func:`labels_to_rois`, also returning the label value of each ROI.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        A 2-D integer label image; 0 is background.
+
+    Returns
+    -------
+    rois : list of roifile.ImagejRoi
+        As :func:`labels_to_rois` returns them.
+    values : list of int
+        The label value of each ROI.
+
+    Raises
+    ------
+    ValueError
+        ``labels`` is not a 2-D integer array.
+    """
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError("labels must be 2-D")
@@ -809,12 +940,29 @@ def labels_to_rois_with_values(labels):
 
 
 def rois_to_labels(rois: Sequence, shape, dtype=np.uint16):
-    """Label image from polygon ROIs: pixel (x, y) gets the 1-based index of the
-    last ROI whose outline contains its centre (x + 0.5, y + 0.5) -- ImageJ's
-    rule for filling polygon selections (``PolygonFiller``) and for Count Masks.
+    """A label image from polygon ROIs.
+
+    Pixel (x, y) gets the 1-based index of the last ROI whose outline contains
+    its centre (x + 0.5, y + 0.5) -- ImageJ's rule for filling polygon
+    selections (``PolygonFiller``) and for Count Masks.
 
     The inverse of :func:`labels_to_rois` for labels whose pieces have no holes
     (a traced outline encloses its holes) and no piece nested in another.
+
+    Parameters
+    ----------
+    rois : sequence of roifile.ImagejRoi
+        Polygon or traced ROIs (anything with ``coordinates()``: an (n, 2)
+        array of x, y), in image coordinates.
+    shape : tuple of int
+        The label image's (height, width); outlines are clipped to it.
+    dtype : numpy dtype
+        The label image's type; it must hold ``len(rois)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        0 outside every ROI.
     """
     from skimage.draw import polygon as _poly
     out = np.zeros(shape, dtype)

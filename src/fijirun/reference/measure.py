@@ -30,10 +30,6 @@ SQRT_PI = 1.772453851         # as in EllipseFitter.java
 
 # --------------------------------------------------------------------------- polygons
 
-def _group_starts(offsets):
-    return offsets[:-1]
-
-
 def traced_perimeter(x, y, offsets, pw=1.0, ph=1.0):
     """``PolygonRoi.getTracedPerimeter`` for concatenated traced polygons."""
     n = np.diff(offsets)
@@ -84,8 +80,11 @@ def traced_perimeter(x, y, offsets, pw=1.0, ph=1.0):
 
 
 def convex_hulls(x, y, offsets, chunk_vertices=65536):
-    """Convex hulls as ``FloatPolygon.getConvexHull`` returns them (see
-    :func:`_convex_hulls`), computed in chunks of polygons to bound memory."""
+    """Convex hulls as ``FloatPolygon.getConvexHull`` returns them (see :func:`_convex_hulls`).
+
+    Computed in chunks of polygons of about ``chunk_vertices`` vertices, to
+    bound memory. Returns (hx, hy, hoffsets).
+    """
     npoly = len(offsets) - 1
     if npoly == 0 or offsets[-1] <= chunk_vertices:
         return _convex_hulls(x, y, offsets)
@@ -105,11 +104,13 @@ def convex_hulls(x, y, offsets, chunk_vertices=65536):
 
 
 def _convex_hulls(x, y, offsets):
-    """Convex hulls as ``FloatPolygon.getConvexHull`` returns them for the
-    given polygons: extreme points only, starting at the top-most (then
-    left-most) point and going down the left side first.
+    """Convex hulls as ``FloatPolygon.getConvexHull`` returns them for the given polygons.
 
-    Returns (hx, hy, hoffsets)."""
+    Extreme points only, starting at the top-most (then left-most) point and
+    going down the left side first.
+
+    Returns (hx, hy, hoffsets).
+    """
     n = np.diff(offsets)
     npoly = len(n)
     if len(x) == 0:
@@ -181,11 +182,11 @@ def polygon_area(x, y, offsets):
 
 
 def feret_values(hx, hy, hoffsets, pw=1.0, ph=1.0, max_pairs=100_000):
-    """``Roi.getFeretValues`` from convex hulls: returns Feret, FeretAngle,
-    MinFeret, FeretX, FeretY arrays.
+    """``Roi.getFeretValues`` from convex hulls: Feret, FeretAngle, MinFeret, FeretX, FeretY arrays.
 
     Hulls with the same number of points are processed together as (hulls, n, n)
-    arrays of all ordered pairs (i, j), in chunks of at most ~max_pairs pairs."""
+    arrays of all ordered pairs (i, j), in chunks of at most ~max_pairs pairs.
+    """
     n = np.diff(hoffsets)
     npoly = len(n)
     feret = np.full(npoly, np.nan)
@@ -252,11 +253,14 @@ def feret_values(hx, hy, hoffsets, pw=1.0, ph=1.0, max_pairs=100_000):
 # --------------------------------------------------------------------------- ellipse
 
 def ellipse_params(n, xsum, ysum, x2sum, y2sum, xysum, left, top, width, height):
-    """``EllipseFitter.getEllipseParam``.  Sums are of pixel coordinates relative
-    to (left, top), exact integers (as doubles).  Particles with ``width`` or
-    ``height`` 1 have no mask in ImageJ and use the rectangle formulas.
+    """``EllipseFitter.getEllipseParam``, vectorised over particles.
 
-    Returns major, minor, angle, xCenter, yCenter (uncalibrated)."""
+    Sums are of pixel coordinates relative to (left, top), exact integers (as
+    doubles).  Particles with ``width`` or ``height`` 1 have no mask in ImageJ
+    and use the rectangle formulas.
+
+    Returns major, minor, angle, xCenter, yCenter (uncalibrated).
+    """
     n = n.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         x2sum = x2sum + 0.08333333 * n
@@ -323,12 +327,15 @@ def ellipse_params(n, xsum, ysum, x2sum, y2sum, xysum, left, top, width, height)
 # --------------------------------------------------------------------------- pixel statistics
 
 def histogram_stats(lab, val, cnt, nlab):
-    """Statistics from a sparse per-particle histogram given as entries
-    (label 0..nlab-1, value, count) sorted by label then value.
+    """Statistics from a sparse per-particle histogram.
+
+    The histogram is given as entries (label 0..nlab-1, value, count), sorted
+    by label then value.
 
     Returns a dict with n, sum, sum2, sum3, sum4, min, max, mode, median arrays
     (ImageJ's histogram conventions: mode = lowest most frequent value, median =
-    first value whose cumulative count exceeds n/2)."""
+    first value whose cumulative count exceeds n/2).
+    """
     lab = np.asarray(lab, np.int64)
     valf = np.asarray(val, np.float64)
     cnt = np.asarray(cnt, np.int64)
@@ -373,9 +380,25 @@ def histogram_stats(lab, val, cnt, nlab):
 # --------------------------------------------------------------------------- printing
 
 def format_value(v, decimals=3):
-    """``ResultsTable.d2s`` as used when ImageJ prints/saves a value in an
-    auto-formatted column: integers without decimals, tiny numbers in scientific
-    notation, otherwise ``decimals`` places (half-even on the exact binary value)."""
+    """A value as ImageJ prints or saves it in an auto-formatted column (``ResultsTable.d2s``).
+
+    Integers without decimals; non-zero numbers below both 0.001 and
+    ``10**-decimals``, and numbers above 999999999999, in scientific notation
+    (``1.235E-5``); otherwise ``decimals`` places (half-even on the exact
+    binary value).
+
+    Parameters
+    ----------
+    v : float
+        The value.
+    decimals : int
+        The *decimal places* of Set Measurements.
+
+    Returns
+    -------
+    str
+        ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` for those values.
+    """
     v = float(v)
     if math.isnan(v):
         return "NaN"
@@ -399,8 +422,23 @@ def _d2s(v, decimals):
 
 
 def round_like_imagej(values, decimals=3):
-    """Round an array the way ImageJ prints it (see :func:`format_value`),
-    returned as floats; exact for ties via string formatting where needed."""
+    """Round an array the way ImageJ prints it (see :func:`format_value`), as floats.
+
+    Exact for ties: values whose rounding ``numpy.round`` might get wrong go
+    through :func:`format_value`.
+
+    Parameters
+    ----------
+    values : array-like
+        Numbers to round.
+    decimals : int
+        The *decimal places* of Set Measurements.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        The values ImageJ would print, read back; same shape as ``values``.
+    """
     v = np.asarray(values, np.float64)
     out = np.round(v, decimals)
     with np.errstate(invalid="ignore", over="ignore"):

@@ -65,7 +65,17 @@ _SLOT8, _DIN8, _OUT8 = _SLOT.astype(np.int8), _DIN.astype(np.int8), _OUT.astype(
 
 
 class Outlines:
-    """Concatenated polygons: vertices ``x[offsets[i]:offsets[i+1]]`` belong to particle i."""
+    """Concatenated polygons: vertices ``x[offsets[i]:offsets[i+1]]`` belong to particle i.
+
+    Attributes
+    ----------
+    x, y : numpy.ndarray of int
+        The vertices of every polygon, one after the other, in pixel-corner
+        coordinates (vertex (x, y) is the top-left corner of pixel (x, y)).
+    offsets : numpy.ndarray of int64
+        ``len(self) + 1`` indices into ``x`` and ``y``: polygon i is
+        ``offsets[i]:offsets[i + 1]``.
+    """
 
     def __init__(self, x, y, offsets):
         self.x = x
@@ -76,11 +86,24 @@ class Outlines:
         return len(self.offsets) - 1
 
     def polygon(self, i):
+        """The vertices of one polygon.
+
+        Parameters
+        ----------
+        i : int
+            The polygon's (particle's) index, from 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            An (n, 2) array of (x, y) vertices.
+        """
         s, e = self.offsets[i], self.offsets[i + 1]
         return np.stack([self.x[s:e], self.y[s:e]], axis=1)
 
     @property
     def counts(self):
+        """The number of vertices of each polygon."""
         return np.diff(self.offsets)
 
     @property
@@ -90,13 +113,15 @@ class Outlines:
 
 
 def _corners(fg, rows=128):
-    """Raster indices (in the (H+1, W+1) vertex lattice) and uint8 codes of the
-    corner vertices, computed in stripes (no temporaries of image size).
+    """Raster indices (in the (H+1, W+1) vertex lattice) and uint8 codes of the corner vertices.
+
+    Computed in stripes of ``rows`` rows (no temporaries of image size).
 
     A vertex is not a corner when its 4 pixels are equal in pairs along one
     axis (codes 0, 3, 6, 9, 12, 15), so corner = (dv(x) | dv(x-1)) & (dh(y) | dh(y-1))
     with dv(x) = f(x, y) ^ f(x, y-1) and dh(y) = f(x, y) ^ f(x-1, y); the codes
-    are then gathered at the corners only."""
+    are then gathered at the corners only.
+    """
     h, w = fg.shape
     w1, w2 = w + 1, w + 2
     pi, pc = [], []
@@ -128,11 +153,20 @@ def _corners(fg, rows=128):
 
 
 def trace_outlines(fg, first_x, first_y):
-    """Trace the outer outline of the particles whose first (raster-order) pixel
-    is ``(first_x[i], first_y[i])`` in the boolean image ``fg``.
+    """Trace the outer outlines of particles as ImageJ's Wand does (legacy mode, 8-connected).
 
-    Returns :class:`Outlines` with ImageJ's vertex lists (absolute image
-    coordinates, in ImageJ's order and starting point).
+    Parameters
+    ----------
+    fg : array-like of bool
+        The 2-D foreground (particle) image.
+    first_x, first_y : array-like of int
+        The first pixel, in raster order, of each particle to trace.
+
+    Returns
+    -------
+    Outlines
+        ImageJ's vertex lists, one polygon per particle in the order given
+        (absolute image coordinates, in ImageJ's order and starting point).
     """
     fg = np.asarray(fg, bool)
     h, w = fg.shape
