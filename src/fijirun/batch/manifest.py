@@ -121,6 +121,7 @@ class Manifest:
     # ------------------------------------------------------------ planning
     @property
     def images(self):
+        """The images' entries by output name (the manifest's ``images``)."""
         return self.data["images"]
 
     def is_done(self, name):

@@ -13,9 +13,10 @@ event topic) and their completions (future callbacks) — no polling:
 * a task whose result says ``replace_worker`` (a stopped script may leave
   the JVM wedged) has its worker restarted by its nanny;
 * a worker that dies loses only its current task, which the scheduler runs
-  once more elsewhere (``allowed-failures`` 1); a second death is
-  ``"died"``. A death caused by one of our own worker replacements is
-  forgiven: the task runs again;
+  once more elsewhere (``allowed-failures`` 1); a second death while it
+  runs is ``"died"``. A death the task did not cause (our own worker
+  replacement, or the death of a worker it only waited on) is forgiven:
+  the task runs again;
 * Ctrl-C: finished tasks are still reported, the others cancelled, and
   ``KeyboardInterrupt`` propagates.
 """
@@ -222,8 +223,11 @@ class TaskRunner:
         failure = fut.exception() if fut.status == "error" else None
         name = type(failure).__name__ if failure is not None else "CancelledError"
         deaths = len(job.starts) - job.forgiven
-        if name == "KilledWorker" and job.forgiven and deaths < 2 and job.submissions < 3:
-            # one of its attempts died in a worker replacement we made: not its fault
+        if name == "KilledWorker" and deaths < 2 and job.submissions < 3:
+            # The scheduler counts every death of a worker the task was assigned
+            # to, also while it only waited there, and the deaths our own worker
+            # replacements cause. Its start notices tell how often it really ran
+            # when its worker died: fewer than twice, it runs again.
             self._submit(job)
             return
         if name == "KilledWorker":

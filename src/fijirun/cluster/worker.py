@@ -10,7 +10,9 @@ deadline runs from then, not from its submission.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 from typing import Any
 
@@ -25,7 +27,7 @@ _LOCK = threading.Lock()
 
 
 def get_session(options: dict) -> Any:
-    """This process's session for ``options``, started.
+    """The session of this process for ``options``, started.
 
     Parameters
     ----------
@@ -68,6 +70,12 @@ class SessionPlugin(WorkerPlugin):
 
     def setup(self, worker):  # noqa: ARG002 - Dask's plugin interface
         """Start and warm up the session (a failure is reported by the tasks)."""
+        # A worker process shares its stdout with the client's (a local cluster's
+        # nanny passes it on): what the engine, a JVM or Fiji's start-up print
+        # there would break the client's output (one JSON object with --json).
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
+            os.dup2(2, 1)
         try:
             session = get_session(self.options)
             if self.languages:

@@ -103,7 +103,7 @@ def _quote(path):
     return '"' + str(path).replace("\\", "/").replace('"', '\\"') + '"'
 
 
-def _jython_dialog(text, m, end, name, short, args, queues, dialogs):
+def _jython_dialog(text, m, name, short, args, queues, dialogs):
     """(replacement, recorded value) of a Jython GenericDialog / WaitForUserDialog call, or (None, None).
 
     Dialogs are built as written (never shown); ``showDialog()`` / ``show()`` become ``None``,
@@ -177,7 +177,7 @@ def answer_interactive(text, language, *, output_dir=None):
             end += chained.end()
             replacement, value = "None", "continue"
         elif language != MACRO and name not in ("IJ.getNumber", "IJ.getString"):
-            replacement, value = _jython_dialog(text, m, end, name, short, args, queues, dialogs)
+            replacement, value = _jython_dialog(text, m, name, short, args, queues, dialogs)
             if replacement is None:
                 continue
         elif name in ("getNumber", "getString", "IJ.getNumber", "IJ.getString"):

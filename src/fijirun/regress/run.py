@@ -326,7 +326,8 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
             record = outcome.record if outcome.status == "finished" else _lost_record(job.task, outcome)
             record.pop("replace_worker", None)
             by_path[job.name] = record
-            (on_done or (lambda r: None))(record)
+            if on_done is not None:
+                on_done(record)
 
         with connect(min(n, len(tasks)), what="regress") as (client, _):
             client.register_plugin(SessionPlugin(options, {t["language"] for t in tasks}), name=PLUGIN_NAME)

@@ -350,13 +350,11 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
     private volatile Run current;
     private CausalQueue queue;
     private volatile boolean exiting;
-    private final PrintStream realOut;
     private final PrintStream realErr;
     private final StringBuilder stray = new StringBuilder();
     private boolean exitGuarded;
 
     private RunGuard() {
-        realOut = System.out;
         realErr = System.err;
     }
 
@@ -371,8 +369,8 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         g.queue = g.new CausalQueue();
         Toolkit.getDefaultToolkit().getSystemEventQueue().push(g.queue);
         try {
-            System.setOut(new PrintStream(g.new Router(g.realOut), true, "UTF-8"));
-            System.setErr(new PrintStream(g.new Router(g.realErr), true, "UTF-8"));
+            System.setOut(new PrintStream(g.new Router(), true, "UTF-8"));
+            System.setErr(new PrintStream(g.new Router(), true, "UTF-8"));
         } catch (java.io.UnsupportedEncodingException e) {
             throw new IllegalStateException(e);
         }
@@ -390,13 +388,18 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         return exitGuarded;
     }
 
-    /** Remove every hook (fijirun is shutting down: System.exit allowed again). */
+    /**
+     * Remove every hook (fijirun is shutting down: System.exit allowed again).
+     * What ImageJ's threads still print goes to stderr: the process's stdout
+     * belongs to its caller (one JSON object with --json; a Dask worker's is
+     * its client's terminal).
+     */
     public synchronized void uninstall() {
         exiting = true;
         Executer.removeCommandListener(this);
         IJ.setExceptionHandler(null);
         Toolkit.getDefaultToolkit().removeAWTEventListener(this);
-        System.setOut(realOut);
+        System.setOut(realErr);
         System.setErr(realErr);
     }
 
@@ -932,12 +935,6 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
     /** System.out/err: a run's threads write into the run, others into the stray buffer. */
     final class Router extends OutputStream {
-        private final PrintStream real;
-
-        Router(PrintStream real) {
-            this.real = real;
-        }
-
         @Override
         public void write(int b) {
             write(new byte[] {(byte) b}, 0, 1);
@@ -951,7 +948,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
                     run.console.write(b, off, len);
                 }
             } else if (exiting) {
-                real.write(b, off, len);
+                realErr.write(b, off, len);  // never the caller's stdout (see uninstall)
             } else {
                 try {
                     addStray(new String(b, off, len, "UTF-8"));
