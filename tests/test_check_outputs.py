@@ -274,7 +274,7 @@ def test_cli_check_json_and_exit_codes(activities, tmp_path):
     data = json.loads(out)
     assert data["verdict"] == "pass"
     assert {o["path"] for o in data["outputs"]} == {p.name for p in good.iterdir()
-                                                    if p.name not in ("run.json", "run.log", "run.analyses")}
+                                                    if p.name not in ("run.json", "run.log", "run.analyses", "run.state")}
     assert all({"path", "kind", "verdict", "reason"} <= set(o) for o in data["outputs"])
 
     empty = tmp_path / "empty"

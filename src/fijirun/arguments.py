@@ -416,6 +416,19 @@ def validate(command, args):
         for option in ("html", "junit"):
             if getattr(args, option) is not None:
                 writable_file(getattr(args, option), f"--{option}")
+        if args.config is not None:
+            existing_file(args.config, "--config")
+        if args.baseline is not None:
+            existing_dir(args.baseline, "--baseline", "baseline folder")
+            if Path(args.baseline).resolve() == Path(args.output).resolve():
+                raise UsageError("the baseline cannot be this run's own output folder", "--baseline")
+        if args.update_baseline and args.baseline is None:
+            raise UsageError("--update-baseline needs --baseline DIR (the folder to replace)",
+                             "--update-baseline")
+        if args.annotations and args.json:
+            # GitHub reads annotations from stdout, where --json puts its one object
+            raise UsageError("--annotations cannot be combined with --json (both use stdout)",
+                             "--annotations")
     return args
 
 

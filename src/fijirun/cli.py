@@ -109,6 +109,14 @@ def build_parser():
     reg.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per activity)")
     reg.add_argument("--html", metavar="FILE", help="write an HTML matrix of the activities")
     reg.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    reg.add_argument("--config", metavar="FILE",
+                     help="course configuration (default: COURSE_DIR/fijirun.toml when present)")
+    reg.add_argument("--baseline", metavar="DIR",
+                     help="an earlier regress output folder: what changed since is 'changed'")
+    reg.add_argument("--update-baseline", action="store_true",
+                     help="accept this run: it replaces the --baseline folder")
+    reg.add_argument("--annotations", choices=["github"],
+                     help="print GitHub Actions annotations (::error file=...,line=...::)")
     reg.set_defaults(func=cmd_regress)
     return parser
 
@@ -228,12 +236,12 @@ def cmd_batch(args):
 
 
 def cmd_regress(args):
-    """``fijirun regress``: exit 1 when an activity failed or timed out, else 0.
+    """``fijirun regress``: exit 1 when an activity failed, timed out or changed, else 0.
 
     2 when the command cannot start (including a course with no activity).
     """
     from .regress import regress
-    from .regress.report import exit_code, print_table, to_json, write_html, write_junit
+    from .regress.report import exit_code, github_annotations, print_table, to_json, write_html, write_junit
 
     def progress(record):
         if not args.json:
@@ -247,8 +255,9 @@ def cmd_regress(args):
                 guard_report(path, what)  # a report never overwrites a run's record or outputs
         report = regress(args.course, args.output, data_dir=args.data_dir, backend=args.backend,
                          timeout=args.timeout, workers=args.workers, markdown=args.markdown,
-                         memory=args.memory, fiji_dir=args.fiji, on_done=progress)
-    except (FileNotFoundError, FijirunError) as exc:
+                         memory=args.memory, fiji_dir=args.fiji, on_done=progress,
+                         config=args.config, baseline=args.baseline, update_baseline=args.update_baseline)
+    except (FileNotFoundError, FijirunError, ValueError) as exc:  # ConfigError, BaselineError
         sys.stderr.write(f"fijirun: regress: {exc}\n")
         if args.json:
             _emit_json(error_object("regress", type(exc).__name__, str(exc), EXIT_USAGE))
@@ -269,6 +278,8 @@ def cmd_regress(args):
         _emit_json(to_json(report))
     else:
         print_table(report)
+    if args.annotations == "github":
+        sys.stdout.write("".join(line + "\n" for line in github_annotations(report)))
     return exit_code(report)
 
 

@@ -16,8 +16,9 @@ The records themselves:
 * ``run.log`` / ``run.failed.log`` are fijirun's when their hash is the one
   their record holds.
 * The names of the four record files are fijirun's: a script that saves one of
-  them fails (its outputs kept aside). So is the folder ``run.analyses/`` (the
-  images each particle analysis analysed, hashed in ``run.json``).
+  them fails (its outputs kept aside). So are the folders ``run.analyses/`` (the
+  images each particle analysis analysed) and ``run.state/`` (what the run left
+  in ImageJ), their files hashed in ``run.json``.
 
 Reports (``fijirun check --html/--junit``, ``fijirun regress --html/--junit``)
 never overwrite a run's record or a file a run's record claims
@@ -30,12 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .analyses import snapshot_files
+from .backends.final_state import state_files
 from .errors import FijirunError, OutputExistsError
 from .outputs import sha256
 from .provenance import FAILED_LOG, FAILED_RECORD, RECORD_FILES, RUN_LOG, RUN_RECORD, ForeignRecord, load_record
 
 __all__ = ["FolderState", "folder_state", "foreign_files", "last_failure", "guard_report",
-           "ReportPathError"]
+           "not_fijiruns", "own_json", "ReportPathError"]
 
 
 class ReportPathError(FijirunError):
@@ -92,6 +94,7 @@ def folder_state(folder):
             if isinstance(o, dict) and o.get("path") and o.get("sha256"):
                 state.outputs[str(o["path"])] = o["sha256"]
     state.outputs.update(snapshot_files(good))  # the images its particle analyses analysed
+    state.outputs.update(state_files(good))  # what the run left in ImageJ (run.state/)
     state.owned.update(state.outputs)
     for record in state.records.values():
         log = record.get("log_file")
@@ -116,6 +119,54 @@ def foreign_files(state, rels):
         if recorded is None or path.is_symlink() or not path.is_file() or sha256(path) != recorded:
             foreign.append(rel)
     return foreign
+
+
+def own_json(path, keys):
+    """Whether ``path`` is a JSON object with all of ``keys`` (a report or record fijirun wrote)."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and set(keys) <= set(data)
+
+
+def not_fijiruns(folder, records=None):
+    """The files below ``folder`` that fijirun may not replace (relative paths, sorted).
+
+    Parameters
+    ----------
+    folder : path-like
+        A run's output folder (its own records say what is fijirun's).
+    records : dict, optional
+        Other file names of fijirun's JSON records in the folder → the keys
+        such a record has (``{"batch.json": {"name", "status", "outputs"}}``).
+
+    Returns
+    -------
+    list of str
+        ``["."]`` when ``folder`` is a symbolic link or not a folder.
+    """
+    import os
+
+    folder = Path(folder)
+    records = records or {}
+    if folder.is_symlink() or not folder.is_dir():
+        return ["."]
+    state = folder_state(folder)
+    rels, foreign = [], []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            rel = os.path.relpath(os.path.join(dirpath, name), folder)
+            if rel in records:
+                if not own_json(folder / rel, records[rel]):
+                    foreign.append(rel)
+            else:
+                rels.append(rel)
+    foreign += foreign_files(state, rels)
+    return sorted(set(foreign))
 
 
 def check_records(state):

@@ -23,6 +23,7 @@ from pathlib import Path
 from . import __version__
 from .analyses import SNAPSHOT_DIR, SNAPSHOT_LIMIT, analysis_record, attribute_outputs
 from .backends import get_backend_class
+from .backends.final_state import STATE_DIR
 from .data import DataDir
 from .errors import OutputDirError, OutputExistsError, RunError
 from .outputs import output_kind, read_image, read_rois, read_table, sha256
@@ -119,6 +120,15 @@ class RunResult:
     snapshot_moves: list = field(default_factory=list, repr=False)  # (staged file, relative path)
 
     @property
+    def state(self):
+        """What the run left in ImageJ (open images, tables, ROI Manager, Log), or None.
+
+        Files are relative to the output folder (``run.state/...``); see
+        :mod:`fijirun.backends.final_state`.
+        """
+        return self.record.get("state")
+
+    @property
     def analyses(self):
         """Every particle analysis of the run, as the engine recorded it (:mod:`fijirun.analyses`)."""
         return self.record.get("analyses", [])
@@ -213,6 +223,12 @@ class Session:
         Allow a run to replace files in its output folder that fijirun did
         not write. Off by default: such a run fails and keeps its outputs
         aside in ``fijirun-unsaved-*``.
+    capture_state : bool
+        Keep what each run with an output folder left in ImageJ (open
+        images, tables, ROI Manager, Log) in its ``run.state/`` and
+        ``run.json`` (:mod:`fijirun.backends.final_state`): what
+        ``fijirun regress --baseline`` compares. On by default; batches
+        turn it off.
     **backend_options
         Passed to the backend (``ij_jar``, ``jython_jar``, ``fiji_dir``,
         ``java_home``, ``batch_mode``, ``jvm_options``). A process has one
@@ -237,8 +253,9 @@ class Session:
     """
 
     def __init__(self, backend="imagej1", *, data_dir=None, timeout=DEFAULT_TIMEOUT, memory="2g",
-                 overwrite=False, **backend_options):
+                 overwrite=False, capture_state=True, **backend_options):
         self.data_dir = DataDir(data_dir)
+        self.capture_state = bool(capture_state)
         self.timeout = float(timeout)
         self.overwrite = overwrite
         self.backend_name = backend
@@ -406,7 +423,7 @@ class Session:
         out_name = _find_name(names, OUTPUT_DIR_NAMES)
         if out_name and out_name in params and output_dir is None:
             output_dir = params[out_name]
-        staging = state = analysis_dir = None
+        staging = state = analysis_dir = state_dir = None
         if output_dir is not None:
             output_dir = self._prepare_output_dir(output_dir)
             state = folder_state(output_dir)
@@ -419,17 +436,20 @@ class Session:
                 # the images each particle analysis analysed (fijirun.analyses), published with the outputs
                 analysis_dir = Path(f"{staging}-analyses")
                 analysis_dir.mkdir()
+            if self.capture_state:  # what the run leaves in ImageJ, published as run.state/
+                state_dir = output_dir / f".fijirun-state-{uuid.uuid4().hex[:12]}"
+                state_dir.mkdir()
         try:
             try:
                 prepared = prepare_script(text, language, params, path=path, data_dir=self.data_dir, arg=arg)
                 self.start()
                 t_run = time.perf_counter()
                 outcome = self.backend.run(prepared, timeout=float(timeout or self.timeout),
-                                           analysis_dir=analysis_dir)
+                                           analysis_dir=analysis_dir, state_dir=state_dir)
                 t_after = time.perf_counter()
-                result = self._collect(prepared, outcome, output_dir, staging, out_name)
+                result = self._collect(prepared, outcome, output_dir, staging, out_name, state_dir)
             except BaseException:
-                for folder in (staging, analysis_dir):
+                for folder in (staging, analysis_dir, state_dir):
                     if folder is not None:
                         shutil.rmtree(folder, ignore_errors=True)
                 raise
@@ -446,7 +466,7 @@ class Session:
                     self._write_failure(output_dir, result.record, result.log, state)
                 result.timings["publish"] = time.perf_counter() - t_pub
         finally:
-            for folder in (staging, analysis_dir):
+            for folder in (staging, analysis_dir, state_dir):
                 if folder is not None and folder.exists():
                     shutil.rmtree(folder, ignore_errors=True)
         if check and result.ok and output_dir is not None:
@@ -469,7 +489,7 @@ class Session:
             raise OutputDirError(f"output folder {output_dir} is not writable")
         return output_dir
 
-    def _collect(self, prepared, outcome, output_dir, staging, out_name):
+    def _collect(self, prepared, outcome, output_dir, staging, out_name, state_dir=None):
         """Parse what the run did and build its record; outputs stay staged until :meth:`_publish`."""
         error = outcome.error
         staged = []
@@ -502,7 +522,27 @@ class Session:
         result.record = self._record(prepared, result, staging, staged)
         result.record["analyses"], result.snapshot_moves = self._analyses(outcome, staging, staged,
                                                                           keep=error is None)
+        if outcome.state is not None and error is None:
+            result.record["state"], moves = self._final_state(outcome.state, state_dir)
+            result.snapshot_moves += moves
         return result
+
+    @staticmethod
+    def _final_state(state, folder):
+        """The run's final state for run.json (files as ``run.state/...`` with hashes), and its moves."""
+        state = dict(state)
+        moves = []
+
+        def publish(entry):
+            if entry and entry.get("file"):
+                path = Path(folder) / entry["file"]
+                rel = f"{STATE_DIR}/{entry['file']}"
+                entry.update(file=rel, sha256=sha256(path), bytes=path.stat().st_size)
+                moves.append((path, rel))
+
+        for entry in state["images"] + state["tables"] + [state["rois"], state["log"]]:
+            publish(entry)
+        return state, moves
 
     @staticmethod
     def _analyses(outcome, staging, staged, keep):
@@ -545,7 +585,7 @@ class Session:
         record = result.record
         rels = [o["path"] for o in record["outputs"]]
         snapshots = [rel for _, rel in result.snapshot_moves]
-        reserved = [r for r in rels if r in RECORD_FILES or r.split("/")[0] == SNAPSHOT_DIR]
+        reserved = [r for r in rels if r in RECORD_FILES or r.split("/")[0] in (SNAPSHOT_DIR, STATE_DIR)]
         conflicts = [] if self.overwrite else foreign_files(
             state, [r for r in rels if r not in reserved] + snapshots)
         if reserved or conflicts:
@@ -556,15 +596,19 @@ class Session:
                            "by fijirun or changed since fijirun wrote it")
             if reserved:
                 why.append(f"the script saved {', '.join(reserved)}, a name fijirun keeps for its run "
-                           f"records ({', '.join(RECORD_FILES)}, {SNAPSHOT_DIR}/)")
+                           f"records ({', '.join(RECORD_FILES)}, {SNAPSHOT_DIR}/, {STATE_DIR}/)")
             exc = OutputExistsError("; ".join(why) + (f"; its outputs are kept in {keep}" if keep else "")
                                     + (" (use overwrite=True / --overwrite to replace)" if conflicts else ""))
             self._publish_failed(exc, result, output_dir, state, keep)
             raise exc
         new = set(rels) | set(snapshots)
+        # run.state/ describes the last run only: an earlier run's state files go
+        stale_state = {rel: digest for rel, digest in state.outputs.items()
+                       if rel.split("/")[0] == STATE_DIR and rel not in new}
         record["earlier_outputs"] = [
             {"path": rel, "sha256": digest} for rel, digest in sorted(state.outputs.items())
-            if rel not in new and rel not in RECORD_FILES and (output_dir / rel).is_file()
+            if rel not in new and rel not in RECORD_FILES and rel not in stale_state
+            and (output_dir / rel).is_file()
             and not (output_dir / rel).is_symlink() and sha256(output_dir / rel) == digest]
         try:
             files = self._write_record_files(output_dir, record, result.log, RUN_RECORD, RUN_LOG)
@@ -585,6 +629,10 @@ class Session:
                                  "published" + (f", the run's outputs are kept in {keep}" if keep else ""))
             self._publish_failed(err, result, output_dir, state, keep)
             raise err from None
+        for rel, digest in stale_state.items():
+            path = output_dir / rel
+            if path.is_file() and not path.is_symlink() and sha256(path) == digest:
+                path.unlink(missing_ok=True)
 
     @staticmethod
     def _keep_aside(staging, output_dir):

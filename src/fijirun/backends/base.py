@@ -42,6 +42,9 @@ class BackendRun:
         The raw record of each particle analysis (see :mod:`fijirun.analyses`).
     writes : dict
         File written → the number of particle analyses done by then.
+    state : dict or None
+        What the run left in ImageJ (see :mod:`fijirun.backends.final_state`),
+        when asked for and the run ended well.
     """
 
     log: str = ""
@@ -54,6 +57,7 @@ class BackendRun:
     runaway: bool = False  # the script's thread survived being stopped: replace this ImageJ
     analyses: list = field(default_factory=list)  # raw records of each particle analysis (fijirun.analyses)
     writes: dict = field(default_factory=dict)  # file written -> particle analyses done by then
+    state: dict | None = None  # what the run left in ImageJ (backends.final_state)
 
 
 class Backend(abc.ABC):
@@ -82,7 +86,7 @@ class Backend(abc.ABC):
         """ImageJ's version string, e.g. ``"1.53t"``."""
 
     @abc.abstractmethod
-    def run(self, script, *, timeout, analysis_dir=None):
+    def run(self, script, *, timeout, analysis_dir=None, state_dir=None):
         """Run a prepared script in a clean ImageJ.
 
         Must start from a clean ImageJ (no images, ROIs, results, Log) and
@@ -96,6 +100,9 @@ class Backend(abc.ABC):
             Seconds the script may run before it is stopped.
         analysis_dir : path-like, optional
             Where the images each particle analysis analysed are saved.
+        state_dir : path-like, optional
+            An empty folder for what the run left in ImageJ
+            (:mod:`fijirun.backends.final_state`).
 
         Returns
         -------

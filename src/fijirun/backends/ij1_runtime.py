@@ -34,6 +34,7 @@ import re
 import sys
 import threading
 import time
+from pathlib import Path
 
 from ..data import DataDir
 from ..errors import (
@@ -153,8 +154,12 @@ class IJ1Runtime:
         return bool(self.guard.exitGuarded())
 
     # ------------------------------------------------------------ running
-    def run(self, script, *, timeout, data_dir, batch_mode=True, analysis_dir=None):
+    def run(self, script, *, timeout, data_dir, batch_mode=True, analysis_dir=None, state_dir=None):
         """Run a prepared script; return a :class:`BackendRun` (error set, not raised).
+
+        With ``state_dir`` (an empty folder), what a run that ended well left
+        in ImageJ is written there and described in ``BackendRun.state``
+        (:mod:`fijirun.backends.final_state`).
 
         Raises KeyboardInterrupt (after stopping the script) when interrupted.
         """
@@ -191,7 +196,8 @@ class IJ1Runtime:
             seconds = time.perf_counter() - start
             self.guard.finish(run)
             self._last_run = run
-            return self._outcome(run, script, data_dir, timeout, timed_out, seconds, where, settling)
+            return self._outcome(run, script, data_dir, timeout, timed_out, seconds, where, settling,
+                                 state_dir=state_dir)
 
     _WARM_UP_MACRO = (
         'newImage("fijirun-warm-up", "8-bit ramp", 64, 64, 1);\n'
@@ -245,7 +251,8 @@ class IJ1Runtime:
             raise EngineError(f"Jython does not start in this ImageJ: {run.failure}")
         self._jython_ready = True
 
-    def _outcome(self, run, script, data_dir, timeout, timed_out, seconds, where="", settling=False):
+    def _outcome(self, run, script, data_dir, timeout, timed_out, seconds, where="", settling=False,
+                 state_dir=None):
         messages, warnings = [], []
         error = None
         for event in list(run.events):
@@ -287,6 +294,11 @@ class IJ1Runtime:
             log = (log + "\n" if log else "") + jython_output
         if printed.strip():
             log = (log + "\n" if log else "") + printed
+        state = None
+        if state_dir is not None and error is None:
+            from .final_state import capture_state
+
+            state = capture_state(self, Path(state_dir), log)
         if warnings:
             log = (log + "\n" if log else "") + "\n".join(_WARNING + w for w in warnings)
         if error is not None and not error.log:
@@ -297,7 +309,8 @@ class IJ1Runtime:
         writes = {str(k): int(v) for k, v in dict(run.writes).items()}
         return BackendRun(log=log, commands=commands, messages=messages, error=error, seconds=seconds,
                           return_value=str(value) if value is not None else None,
-                          warnings=warnings, runaway=alive, analyses=analyses, writes=writes)
+                          warnings=warnings, runaway=alive, analyses=analyses, writes=writes,
+                          state=state)
 
     # ------------------------------------------------------------ classification
     def _event_error(self, event, script, data_dir):

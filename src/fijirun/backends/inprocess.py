@@ -106,14 +106,14 @@ class InProcessBackend(Backend):
             pass
         return out
 
-    def run(self, script, *, timeout, analysis_dir=None):
+    def run(self, script, *, timeout, analysis_dir=None, state_dir=None):
         """Run a prepared script in this process's ImageJ, starting it first if needed.
 
         See :meth:`Backend.run <fijirun.backends.base.Backend.run>`.
         """
         self.start()
         return self.runtime.run(script, timeout=timeout, data_dir=self.data_dir, batch_mode=self.batch_mode,
-                                analysis_dir=analysis_dir)
+                                analysis_dir=analysis_dir, state_dir=state_dir)
 
     def warm_up(self, languages=("ijm", "jython")):
         """Start ImageJ and do its first-time work for ``languages`` now, outside any run's timeout.

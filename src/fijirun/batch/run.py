@@ -192,7 +192,9 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
     manifest.save()
     options = {"data_dir": str(Path(data_dir).resolve()) if data_dir else None, "memory": memory,
                "timeout": float(timeout),
-               "jvm_options": tuple(BATCH_JVM_OPTIONS if jvm_options is None else jvm_options)}
+               "jvm_options": tuple(BATCH_JVM_OPTIONS if jvm_options is None else jvm_options),
+               # an image's outputs are what a batch keeps: no final state (run.state/) per image
+               "capture_state": False}
     task_base = {"script": str(script), "outdir": str(outdir), "params": params,
                  "timeout": float(timeout), "check": bool(check), "options": options}
     bar = _Progress(len(todo), progress and bool(todo))

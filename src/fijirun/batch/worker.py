@@ -26,7 +26,7 @@ from pathlib import Path
 from ..backends.process import script_still_running
 from ..cluster.worker import announce_start, current_task, get_session
 from ..errors import FijirunError, OutputExistsError, RunError, ScriptTimeout
-from ..ownership import folder_state, foreign_files
+from ..ownership import not_fijiruns
 from ..provenance import write_json_atomic
 from .manifest import tmp_root
 
@@ -57,7 +57,7 @@ def publish(tmp, final):
     """
     trash = None
     if final.exists() or final.is_symlink():
-        foreign = _not_fijiruns(final)
+        foreign = not_fijiruns(final, {BATCH_RECORD: ("name", "status", "outputs"), CHECK_RECORD: ("verdict",)})
         if foreign:
             keep = final.parent / f"fijirun-unsaved-{final.name}-{uuid.uuid4().hex[:6]}"
             os.rename(tmp, keep)
@@ -70,35 +70,6 @@ def publish(tmp, final):
     os.rename(tmp, final)
     if trash is not None:
         shutil.rmtree(trash, ignore_errors=True)
-
-
-def _not_fijiruns(folder):
-    """Files below an image folder that fijirun may not replace (relative paths, sorted)."""
-    if folder.is_symlink() or not folder.is_dir():
-        return ["."]
-    state = folder_state(folder)
-    rels, foreign = [], []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-            rel = os.path.relpath(os.path.join(dirpath, name), folder)
-            if rel in (BATCH_RECORD, CHECK_RECORD):
-                if not _own_json(folder / rel):
-                    foreign.append(rel)
-            else:
-                rels.append(rel)
-    foreign += foreign_files(state, rels)
-    return sorted(set(foreign))
-
-
-def _own_json(path):
-    """Whether a batch.json / check.json is one fijirun wrote (a JSON object with its keys)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return False
-    keys = {"name", "status", "outputs"} if path.name == BATCH_RECORD else {"verdict"}
-    return isinstance(data, dict) and keys <= set(data)
 
 
 def _error_dict(exc):

@@ -27,7 +27,9 @@ __all__ = ["Discovered", "discover", "declared_outputs", "MASK_NAME"]
 #: Words in a file name that mark an image as a label mask.
 MASK_NAME = re.compile(r"label|mask|count|seg|objects", re.IGNORECASE)
 
-_SKIP_DIRS = (".fijirun-staging-", "fijirun-unsaved-", ".fijirun-replaced-", "run.analyses")
+# fijirun's own folders: staging, kept-aside outputs, the analysed images, the final state
+_SKIP_DIRS = (".fijirun-staging-", "fijirun-unsaved-", ".fijirun-replaced-", ".fijirun-state-", "run.analyses",
+              "run.state")
 _SAVE_OPTION = re.compile(r"(?:^|\s)save=(\[[^\]]*\]|\S+)")
 
 

@@ -59,6 +59,7 @@ class TaskJob:
     name: str
     function: Callable[[dict], dict]
     task: dict
+    timeout: float | None = None  # this task's engine timeout, else the runner's
     future: Any = None
     starts: list = field(default_factory=list)  # (monotonic time, worker address)
     forgiven: int = 0  # deaths caused by our own worker replacements
@@ -121,6 +122,7 @@ class TaskRunner:
                  on_outcome: Callable[[TaskJob, Outcome], None]):
         self.client = client
         self.limit = float(timeout) + float(grace)
+        self.grace = float(grace)
         self.timeout = float(timeout)
         self.on_outcome = on_outcome
         self.token = uuid.uuid4().hex[:8]
@@ -172,10 +174,14 @@ class TaskRunner:
             with contextlib.suppress(Exception):
                 self.client.unsubscribe_topic(self.topic)
 
+    def _limit(self, job: TaskJob) -> float:
+        """Seconds from a start of ``job`` to its deadline."""
+        return self.limit if job.timeout is None else float(job.timeout) + self.grace
+
     def _wait_seconds(self) -> float:
-        # A task that starts during the wait has its deadline at least `limit`
-        # after the wait began, so waking for the earliest known one is enough.
-        wait = _WAKE
+        # A task that starts during the wait has its deadline at least `grace`
+        # after the wait began, and the wait is never longer than _WAKE.
+        wait = min(_WAKE, max(self.grace, 0.05))
         if self._deadlines:
             wait = min(wait, self._deadlines[0][0] - time.monotonic())
         return max(0.0, wait)
@@ -200,7 +206,7 @@ class TaskRunner:
         self._last_activity = now
         job.starts.append((now, msg.get("worker")))
         self._seq += 1
-        heapq.heappush(self._deadlines, (now + self.limit, self._seq, job.name, len(job.starts) - 1))
+        heapq.heappush(self._deadlines, (now + self._limit(job), self._seq, job.name, len(job.starts) - 1))
 
     def _completed(self, job: TaskJob, fut: Any) -> None:
         if job.done or job.future is not fut:
@@ -257,8 +263,8 @@ class TaskRunner:
             self._end(job, Outcome(
                 "stuck", worker=worker, attempts=len(job.starts), seconds=round(now - started, 4),
                 error_type="ScriptTimeout",
-                message=f"no answer {self.limit:g} s after it started (timeout "
-                        f"{self.timeout:g} s): the engine was stuck; abandoned, worker replaced"))
+                message=f"no answer {self._limit(job):g} s after it started (timeout "
+                        f"{job.timeout or self.timeout:g} s): the engine was stuck; abandoned, worker replaced"))
 
     def _watch_workers(self) -> None:
         """Give up the unfinished tasks when the cluster has had no worker for a long time."""

@@ -5,23 +5,58 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-__all__ = ["exit_code", "print_table", "to_json", "write_html", "write_junit"]
+from .accept import CHANGES_DIR
+
+__all__ = ["exit_code", "github_annotations", "print_table", "to_json", "write_html", "write_junit"]
 
 _STYLE = {"passed": "green", "failed": "red", "needs-plugin": "yellow", "needs-data": "cyan",
-          "timeout": "magenta"}
+          "timeout": "magenta", "changed": "bold red", "needs-input": "cyan", "xfail": "dim",
+          "xpass": "yellow", "skipped": "dim"}
+#: Classes that make ``fijirun regress`` exit 1.
+FAILING = ("failed", "timeout", "changed")
+#: Classes JUnit reports as skipped.
+_SKIPPED = ("needs-plugin", "needs-data", "needs-input", "xfail", "skipped")
 _IMAGES = (".png", ".jpg", ".jpeg", ".gif")
 
 
 def exit_code(report):
-    """1 when any activity failed or timed out, else 0."""
-    return 1 if report["counts"].get("failed") or report["counts"].get("timeout") else 0
+    """1 when any activity failed, timed out or changed since the baseline, else 0."""
+    return 1 if any(report["counts"].get(c) for c in FAILING) else 0
+
+
+def github_annotations(report):
+    """GitHub Actions workflow commands: ``::error`` per failing activity, ``::warning`` per xpass.
+
+    Paths are relative to the course root, as a workflow's checkout has them;
+    a Markdown activity (``page.md:12``) points at its page and line.
+    """
+    def esc(text, prop=False):
+        text = str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+    lines = []
+    for a in report["activities"]:
+        level = "error" if a["class"] in FAILING else "warning" if a["class"] == "xpass" else None
+        if level is None:
+            continue
+        file, _, block = a["path"].partition(":")
+        line = a.get("line") or (int(block) if block.isdigit() else None)
+        where = f"file={esc(file, True)}" + (f",line={line}" if line else "")
+        title = f"fijirun regress: {a['class']}"
+        message = a.get("message") or a["class"]
+        if a.get("changes"):
+            message = "\n".join(a["changes"])
+        lines.append(f"::{level} {where},title={esc(title, True)}::{esc(message)}")
+    return lines
 
 
 def _answers_text(answers):
-    return ", ".join(f"{a['call']}@{a['line']}={a['value']!r}" for a in answers)
+    return ", ".join(f"{a['call']}@{a['line']}={a['value']!r}" if a.get("line") else f"{a['call']}={a['value']!r}"
+                     for a in answers)
 
 
 def print_table(report, file=None):
@@ -35,11 +70,12 @@ def print_table(report, file=None):
         table.add_column(col, overflow="fold")
     for a in report["activities"]:
         style = _STYLE.get(a["class"], "")
+        message = "\n".join(a["changes"]) if a.get("changes") else (a["message"] or "")
         table.add_row(a["path"], f"[{style}]{a['class']}[/]", str(a["line"] or ""),
                       f"{a['seconds']:.2f}" if a["seconds"] is not None else "",
-                      a["message"] or "", _answers_text(a["answers"]))
+                      message, _answers_text(a["answers"]))
     console.print(table)
-    console.print(", ".join(f"{n} {c}" for c, n in report["counts"].items())
+    console.print(", ".join(f"{n} {c}" for c, n in report["counts"].items() if n or c == "passed")
                   + f" in {report['seconds']:.1f} s; report {Path(report['output']) / 'regress.json'}")
     checks = report.get("checks") or {}
     if report["counts"].get("passed"):
@@ -65,8 +101,9 @@ def write_junit(report, path):
     suites = ET.Element("testsuites")
     suite = ET.SubElement(suites, "testsuite", name="fijirun-regress",
                           tests=str(len(report["activities"])),
-                          failures=str(counts.get("failed", 0)), errors=str(counts.get("timeout", 0)),
-                          skipped=str(counts.get("needs-plugin", 0) + counts.get("needs-data", 0)),
+                          failures=str(counts.get("failed", 0) + counts.get("changed", 0)),
+                          errors=str(counts.get("timeout", 0)),
+                          skipped=str(sum(counts.get(c, 0) for c in _SKIPPED)),
                           time=f"{report['seconds']:.3f}")
     for a in report["activities"]:
         case = ET.SubElement(suite, "testcase", classname=report.get("backend", "imagej1"),
@@ -75,11 +112,14 @@ def write_junit(report, path):
         message = (a["message"] or "") + where
         if a["class"] == "failed":
             ET.SubElement(case, "failure", message=message, type="failed").text = message
+        elif a["class"] == "changed":
+            ET.SubElement(case, "failure", message=message, type="changed").text = "\n".join(a.get("changes") or [])
         elif a["class"] == "timeout":
             ET.SubElement(case, "error", message=message, type="timeout").text = message
-        elif a["class"] in ("needs-plugin", "needs-data"):
+        elif a["class"] in _SKIPPED:
             ET.SubElement(case, "skipped", message=f"{a['class']}: {a['message']}")
         out = [f"class: {a['class']}"] + [f"output: {o}" for o in a["outputs"]]
+        out += [f"change: {c}" for c in a.get("changes") or []]
         out += [f"answer: line {x['line']} {x['call']} -> {x['value']!r}" for x in a["answers"]]
         ET.SubElement(case, "system-out").text = "\n".join(out)
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
@@ -135,10 +175,17 @@ def write_html(report, path):
                 src = Path(os.path.relpath(png, path.parent)).as_posix()
                 pics.append(f'<a href="{esc(href)}"><img src="{esc(src)}" alt="{esc(o)}"></a>')
         answers = "<br>".join(esc(f"line {x['line']}: {x['call']} → {x['value']!r}") for x in a["answers"])
+        for change in a.get("changes") or []:
+            m = re.search(r"\(picture ([^)]+)\)", change)
+            if m:
+                src = Path(os.path.relpath(root / CHANGES_DIR / m.group(1), path.parent)).as_posix()
+                pics.append(f'<a href="{esc(src)}"><img src="{esc(src)}" alt="{esc(change)}" '
+                            f'title="{esc(change)}"></a>')
+        message = "<br>".join(esc(c) for c in a["changes"]) if a.get("changes") else esc(a["message"] or "")
         rows.append(
             f'<tr class="{esc(a["class"])}"><td>{esc(a["path"])}</td><td>{esc(a["language"])}</td>'
             f'<td class="cls">{esc(a["class"])}</td><td>{a["line"] or ""}</td>'
-            f'<td>{esc(a["message"] or "")}</td><td>{answers}</td>'
+            f'<td>{message}</td><td>{answers}</td>'
             f'<td>{a["seconds"] if a["seconds"] is not None else ""}</td>'
             f'<td>{"<br>".join(links)}</td><td>{"".join(pics)}</td></tr>')
     counts = " · ".join(f"{esc(c)}: {n}" for c, n in report["counts"].items())
@@ -148,6 +195,8 @@ body{{font-family:sans-serif;margin:1em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}} img{{max-height:96px;margin:2px}}
 .passed .cls{{background:#c8f0c8}} .failed .cls{{background:#f6c0c0}} .timeout .cls{{background:#f0c8f0}}
 .needs-plugin .cls{{background:#fbeaa0}} .needs-data .cls{{background:#c8e8f6}}
+.changed .cls{{background:#f6a0a0;font-weight:bold}} .needs-input .cls{{background:#c8e8f6}}
+.xfail .cls,.skipped .cls{{background:#e8e8e8}} .xpass .cls{{background:#fbeaa0}}
 </style></head><body>
 <h1>fijirun regress</h1>
 <p>course <code>{esc(report["course"])}</code>, backend {esc(report.get("backend", ""))},

@@ -30,11 +30,12 @@ from ..cluster import DEFAULT_GRACE
 from ..prepare import OUTPUT_DIR_NAMES, _analyse
 from .discover import discover
 
-__all__ = ["CLASSES", "UPDATE_SITES", "activity_tasks", "regress", "run_activity", "run_alone",
-           "update_site"]
+__all__ = ["CLASSES", "UPDATE_SITES", "BaselineError", "activity_tasks", "load_baseline", "regress",
+           "run_activity", "run_alone", "update_site"]
 
 PASSED, FAILED, NEEDS_PLUGIN, NEEDS_DATA, TIMEOUT = "passed", "failed", "needs-plugin", "needs-data", "timeout"
-CLASSES = (PASSED, FAILED, NEEDS_PLUGIN, NEEDS_DATA, TIMEOUT)
+NEEDS_INPUT, CHANGED, XFAIL, XPASS, SKIPPED = "needs-input", "changed", "xfail", "xpass", "skipped"
+CLASSES = (PASSED, CHANGED, FAILED, TIMEOUT, NEEDS_PLUGIN, NEEDS_DATA, NEEDS_INPUT, XFAIL, XPASS, SKIPPED)
 REPORT = "regress.json"
 
 #: Fiji update site of well-known plugin commands.
@@ -108,14 +109,15 @@ def _classify_error(exc):
 
 
 def _outputs(folder):
-    """The activity's own outputs: not fijirun's records, nor the images its analyses analysed."""
+    """The activity's own outputs: not fijirun's records, the images its analyses analysed, its final state."""
     from ..analyses import SNAPSHOT_DIR
+    from ..backends.final_state import STATE_DIR
     from ..provenance import RECORD_FILES
 
     return sorted(p for p in folder.rglob("*")
                   if p.is_file() and str(p.relative_to(folder)) not in RECORD_FILES
-                  and p.relative_to(folder).parts[0] != SNAPSHOT_DIR
-                  and ".fijirun-staging-" not in str(p))
+                  and p.relative_to(folder).parts[0] not in (SNAPSHOT_DIR, STATE_DIR)
+                  and ".fijirun-staging-" not in str(p) and ".fijirun-state-" not in str(p))
 
 
 def _check(folder, outputs):
@@ -160,6 +162,7 @@ def run_activity(task):
     """
     from ..errors import FijirunError
     from .answers import answer_interactive
+    from .inputs import MissingInput, answer_parameters, resolve_relative_paths
 
     t0 = time.perf_counter()
     out = Path(task["outdir"])
@@ -177,13 +180,20 @@ def run_activity(task):
     try:
         text, answers = answer_interactive(task["text"], language, output_dir=out)
         record["answers"] = answers
+        # where a learner's relative paths and configured files are found
+        folders = [Path(task["file"]).parent, task.get("course"), task.get("data_dir"),
+                   Path(task["data_dir"]).parent if task.get("data_dir") else None]
+        text, record["paths"] = resolve_relative_paths(text, language, folders)
+        params, given = answer_parameters(text, task.get("params") or {}, folders)
+        record["answers"] = answers + given
         parameters, assignments = _analyse(text, language)
         names = {p.name for p in parameters} | set(assignments)
         out_name = _find_name(names, OUTPUT_DIR_NAMES)
-        params = {}
         lines = text.splitlines()
         for name, (index, start, end, _) in assignments.items():
             if name == out_name or not _FIXME.search(lines[index][start:end]):
+                continue
+            if name in params:
                 continue
             if _PATHLIKE.search(name):  # another folder of the template: its own one
                 folder = out / name
@@ -211,6 +221,8 @@ def run_activity(task):
             record.update(extra)
             record["class"], record["message"] = cls, message
             record["line"] = _error_line(result.error)
+    except MissingInput as exc:
+        record["class"], record["message"], record["line"] = NEEDS_INPUT, str(exc), exc.line
     except FijirunError as exc:  # ParameterError (FIXME), InputError, OutputDirError...
         cls, message, extra = _classify_error(exc)
         record.update(extra)
@@ -234,14 +246,26 @@ def session_options(data_dir, backend, timeout, memory, fiji_dir=None):
 
 
 def activity_tasks(course, out, *, data_dir=None, backend="imagej1", timeout=120.0, memory="2g",
-                   fiji_dir=None, markdown=False):
-    """The tasks (one per activity discovered in ``course``) that :func:`run_activity` runs."""
+                   fiji_dir=None, markdown=False, config=None, exclude=()):
+    """The tasks (one per activity discovered in ``course``) that :func:`run_activity` runs.
+
+    ``config`` (a :class:`~fijirun.regress.config.CourseConfig`) gives each
+    task its ``timeout``, ``params``, ``xfail`` and ``skip``.
+    """
+    from .config import CourseConfig
+
     course, out = Path(course).resolve(), Path(out).resolve()
+    config = config or CourseConfig()
     options = session_options(data_dir, backend, timeout, memory, fiji_dir)
-    return [{"path": a.path, "file": str(a.file), "language": a.language, "text": a.text,
-             "outdir": str(out / activity_folder(a.path)), "root": str(out),
-             "timeout": float(timeout), "options": options}
-            for a in discover(course, markdown=markdown, exclude=[out])]
+    tasks = []
+    for a in discover(course, markdown=markdown, exclude=[out, *exclude]):
+        settings = config.for_activity(a.path)
+        tasks.append({"path": a.path, "file": str(a.file), "language": a.language, "text": a.text,
+                      "outdir": str(out / activity_folder(a.path)), "root": str(out),
+                      "timeout": float(settings.timeout or timeout), "options": options,
+                      "course": str(course), "data_dir": options["data_dir"],
+                      "params": settings.params, "xfail": settings.xfail, "skip": settings.skip})
+    return tasks
 
 
 def run_alone(task):
@@ -272,8 +296,81 @@ def _failed_record(task, message):
             "plugin": None, "update_site": None, "data": None, "worker": None, "pid": None}
 
 
+def _skipped_record(task):
+    record = _failed_record(task, f"skipped: {task['skip']}")
+    record["class"] = SKIPPED
+    return record
+
+
+def _expectation(record, task):
+    """Apply the configuration's known failure: ``xfail`` / ``xpass``."""
+    if not task.get("xfail") or record["class"] == SKIPPED:
+        return
+    if record["class"] in (PASSED, CHANGED):
+        record["class"] = XPASS
+        record["message"] = f"passed, though a known failure: {task['xfail']}"
+    else:
+        record["expected"] = record["class"]
+        record["class"] = XFAIL
+        record["message"] = f"known failure ({task['xfail']}): {record['message']}"
+
+
+def _against_baseline(record, task, baseline, settings, pictures):
+    """Compare a finished activity with its baseline run: ``changed`` and its diff."""
+    from .baseline import compare_runs
+
+    old = baseline["records"].get(record["path"])
+    if old is None:
+        record["baseline"] = "new: not in the baseline"
+        return
+    record["baseline"] = old["class"]
+    if record["class"] != PASSED:
+        if old["class"] == PASSED:
+            record["message"] = f"{record['message']} (passed in the baseline)"
+        return
+    if old["class"] != PASSED:
+        record["class"], record["changes"] = CHANGED, [f"class: {old['class']} -> passed"]
+        record["message"] = f"passed; {old['class']} in the baseline ({old.get('message')})"
+        return
+    folder = activity_folder(record["path"])
+    changes = compare_runs(baseline["folder"] / folder, Path(task["outdir"]),
+                           tolerance=settings.tolerance, sanitizers=settings.sanitizers,
+                           pictures=pictures, name=folder)
+    if changes:
+        record["class"], record["changes"] = CHANGED, changes
+        record["message"] = changes[0] + (f" (and {len(changes) - 1} more)" if len(changes) > 1 else "")
+
+
+def load_baseline(folder):
+    """An earlier regress output folder as a baseline: its report's records by path.
+
+    Raises
+    ------
+    BaselineError
+        The folder holds no readable ``regress.json``.
+    """
+    import json
+
+    folder = Path(folder).resolve()
+    try:
+        with open(folder / REPORT, encoding="utf-8") as f:
+            report = json.load(f)
+        records = {a["path"]: a for a in report["activities"]}
+    except FileNotFoundError:
+        raise BaselineError(f"{folder}: not a regress output folder (no {REPORT})") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BaselineError(f"{folder / REPORT}: not a readable regress report: {exc}") from None
+    return {"folder": folder, "records": records, "backend": report.get("backend"),
+            "versions": report.get("versions")}
+
+
+class BaselineError(ValueError):
+    """A baseline folder that cannot be used (the message names it)."""
+
+
 def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120.0, workers=1,
-            markdown=False, memory="2g", fiji_dir=None, grace=DEFAULT_GRACE, on_done=None):
+            markdown=False, memory="2g", fiji_dir=None, grace=DEFAULT_GRACE, on_done=None,
+            config=None, baseline=None, update_baseline=False, pictures=None):
     """Run every activity of a course unattended and classify it.
 
     Parameters
@@ -287,7 +384,7 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
         Local copies of the data the activities open by URL.
     backend : {"imagej1", "fiji"}
     timeout : float
-        Seconds per activity.
+        Seconds per activity (the configuration may say otherwise per activity).
     workers : int
         Dask worker processes (one thread each, one warm engine each).
     markdown : bool
@@ -296,44 +393,82 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
         Seconds beyond ``timeout`` before a silent worker is abandoned and replaced.
     on_done : callable, optional
         Called with each activity's record as it finishes.
+    config : path-like, optional
+        The course configuration; default ``course_dir/fijirun.toml`` when
+        present (:mod:`fijirun.regress.config`).
+    baseline : path-like, optional
+        An earlier regress output folder: activities that pass in both and
+        whose outputs, final state or Log differ are ``changed``
+        (:mod:`fijirun.regress.baseline`).
+    update_baseline : bool
+        Accept this run: it replaces the baseline folder (whose files must
+        all be fijirun's).
+    pictures : path-like, optional
+        Where pictures of changed images' differing pixels go.
 
     Returns
     -------
     dict
         ``{"course", "output", "backend", "activities": [...], "counts", "seconds"}``
         (also written to ``output/regress.json``).
+
+    Raises
+    ------
+    ConfigError, BaselineError
+        The configuration or the baseline cannot be used.
     """
     from ..provenance import write_json_atomic
+    from .config import load_config
 
     t0 = time.perf_counter()
     course = Path(course_dir).resolve()
     if not course.is_dir():
         raise FileNotFoundError(f"no such course folder: {course_dir}")
+    settings = load_config(course, Path(config) if config else None)
+    old = load_baseline(baseline) if baseline else None
     out = Path(output).resolve()
+    if old is not None and old["folder"] == out:
+        raise BaselineError(f"{out}: the baseline cannot be this run's own output folder")
     out.mkdir(parents=True, exist_ok=True)
+    if old is not None and pictures is None:
+        from .accept import CHANGES_DIR
+
+        pictures = out / CHANGES_DIR
+        for stale in pictures.glob("*.png") if pictures.is_dir() else []:  # an earlier run's
+            stale.unlink()
     tasks = activity_tasks(course, out, data_dir=data_dir, backend=backend, timeout=timeout,
-                           memory=memory, fiji_dir=fiji_dir, markdown=markdown)
+                           memory=memory, fiji_dir=fiji_dir, markdown=markdown, config=settings,
+                           exclude=[old["folder"]] if old else [])
     options = tasks[0]["options"] if tasks else session_options(data_dir, backend, timeout, memory, fiji_dir)
-    records = []
     n = max(1, int(workers or 1))
-    if tasks:
+    by_path = {}
+
+    def finished(task, record):
+        record.pop("replace_worker", None)
+        if old is not None:
+            _against_baseline(record, task, old, settings.for_activity(task["path"]), pictures)
+        _expectation(record, task)
+        by_path[task["path"]] = record
+        if on_done is not None:
+            on_done(record)
+
+    for task in tasks:
+        if task.get("skip"):
+            finished(task, _skipped_record(task))
+    to_run = [t for t in tasks if not t.get("skip")]
+    if to_run:
         from ..cluster import TaskJob, TaskRunner, connect
         from ..cluster.worker import PLUGIN_NAME, SessionPlugin
 
-        by_path = {}
+        def outcome_of(job, outcome):
+            finished(job.task, outcome.record if outcome.status == "finished"
+                     else _lost_record(job.task, outcome))
 
-        def finished(job, outcome):
-            record = outcome.record if outcome.status == "finished" else _lost_record(job.task, outcome)
-            record.pop("replace_worker", None)
-            by_path[job.name] = record
-            if on_done is not None:
-                on_done(record)
-
-        with connect(min(n, len(tasks)), what="regress") as (client, _):
-            client.register_plugin(SessionPlugin(options, {t["language"] for t in tasks}), name=PLUGIN_NAME)
-            TaskRunner(client, timeout=float(timeout), grace=float(grace), on_outcome=finished).run(
-                TaskJob(t["path"], run_activity, t) for t in tasks)
-        records = [by_path[t["path"]] for t in tasks]
+        with connect(min(n, len(to_run)), what="regress") as (client, _):
+            client.register_plugin(SessionPlugin(options, {t["language"] for t in to_run}), name=PLUGIN_NAME)
+            TaskRunner(client, timeout=float(timeout), grace=float(grace), on_outcome=outcome_of).run(
+                TaskJob(t["path"], run_activity, t, timeout=t["timeout"]) for t in to_run)
+    records = [by_path[t["path"]] for t in tasks]
     counts = {c: 0 for c in CLASSES}
     # how the passed activities' outputs were checked: a pass without a full check is said
     checks = {"full": 0, "warn": 0, "partial": 0, "error": 0, "none": 0}
@@ -344,9 +479,16 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
         counts[r["class"]] += 1
     report = {"course": str(course), "output": str(out), "backend": backend,
               "data_dir": options["data_dir"], "timeout": float(timeout), "workers": n,
-              "activities": records, "counts": counts, "checks": checks, "seconds": round(time.perf_counter() - t0, 3)}
+              "config": str(settings.path) if settings.path else None,
+              "baseline": ({"folder": str(old["folder"]), "backend": old["backend"]} if old else None),
+              "activities": records, "counts": counts, "checks": checks,
+              "seconds": round(time.perf_counter() - t0, 3)}
     from ..ownership import guard_report
 
     guard_report(out / REPORT, "regression report")
     write_json_atomic(out / REPORT, report)
+    if old is not None and update_baseline:
+        from .accept import replace_baseline
+
+        report["baseline"]["updated"] = str(replace_baseline(out, old["folder"]))
     return report

@@ -1,0 +1,186 @@
+"""What a run left in ImageJ when it ended: open images, tables, ROI Manager, Log.
+
+Teaching macros often save nothing: their results are the images left open,
+the Results table and the Log. To regression-check them (``fijirun regress
+--baseline``) the session captures that final state after every run, before
+ImageJ is reset for the next one, into a folder the session publishes as
+``run.state/`` beside the outputs:
+
+* each open image: title, type, dimensions, calibration, a SHA-256 of its
+  pixels and summary statistics, and the pixels themselves (lossless TIFF,
+  ``image-N.tif``) up to :data:`STATE_IMAGE_LIMIT` bytes;
+* each non-empty results table (the Results table and other table windows),
+  saved by ImageJ itself as CSV at its printed precision (``table-N.csv``);
+* the ROI Manager's ROIs (``rois.zip``);
+* the Log and the script's printed output (``log.txt``).
+
+Runs in the thread that ran the script's run (the runtime's lock is held).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["STATE_DIR", "STATE_IMAGE_LIMIT", "capture_state", "state_files"]
+
+#: The folder of a run's final state, beside its outputs.
+STATE_DIR = "run.state"
+#: Images with more pixel bytes than this are described and hashed, not saved.
+STATE_IMAGE_LIMIT = int(os.environ.get("FIJIRUN_STATE_LIMIT", 32 * 1024 * 1024))
+
+_TYPES = {8: "8-bit", 16: "16-bit", 24: "RGB", 32: "32-bit"}
+
+
+def _pixels(imp: Any) -> np.ndarray:
+    """The image's pixels as (planes, height, width[, 3]) in ImageJ's stack order."""
+    stack = imp.getStack()
+    w, h, depth = int(imp.getWidth()), int(imp.getHeight()), int(imp.getBitDepth())
+    planes = []
+    for i in range(1, int(stack.getSize()) + 1):
+        raw = np.array(stack.getProcessor(i).getPixels())  # a copy of the Java array
+        if depth == 8:
+            plane = raw.view(np.uint8)
+        elif depth == 16:
+            plane = raw.view(np.uint16)
+        elif depth == 24:  # packed 0xRRGGBB ints
+            v = raw.view(np.uint32)
+            plane = np.stack([(v >> 16) & 255, (v >> 8) & 255, v & 255], axis=-1).astype(np.uint8)
+        else:
+            plane = raw.astype(np.float32, copy=False)
+        planes.append(plane.reshape((h, w) + plane.shape[1:]))
+    return np.stack(planes) if planes else np.zeros((0, h, w), np.uint8)
+
+
+def _image_entry(imp: Any, folder: Path, index: int) -> dict:
+    cal = imp.getCalibration()
+    pixels = _pixels(imp)
+    finite = pixels[np.isfinite(pixels)] if pixels.dtype.kind == "f" else pixels
+    entry = {
+        "title": str(imp.getTitle()),
+        "type": _TYPES.get(int(imp.getBitDepth()), str(imp.getBitDepth())),
+        "width": int(imp.getWidth()), "height": int(imp.getHeight()),
+        "channels": int(imp.getNChannels()), "slices": int(imp.getNSlices()),
+        "frames": int(imp.getNFrames()),
+        "calibration": {"pixel_width": float(cal.pixelWidth), "pixel_height": float(cal.pixelHeight),
+                        "pixel_depth": float(cal.pixelDepth), "unit": str(cal.getUnit())},
+        "sha256": hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest(),
+        "min": float(finite.min()) if finite.size else None,
+        "max": float(finite.max()) if finite.size else None,
+        "mean": float(finite.mean(dtype=np.float64)) if finite.size else None,
+        "file": None,
+    }
+    if pixels.nbytes <= STATE_IMAGE_LIMIT:
+        import tifffile
+
+        name = f"image-{index}.tif"
+        tifffile.imwrite(folder / name, pixels, photometric="rgb" if pixels.ndim == 4 else "minisblack")
+        entry["file"] = name
+    else:
+        entry["note"] = f"pixels not kept: more than {STATE_IMAGE_LIMIT} bytes; hashed only"
+    return entry
+
+
+def _open_images(rt: Any) -> list:
+    """Every open image, batch-mode ones included, in the order they were opened."""
+    saved = bool(rt.Interpreter.batchMode)
+    rt.Interpreter.batchMode = True  # batch-mode images are only listed while batch mode is on
+    try:
+        ids = rt.WindowManager.getIDList()
+        images = [rt.WindowManager.getImage(i) for i in (ids or [])]
+    finally:
+        rt.Interpreter.batchMode = saved
+    # image IDs are -1, -2, ... in the order of creation
+    return [imp for _, imp in sorted(((-int(imp.getID()), imp) for imp in images if imp is not None),
+                                     key=lambda pair: pair[0])]
+
+
+def _tables(rt: Any) -> list:
+    """(title, ResultsTable) of every non-empty table: the Results table first."""
+    found = []
+    results = rt.ResultsTable.getResultsTable()
+    if results is not None and results.size() > 0:
+        found.append(("Results", results))
+    for frame in list(rt.WindowManager.getNonImageWindows() or []):
+        if isinstance(frame, rt.TextWindow):
+            title = str(frame.getTitle())
+            table = frame.getResultsTable()
+            if title not in ("Results", "Log") and table is not None and table.size() > 0:
+                found.append((title, table))
+    return found
+
+
+def _roi_manager(rt: Any) -> Any:
+    manager = rt.RoiManager.getInstance()
+    if manager is None:
+        getter = getattr(rt.Interpreter, "getBatchModeRoiManager", None)
+        manager = getter() if getter is not None else None
+    return manager
+
+
+def capture_state(rt: Any, folder: Path, log: str) -> dict:
+    """Write the final state of the run that just ended into ``folder``; describe it.
+
+    Parameters
+    ----------
+    rt : fijirun.backends.ij1_runtime.IJ1Runtime
+        The runtime whose ImageJ ran the script.
+    folder : Path
+        An existing empty folder.
+    log : str
+        The Log and the script's printed output.
+
+    Returns
+    -------
+    dict
+        ``images`` (list of dict), ``tables`` (``title``, ``file``, ``rows``,
+        ``columns``), ``rois`` (``file``, ``count``) and ``log`` (``file``,
+        ``lines``); files relative to ``folder``. What could not be read is
+        said under ``errors``.
+    """
+    state: dict = {"images": [], "tables": [], "rois": None, "log": None, "errors": []}
+    for index, imp in enumerate(_open_images(rt), start=1):
+        try:
+            state["images"].append(_image_entry(imp, folder, index))
+        except Exception as exc:  # noqa: BLE001 - one unreadable image does not lose the others
+            state["errors"].append(f"image {imp.getTitle()}: {type(exc).__name__}: {exc}")
+    for index, (title, table) in enumerate(_tables(rt), start=1):
+        name = f"table-{index}.csv"
+        try:
+            table.saveAs(str(folder / name))
+        except Exception as exc:  # noqa: BLE001
+            state["errors"].append(f"table {title}: {type(exc).__name__}: {exc}")
+            continue
+        headings = [str(h) for h in (table.getHeadings() or [])]
+        state["tables"].append({"title": title, "file": name, "rows": int(table.size()),
+                                "columns": headings})
+    manager = _roi_manager(rt)
+    if manager is not None and int(manager.getCount()) > 0:
+        try:
+            manager.runCommand("Save", str(folder / "rois.zip"))
+            if (folder / "rois.zip").is_file():
+                state["rois"] = {"file": "rois.zip", "count": int(manager.getCount())}
+        except Exception as exc:  # noqa: BLE001
+            state["errors"].append(f"ROI Manager: {type(exc).__name__}: {exc}")
+    if log.strip():
+        (folder / "log.txt").write_text(log, encoding="utf-8")
+        state["log"] = {"file": "log.txt", "lines": len(log.splitlines())}
+    return state
+
+
+def state_files(record: dict) -> dict:
+    """Relative path → SHA-256 of the final-state files a run record claims (``run.state/...``)."""
+    state = record.get("state")
+    found: dict = {}
+    if not isinstance(state, dict):
+        return found
+    entries = list(state.get("images") or []) + list(state.get("tables") or [])
+    entries += [state.get("rois"), state.get("log")]
+    for e in entries:
+        if isinstance(e, dict) and e.get("file") and e.get("sha256"):
+            found[str(e["file"])] = e["sha256"]
+    return found
