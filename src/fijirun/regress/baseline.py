@@ -256,7 +256,7 @@ def _compare_pixels(a, b, label, ctx, labels_ok=True):
     delta = np.abs(a.astype(np.float64) - b.astype(np.float64))[mask]
     delta = delta[np.isfinite(delta)]
     return [f"{label}: {int(mask.sum())} of {mask.size} pixel values differ"
-            + (f", by up to {float(delta.max()):g}" if delta.size else "")
+            + (f", by up to {float(delta.max()):.3g}" if delta.size else "")
             + _difference_picture(ctx, label, mask)]
 
 

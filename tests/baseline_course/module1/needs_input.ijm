@@ -1,0 +1,2 @@
+#@ File (label="Your own image") ownImage
+open(ownImage);

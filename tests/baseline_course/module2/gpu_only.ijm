@@ -1,0 +1,1 @@
+run("CLIJ2 Macro Extensions", "cl_device=");
