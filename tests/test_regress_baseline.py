@@ -34,6 +34,7 @@ EXPECTED = {
     "module1/labels.py": "passed",
     "module1/log_only.ijm": "passed",
     "module1/needs_input.ijm": "needs-input",
+    "module1/smooth.ijm": "passed",
     "module2/ends_with_exit.ijm": "passed",
     "module2/gpu_only.ijm": "skipped",
     "module2/known_broken.ijm": "xfail",
@@ -105,8 +106,8 @@ def _mutated_course(tmp_path):
     shutil.copytree(COURSE, course)
     blur = course / "module1" / "blur_threshold.ijm"
     blur.write_text(blur.read_text().replace("setThreshold(60, 255)", "setThreshold(61, 255)"))
-    exit_macro = course / "module2" / "ends_with_exit.ijm"
-    exit_macro.write_text(exit_macro.read_text().replace("value=0.5", "value=0.25"))
+    smooth = course / "module1" / "smooth.ijm"
+    smooth.write_text(smooth.read_text().replace("sigma=1.5", "sigma=2"))
     log = course / "module1" / "log_only.ijm"
     log.write_text(log.read_text().replace('"the answer is "', '"the answer is: "'))
     return course
@@ -120,17 +121,18 @@ def test_changes_are_found_named_and_accepted(baseline, tmp_path):
     code, report = _regress(course, tmp_path / "changed", "--baseline", accepted)
     classes = _classes(report)
     changed = {p for p, c in classes.items() if c == "changed"}
-    assert changed == {"module1/blur_threshold.ijm", "module2/ends_with_exit.ijm", "module1/log_only.ijm"}
+    assert changed == {"module1/blur_threshold.ijm", "module1/smooth.ijm", "module1/log_only.ijm"}
     assert code == 1
     by = _by_path(report)
     blur = by["module1/blur_threshold.ijm"]["changes"]
     assert any(c.startswith("table 'Results' row ") and ", column Area: " in c for c in blur), blur
-    ramp = by["module2/ends_with_exit.ijm"]["changes"]
-    assert any(c.startswith("open image 'ramp': ") and "pixel values differ, by up to 0.25" in c for c in ramp)
+    smooth = by["module1/smooth.ijm"]["changes"]
+    assert len(smooth) == 1 and smooth[0].startswith(
+        "open image 'xy_8bit__mitocheck_incenp_t1.tif': ") and " pixel values differ, by up to " in smooth[0]
     assert by["module1/log_only.ijm"]["changes"] == ["Log line 1: 'the answer is 42' -> 'the answer is: 42'"]
-    # the picture of the ramp's differing pixels
+    # the picture of the smoothed image's differing pixels
     pictures = list((tmp_path / "changed" / "regress.changes").glob("*.png"))
-    assert any("ramp" in p.name for p in pictures)
+    assert any("mitocheck" in p.name for p in pictures), pictures
     # accept, then the same course again: nothing changed
     code, report = _regress(course, tmp_path / "changed", "--baseline", accepted, "--update-baseline")
     assert code == 1 and report["baseline"]["updated"] == str(accepted)
@@ -159,7 +161,7 @@ def test_github_annotations_name_file_and_line(baseline, tmp_path):
     lines = [line for line in stdout.splitlines() if line.startswith("::")]
     assert sorted(line.split(",title=")[0] for line in lines) == [
         "::error file=module1/blur_threshold.ijm", "::error file=module1/log_only.ijm",
-        "::error file=module2/ends_with_exit.ijm"]
+        "::error file=module1/smooth.ijm"]
     assert any("Log line 1%3A" not in line and "Log line 1: 'the answer is 42'" in line for line in lines)
 
 

@@ -77,6 +77,11 @@ def print_table(report, file=None):
     console.print(table)
     console.print(", ".join(f"{n} {c}" for c, n in report["counts"].items() if n or c == "passed")
                   + f" in {report['seconds']:.1f} s; report {Path(report['output']) / 'regress.json'}")
+    base = report.get("baseline")
+    if base:
+        changed = report["counts"].get("changed", 0)
+        console.print(f"compared with the baseline {base['folder']} (backend {base.get('backend')}): "
+                      + (f"{changed} activities changed" if changed else "no activity changed"))
     checks = report.get("checks") or {}
     if report["counts"].get("passed"):
         console.print("passed activities' outputs: " + ", ".join(
