@@ -273,8 +273,8 @@ def test_cli_check_json_and_exit_codes(activities, tmp_path):
     assert code == 0, err
     data = json.loads(out)
     assert data["verdict"] == "pass"
-    assert {o["path"] for o in data["outputs"]} == {p.name for p in good.iterdir()
-                                                    if p.name not in ("run.json", "run.log", "run.analyses", "run.state")}
+    records = ("run.json", "run.log", "run.analyses", "run.state")
+    assert {o["path"] for o in data["outputs"]} == {p.name for p in good.iterdir() if p.name not in records}
     assert all({"path", "kind", "verdict", "reason"} <= set(o) for o in data["outputs"])
 
     empty = tmp_path / "empty"
