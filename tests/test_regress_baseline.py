@@ -236,6 +236,10 @@ def test_parameters_without_value_get_fijis_dialog_defaults(tmp_path):
     assert [a["line"] for a in answers] == [1, 2, 3, 4, 6]
     with pytest.raises(MissingInput, match=r"'#@ File image' \(line 6\)"):
         answer_parameters(text, {}, [tmp_path])
+    # the output folder is the caller's; a file the script saves goes into the activity's folder
+    text = '#@ File (style="directory") outputDir\n#@ File (style="save") table\n'
+    params, _ = answer_parameters(text, {}, [], output_dir=tmp_path, skip=("outputDir",))
+    assert params == {"table": str(tmp_path / "table")}
 
 
 def test_relative_paths_resolved_in_string_literals_only(tmp_path):

@@ -215,21 +215,42 @@ def _looks_like_labels(a, b):
             and int(a.max(initial=0)) > 1 and int(b.max(initial=0)) > 1)
 
 
-def _difference_picture(ctx, label, mask):
+def _plane(arr):
+    """A 2-D view for a picture: the first plane of a stack, RGB averaged."""
+    a = np.asarray(arr)
+    if a.ndim >= 3 and a.shape[-1] == 3:
+        a = a.mean(-1)
+    while a.ndim > 2:
+        a = a[0]
+    return a.astype(np.float64)
+
+
+def _difference_picture(ctx, label, mask, old, new):
+    """Baseline | this run | differing pixels (red), side by side, as one PNG; its name in a note."""
     if ctx.pictures is None:
         return ""
     from PIL import Image
 
     ctx.pictures.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^\w.-]+", "_", f"{ctx.name}__{label}") + ".diff.png"
+    a, b = _plane(old), _plane(new)
+    finite = np.concatenate([a[np.isfinite(a)], b[np.isfinite(b)]])
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+
+    def grey(x):
+        g = np.nan_to_num((x - lo) * scale).clip(0, 255).astype(np.uint8)
+        return np.stack([g, g, g], -1)
+
     m = mask
     if m.ndim >= 3 and m.shape[-1] == 3:  # RGB: a pixel differs when a channel does
         m = m.any(-1)
     if m.ndim > 2:  # a stack: where any plane differs
         m = m.reshape((-1,) + m.shape[-2:]).any(0)
-    rgb = np.zeros(m.shape + (3,), np.uint8)
-    rgb[..., 0] = np.where(m, 255, 40)
-    Image.fromarray(rgb).save(ctx.pictures / name)
+    red = np.zeros(m.shape + (3,), np.uint8)
+    red[..., 0] = np.where(m, 255, 40)
+    gap = np.full((m.shape[0], 4, 3), 255, np.uint8)
+    Image.fromarray(np.concatenate([grey(a), gap, grey(b), gap, red], axis=1)).save(ctx.pictures / name)
     return f" (picture {name})"
 
 
@@ -245,7 +266,7 @@ def _compare_pixels(a, b, label, ctx, labels_ok=True):
         mask = ca != cb
         return [f"{label}: label mask differs beyond renumbering: {int(mask.sum())} pixels, "
                 f"{len(np.unique(ca)) - 1} labels -> {len(np.unique(cb)) - 1}"
-                + _difference_picture(ctx, label, mask)]
+                + _difference_picture(ctx, label, mask, a, b)]
     if a.dtype.kind == "f":
         same = np.isclose(a, b, rtol=ctx.tolerance.rtol, atol=ctx.tolerance.atol, equal_nan=True)
     else:
@@ -257,7 +278,7 @@ def _compare_pixels(a, b, label, ctx, labels_ok=True):
     delta = delta[np.isfinite(delta)]
     return [f"{label}: {int(mask.sum())} of {mask.size} pixel values differ"
             + (f", by up to {float(delta.max()):.3g}" if delta.size else "")
-            + _difference_picture(ctx, label, mask)]
+            + _difference_picture(ctx, label, mask, a, b)]
 
 
 def _compare_image_files(old, new, label, ctx):

@@ -47,7 +47,8 @@ def _resolve_file(value: str, folders: list) -> str:
     return value
 
 
-def answer_parameters(text: str, configured: dict, folders: list) -> tuple[dict, list]:
+def answer_parameters(text: str, configured: dict, folders: list, *, output_dir=None,
+                      skip=()) -> tuple[dict, list]:
     """Values for the script's ``#@`` parameters that have none.
 
     Parameters
@@ -59,6 +60,11 @@ def answer_parameters(text: str, configured: dict, folders: list) -> tuple[dict,
         looked up in ``folders``).
     folders : list of path-like
         Where relative file values are looked for, in order.
+    output_dir : path-like, optional
+        The activity's folder: a file parameter the script saves to
+        (``style="save"``) gets a path there, named after the parameter.
+    skip : sequence of str
+        Parameters the caller fills (the output folder).
 
     Returns
     -------
@@ -76,7 +82,7 @@ def answer_parameters(text: str, configured: dict, folders: list) -> tuple[dict,
     for p in _parse_parameters(text):
         declared.add(p.name)
         t = p.type.lower()
-        if p.io == "output":
+        if p.io == "output" or p.name in skip:
             continue
         if p.name in configured:
             value = configured[p.name]
@@ -87,6 +93,11 @@ def answer_parameters(text: str, configured: dict, folders: list) -> tuple[dict,
                             "source": "configuration"})
             continue
         if p.default is not None:
+            continue
+        if t in _FILE_TYPES and output_dir is not None and "save" in str(p.options.get("style", "")).lower():
+            params[p.name] = str(Path(output_dir) / p.name)  # a file the script writes: in its folder
+            answers.append({"line": p.line, "call": f"#@ {p.type} {p.name}", "value": params[p.name],
+                            "source": "the activity's folder"})
             continue
         if t in _FILE_TYPES:
             raise MissingInput(p.name, p.type, p.line)

@@ -184,11 +184,12 @@ def run_activity(task):
         folders = [Path(task["file"]).parent, task.get("course"), task.get("data_dir"),
                    Path(task["data_dir"]).parent if task.get("data_dir") else None]
         text, record["paths"] = resolve_relative_paths(text, language, folders)
-        params, given = answer_parameters(text, task.get("params") or {}, folders)
-        record["answers"] = answers + given
         parameters, assignments = _analyse(text, language)
         names = {p.name for p in parameters} | set(assignments)
-        out_name = _find_name(names, OUTPUT_DIR_NAMES)
+        out_name = _find_name(names, OUTPUT_DIR_NAMES)  # the session gives it the activity's folder
+        params, given = answer_parameters(text, task.get("params") or {}, folders,
+                                          output_dir=out, skip=(out_name,))
+        record["answers"] = answers + given
         lines = text.splitlines()
         for name, (index, start, end, _) in assignments.items():
             if name == out_name or not _FIXME.search(lines[index][start:end]):
