@@ -8,9 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fijirun.regress import discover
 from fijirun.regress.answers import answer_interactive
+from fijirun.regress.discover import markdown_blocks
 from fijirun.regress.run import update_site
 
 from conftest import DATA, run_cli
@@ -63,6 +66,28 @@ def test_discovery_of_markdown_fences():
     # padded: the code's line numbers are the Markdown file's
     md = (COURSE / "day1" / "solutions.md").read_text().splitlines()
     assert blocks[0].text.splitlines()[5] == md[5]
+
+
+_CODE_LINE = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="`>"),
+                     max_size=30)
+
+
+@settings(max_examples=80, deadline=None)
+@given(lines=st.lists(_CODE_LINE, min_size=1, max_size=6), depth=st.integers(1, 3),
+       fence=st.sampled_from(["java", "ijm", "javascript"]))
+def test_a_blockquoted_solution_is_the_same_block_unquoted(lines, depth, fence):
+    """Lesson pages write exercise solutions inside blockquotes (``> ```java``); the block
+    found there is the one found when the same Markdown is not quoted."""
+    plain = "# Exercise\n\n```" + fence + "\n" + "\n".join(lines) + "\n```\n"
+    quote = "> " * depth
+    quoted = "\n".join(quote + line if line else quote.rstrip() for line in plain.splitlines()) + "\n{: .solution}\n"
+    assert markdown_blocks(quoted) == markdown_blocks(plain)
+    assert [b[:2] for b in markdown_blocks(plain)] == [(3, "ijm")]
+
+
+def test_java_fences_holding_java_are_not_macros():
+    md = "```java\nimport ij.IJ;\npublic class Hello {}\n```\n```java\nrun(\"Blobs (25K)\");\n```\n"
+    assert [(line, lang) for line, lang, _ in markdown_blocks(md)] == [(5, "ijm")]
 
 
 def test_answers_keep_lines_and_record_defaults():

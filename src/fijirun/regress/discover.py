@@ -79,13 +79,43 @@ def is_imagej_jython(text):
     return bool(re.search(r"^[ \t]*#@", text, re.MULTILINE))
 
 
+_QUOTE = re.compile(r"^((?:[ \t]*>[ \t]?)*)")
+_JAVA_CODE = re.compile(r"^\s*(?:import\s+[\w.]+\s*;|(?:public|private|protected)?\s*(?:static\s+)?class\s+\w+)",
+                        re.MULTILINE)
+
+
+def _unquoted(line):
+    """(blockquote depth, the line without its ``>`` markers)."""
+    prefix = _QUOTE.match(line).group(1)
+    return prefix.count(">"), line[len(prefix):]
+
+
+def _block_language(info, code):
+    """The language of a fenced block, or None when it is not ImageJ code."""
+    info = info.strip("{}. ")
+    if info in _MD_MACRO or info.split(" ")[0] in _MD_MACRO:
+        return MACRO
+    # ImageJ course pages highlight IJ Macro as Java or JavaScript; real Java has imports / classes
+    info = info.split(" ")[0]
+    if info in ("java", "javascript", "js") and not _JAVA_CODE.search(code):
+        return MACRO
+    if info in _MD_JYTHON and is_imagej_jython(code):
+        return JYTHON
+    return None
+
+
 def markdown_blocks(text):
-    """``(line of the opening fence, language, code)`` for each ImageJ code block of Markdown."""
+    """``(line of the opening fence, language, code)`` for each ImageJ code block of Markdown.
+
+    Fences inside blockquotes (``> ```java`` … ``> ```, as lesson pages write
+    exercise solutions) are read without their ``>`` markers.
+    """
     blocks = []
     lines = text.splitlines()
     i = 0
     while i < len(lines):
-        m = _FENCE.match(lines[i])
+        depth, line = _unquoted(lines[i])
+        m = _FENCE.match(line)
         if not m:
             i += 1
             continue
@@ -93,16 +123,17 @@ def markdown_blocks(text):
         start = i
         i += 1
         body = []
-        while i < len(lines) and not lines[i].strip().startswith(fence):
-            body.append(lines[i])
+        while i < len(lines):
+            d, inner = _unquoted(lines[i])
+            if inner.strip().startswith(fence) or (depth and d < depth):
+                break  # the closing fence, or the blockquote ended without one
+            body.append(inner)
             i += 1
         i += 1
         code = "\n".join(body) + "\n"
-        info = info.strip("{}. ")
-        if info in _MD_MACRO:
-            blocks.append((start + 1, MACRO, code))
-        elif info in _MD_JYTHON and is_imagej_jython(code):
-            blocks.append((start + 1, JYTHON, code))
+        language = _block_language(info, code)
+        if language is not None:
+            blocks.append((start + 1, language, code))
     return blocks
 
 
