@@ -115,6 +115,10 @@ def build_parser():
                      help="an earlier regress output folder: what changed since is 'changed'")
     reg.add_argument("--update-baseline", action="store_true",
                      help="accept this run: it replaces the --baseline folder")
+    reg.add_argument("--course", dest="course_name", metavar="NAME",
+                     help="a lesson repository's course (_courses/NAME.md): run its modules only")
+    reg.add_argument("--module", dest="modules", action="append", metavar="NAME",
+                     help="a lesson repository's module (_modules/NAME.md) to run; repeatable")
     reg.add_argument("--annotations", choices=["github"],
                      help="print GitHub Actions annotations (::error file=...,line=...::)")
     reg.set_defaults(func=cmd_regress)
@@ -256,7 +260,8 @@ def cmd_regress(args):
         report = regress(args.course, args.output, data_dir=args.data_dir, backend=args.backend,
                          timeout=args.timeout, workers=args.workers, markdown=args.markdown,
                          memory=args.memory, fiji_dir=args.fiji, on_done=progress,
-                         config=args.config, baseline=args.baseline, update_baseline=args.update_baseline)
+                         config=args.config, baseline=args.baseline, update_baseline=args.update_baseline,
+                         course_name=args.course_name, modules=args.modules)
     except (FileNotFoundError, FijirunError, ValueError) as exc:  # ConfigError, BaselineError
         sys.stderr.write(f"fijirun: regress: {exc}\n")
         if args.json:

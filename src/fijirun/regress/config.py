@@ -25,10 +25,9 @@ silently mean "no setting".
 from __future__ import annotations
 
 import fnmatch
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomllib
 
 from .baseline import Tolerance
 

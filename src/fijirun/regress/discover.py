@@ -44,18 +44,31 @@ class Activity:
     path : str
         Relative to the course folder (POSIX); a Markdown block is
         ``file.md:LINE`` (the line of its opening fence).
-    language : {"ijm", "jython"}
+    language : {"ijm", "jython"} or None
+        None for a lesson page listed as an ImageJ activity that holds no
+        runnable code (``text`` then says why).
     text : str
         The code; a Markdown block is padded with empty lines so that its
         line numbers are the Markdown file's.
     file : Path
         The file it comes from.
+    module, platform : str or None
+        In a lesson repository (:mod:`fijirun.regress.lesson`): the module's
+        title and the platform the page names (``"ImageJ Macro"``).
+    kind : {"activity", "exercise"}
+        An exercise is a solution block of an exercise page.
+    position : str or None
+        Where the module page lists it: ``"activity 2"``, ``"exercise 1"``.
     """
 
     path: str
-    language: str
+    language: str | None  # None: a lesson page without runnable code (text says why)
     text: str
     file: Path
+    module: str | None = None
+    platform: str | None = None
+    kind: str = "activity"
+    position: str | None = None
 
 
 def _imports(text):

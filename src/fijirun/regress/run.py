@@ -35,7 +35,9 @@ __all__ = ["CLASSES", "UPDATE_SITES", "BaselineError", "activity_tasks", "load_b
 
 PASSED, FAILED, NEEDS_PLUGIN, NEEDS_DATA, TIMEOUT = "passed", "failed", "needs-plugin", "needs-data", "timeout"
 NEEDS_INPUT, CHANGED, XFAIL, XPASS, SKIPPED = "needs-input", "changed", "xfail", "xpass", "skipped"
-CLASSES = (PASSED, CHANGED, FAILED, TIMEOUT, NEEDS_PLUGIN, NEEDS_DATA, NEEDS_INPUT, XFAIL, XPASS, SKIPPED)
+NO_CODE = "no-code"  # a lesson page listed as an ImageJ activity without runnable code
+CLASSES = (PASSED, CHANGED, FAILED, TIMEOUT, NEEDS_PLUGIN, NEEDS_DATA, NEEDS_INPUT, XFAIL, XPASS, SKIPPED,
+           NO_CODE)
 REPORT = "regress.json"
 
 #: Fiji update site of well-known plugin commands.
@@ -246,8 +248,28 @@ def session_options(data_dir, backend, timeout, memory, fiji_dir=None):
     return options
 
 
+def course_activities(course, *, markdown=False, exclude=(), course_name=None, modules=None):
+    """A course's activities: a lesson repository's modules (:mod:`.lesson`), else every script.
+
+    ``course_name`` (a ``_courses/`` page) and ``modules`` select modules of a
+    lesson repository; they are an error elsewhere.
+    """
+    from .lesson import LessonError, course_modules, is_lesson, lesson_activities
+
+    course = Path(course).resolve()
+    if not is_lesson(course):
+        if course_name or modules:
+            raise LessonError(f"{course} is not a lesson repository (no _modules/ and _includes/): "
+                              "--course and --module select a lesson's modules")
+        return discover(course, markdown=markdown, exclude=exclude)
+    selected = list(modules or [])
+    if course_name:
+        selected += [m for m in course_modules(course, course_name) if m not in selected]
+    return lesson_activities(course, selected or None)
+
+
 def activity_tasks(course, out, *, data_dir=None, backend="imagej1", timeout=120.0, memory="2g",
-                   fiji_dir=None, markdown=False, config=None, exclude=()):
+                   fiji_dir=None, markdown=False, config=None, exclude=(), course_name=None, modules=None):
     """The tasks (one per activity discovered in ``course``) that :func:`run_activity` runs.
 
     ``config`` (a :class:`~fijirun.regress.config.CourseConfig`) gives each
@@ -259,13 +281,16 @@ def activity_tasks(course, out, *, data_dir=None, backend="imagej1", timeout=120
     config = config or CourseConfig()
     options = session_options(data_dir, backend, timeout, memory, fiji_dir)
     tasks = []
-    for a in discover(course, markdown=markdown, exclude=[out, *exclude]):
+    for a in course_activities(course, markdown=markdown, exclude=[out, *exclude], course_name=course_name,
+                               modules=modules):
         settings = config.for_activity(a.path)
         tasks.append({"path": a.path, "file": str(a.file), "language": a.language, "text": a.text,
                       "outdir": str(out / activity_folder(a.path)), "root": str(out),
                       "timeout": float(settings.timeout or timeout), "options": options,
                       "course": str(course), "data_dir": options["data_dir"],
-                      "params": settings.params, "xfail": settings.xfail, "skip": settings.skip})
+                      "params": settings.params, "xfail": settings.xfail, "skip": settings.skip,
+                      "where": {"module": a.module, "platform": a.platform, "kind": a.kind,
+                                "position": a.position}})
     return tasks
 
 
@@ -300,6 +325,12 @@ def _failed_record(task, message):
 def _skipped_record(task):
     record = _failed_record(task, f"skipped: {task['skip']}")
     record["class"] = SKIPPED
+    return record
+
+
+def _no_code_record(task):
+    record = _failed_record(task, task["text"])  # discovery said why there is nothing to run
+    record["class"] = NO_CODE
     return record
 
 
@@ -381,7 +412,8 @@ class BaselineError(ValueError):
 
 def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120.0, workers=1,
             markdown=False, memory="2g", fiji_dir=None, grace=DEFAULT_GRACE, on_done=None,
-            config=None, baseline=None, update_baseline=False, pictures=None):
+            config=None, baseline=None, update_baseline=False, pictures=None, course_name=None,
+            modules=None):
     """Run every activity of a course unattended and classify it.
 
     Parameters
@@ -416,6 +448,12 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
         all be fijirun's).
     pictures : path-like, optional
         Where pictures of changed images' differing pixels go.
+    course_name : str, optional
+        In a lesson repository (:mod:`fijirun.regress.lesson`): run the
+        modules of this ``_courses/`` page only.
+    modules : sequence of str, optional
+        In a lesson repository: run these modules only (with ``course_name``:
+        also these).
 
     Returns
     -------
@@ -449,13 +487,14 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
             stale.unlink()
     tasks = activity_tasks(course, out, data_dir=data_dir, backend=backend, timeout=timeout,
                            memory=memory, fiji_dir=fiji_dir, markdown=markdown, config=settings,
-                           exclude=[old["folder"]] if old else [])
+                           exclude=[old["folder"]] if old else [], course_name=course_name, modules=modules)
     options = tasks[0]["options"] if tasks else session_options(data_dir, backend, timeout, memory, fiji_dir)
     n = max(1, int(workers or 1))
     by_path = {}
 
     def finished(task, record):
         record.pop("replace_worker", None)
+        record.update(task.get("where") or {})  # module, platform, kind, position
         if old is not None:
             _against_baseline(record, task, old, settings.for_activity(task["path"]), pictures)
         _expectation(record, task)
@@ -466,7 +505,9 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
     for task in tasks:
         if task.get("skip"):
             finished(task, _skipped_record(task))
-    to_run = [t for t in tasks if not t.get("skip")]
+        elif task["language"] is None:
+            finished(task, _no_code_record(task))
+    to_run = [t for t in tasks if not t.get("skip") and t["language"] is not None]
     if to_run:
         from ..cluster import TaskJob, TaskRunner, connect
         from ..cluster.worker import PLUGIN_NAME, SessionPlugin
@@ -488,11 +529,16 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
             checks[{"pass": "full", None: "none"}.get(r.get("check"), r.get("check"))] += 1
     for r in records:
         counts[r["class"]] += 1
+    by_module = {}
+    for r in records:
+        if r.get("module"):
+            by_module.setdefault(r["module"], {c: 0 for c in CLASSES})[r["class"]] += 1
     report = {"course": str(course), "output": str(out), "backend": backend,
               "data_dir": options["data_dir"], "timeout": float(timeout), "workers": n,
               "config": str(settings.path) if settings.path else None,
               "baseline": ({"folder": str(old["folder"]), "backend": old["backend"]} if old else None),
-              "activities": records, "counts": counts, "checks": checks,
+              "activities": records, "counts": counts, "checks": checks, "modules": by_module,
+              "selection": {"course": course_name, "modules": list(modules or [])},
               "seconds": round(time.perf_counter() - t0, 3)}
     from ..ownership import guard_report
 
