@@ -170,7 +170,8 @@ def run_activity(task):
     out = Path(task["outdir"])
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    record = {"path": task["path"], "language": task["language"], "class": None, "message": None,
+    record = {"path": task["path"], "file": task["file"], "language": task["language"], "class": None,
+              "message": None,
               "line": None, "seconds": None, "outputs": [], "answers": [], "check": None,
               "plugin": None, "update_site": None, "data": None, "pid": os.getpid(), "worker": None}
     if task.get("topic"):  # on a worker
@@ -317,7 +318,8 @@ def _lost_record(task, outcome):
 
 
 def _failed_record(task, message):
-    return {"path": task["path"], "language": task["language"], "class": FAILED, "message": message,
+    return {"path": task["path"], "file": task["file"], "language": task["language"], "class": FAILED,
+            "message": message,
             "line": None, "seconds": None, "outputs": [], "answers": [], "check": None,
             "plugin": None, "update_site": None, "data": None, "worker": None, "pid": None}
 

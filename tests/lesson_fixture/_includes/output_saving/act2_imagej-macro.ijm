@@ -1,0 +1,2 @@
+// save the Log
+print("activity 2");

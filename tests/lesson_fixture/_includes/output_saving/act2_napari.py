@@ -1,0 +1,2 @@
+import napari
+viewer = napari.Viewer()

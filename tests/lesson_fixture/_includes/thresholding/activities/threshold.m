@@ -1,0 +1,1 @@
+img = imread('x.tif');
