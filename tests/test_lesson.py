@@ -159,3 +159,16 @@ def test_html_report_fits_a_laptop_screen(lesson_run, tmp_path):
     shot = tmp_path / "report.png"
     chromium(f"--screenshot={shot}", "--window-size=1280,800", (tmp / "report.html").as_uri())
     assert shot.is_file()
+
+
+def test_a_fence_holding_an_include_is_the_included_file(tmp_path):
+    import shutil
+
+    lesson = tmp_path / "lesson"
+    shutil.copytree(LESSON, lesson)
+    page = lesson / "_includes" / "thresholding" / "activities" / "threshold_imagejgui.md"
+    page.write_text("The same as a macro:\n\n```java\n{% include thresholding/activities/threshold_imagejmacro.ijm %}\n```\n")
+    found = {a.path: a for a in lesson_activities(lesson)}
+    block = found[INC + "thresholding/activities/threshold_imagejgui.md:3"]
+    included = (lesson / INC / "thresholding/activities/threshold_imagejmacro.ijm").read_text()
+    assert block.language == "ijm" and block.text == "\n" * 3 + included
