@@ -132,7 +132,8 @@ def test_each_activity_classified(first_run):
     assert _classes(report) == EXPECTED
     assert code == 1  # a failed and a timeout activity
     assert report["counts"] == {"passed": 4, "changed": 0, "failed": 1, "timeout": 1, "needs-plugin": 1,
-                                "needs-data": 2, "needs-input": 0, "xfail": 0, "xpass": 0, "skipped": 0}
+                                "needs-data": 2, "needs-input": 0, "xfail": 0, "xpass": 0, "skipped": 0,
+                                "no-code": 0}
     by = {a["path"]: a for a in report["activities"]}
     # passed: outputs saved into a fresh folder of its own, and checked
     for path in ("day1/output_saving.ijm", "day1/output_saving.py"):

@@ -11,7 +11,9 @@ event topic) and their completions (future callbacks) — no polling:
   engine: it is abandoned (:attr:`Outcome.status` ``"stuck"``) and its worker
   replaced;
 * a task whose result says ``replace_worker`` (a stopped script may leave
-  the JVM wedged) has its worker restarted by its nanny;
+  the JVM wedged) has its worker restarted by its nanny — once the results
+  of the tasks that worker finished meanwhile are read (a result lost all
+  the same, status ``lost``, runs again);
 * a worker that dies loses only its current task, which the scheduler runs
   once more elsewhere (``allowed-failures`` 1); a second death while it
   runs is ``"died"``. A death the task did not cause (our own worker
@@ -134,6 +136,7 @@ class TaskRunner:
         self._unfinished = 0
         self._last_activity = time.monotonic()
         self._no_worker_since: float | None = None
+        self._replacing: dict[str, tuple[float, TaskJob]] = {}  # worker -> (restart at the latest, culprit)
 
     # ------------------------------------------------------------ the loop
     def run(self, jobs: Iterable[TaskJob]) -> None:
@@ -165,8 +168,10 @@ class TaskRunner:
                 elif kind == "done":
                     self._completed(*payload)
                 self._expire()
+                self._restart_due()
                 if kind is None:
                     self._watch_workers()
+            self._restart_due(now=True)  # a wedged worker is never left to the next user of the cluster
         except KeyboardInterrupt:
             self._interrupt()
             raise
@@ -182,6 +187,8 @@ class TaskRunner:
         # A task that starts during the wait has its deadline at least `grace`
         # after the wait began, and the wait is never longer than _WAKE.
         wait = min(_WAKE, max(self.grace, 0.05))
+        if self._replacing:  # look again soon whether those workers' results were read
+            wait = min(wait, 0.05)
         if self._deadlines:
             wait = min(wait, self._deadlines[0][0] - time.monotonic())
         return max(0.0, wait)
@@ -226,6 +233,10 @@ class TaskRunner:
                 self._replace_worker(worker, job)
             self._end(job, Outcome("finished", record=record, worker=worker, attempts=len(job.starts)))
             return
+        if fut.status == "lost" and job.submissions < 3:
+            # its result died with a worker before the client read it: not the task's doing
+            self._submit(job)
+            return
         failure = fut.exception() if fut.status == "error" else None
         name = type(failure).__name__ if failure is not None else "CancelledError"
         deaths = len(job.starts) - job.forgiven
@@ -242,7 +253,7 @@ class TaskRunner:
                                    message=f"the worker died while running it ({deaths} attempts; "
                                            "a crash of the engine, or the process was killed)"))
         else:
-            message = f"{name}: {failure}" if failure is not None else "cancelled by the scheduler"
+            message = f"{name}: {failure}" if failure is not None else f"cancelled by the scheduler ({fut.status})"
             self._end(job, Outcome("error", message=message, worker=self._last_worker(job),
                                    attempts=len(job.starts), error_type=name))
 
@@ -325,23 +336,33 @@ class TaskRunner:
             fut.release()
 
     def _replace_worker(self, worker: str, culprit: TaskJob) -> None:
-        """Restart one worker process (its nanny starts a fresh one)."""
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:  # released results still held there would be recomputed
+        """Restart one worker process (its nanny starts a fresh one) once its results are read.
+
+        The worker may have finished other tasks since (the scheduler hands it
+        the next one at once): their results are read first, by the main loop,
+        for up to 3 s — a restart would lose them. The restart itself is made
+        by :meth:`_restart_due`.
+        """
+        self._replacing.setdefault(worker, (time.monotonic() + 3.0, culprit))
+
+    def _restart_due(self, now: bool = False) -> None:
+        """Restart the workers to replace whose results were read (or whose wait is over)."""
+        for worker, (latest, culprit) in list(self._replacing.items()):
+            if not now and time.monotonic() < latest:
+                try:
+                    if self.client.run_on_scheduler(_holds_results, address=worker):
+                        continue
+                except Exception:  # noqa: BLE001 - the scheduler cannot say: restart now
+                    pass
+            del self._replacing[worker]
             try:
-                if not self.client.run_on_scheduler(_holds_results, address=worker):
-                    break
-            except Exception:  # noqa: BLE001
-                break
-            time.sleep(0.05)
-        try:
-            self.client.restart_workers([worker], timeout=120, raise_for_error=False)
-        except Exception as exc:  # noqa: BLE001 - the run goes on without it
-            log.warning("could not restart worker %s: %s", worker, exc)
-        for job in self.jobs.values():
-            if (job is not culprit and not job.done and job.starts and job.starts[-1][1] == worker
-                    and job.future is not None and not job.future.done()):
-                job.forgiven += 1
+                self.client.restart_workers([worker], timeout=120, raise_for_error=False)
+            except Exception as exc:  # noqa: BLE001 - the run goes on without it
+                log.warning("could not restart worker %s: %s", worker, exc)
+            for job in self.jobs.values():
+                if (job is not culprit and not job.done and job.starts and job.starts[-1][1] == worker
+                        and job.future is not None and not job.future.done()):
+                    job.forgiven += 1
 
 
 def _holds_results(address: str, dask_scheduler: Any = None) -> bool:
