@@ -108,3 +108,12 @@ def test_two_tasks_with_one_name_are_refused(client):
     runner = TaskRunner(client, timeout=1.0, on_outcome=lambda job, outcome: None)
     with pytest.raises(ValueError, match="two tasks named 'a'"):
         runner.run([TaskJob("a", _task, {"do": "ok"}), TaskJob("a", _task, {"do": "ok"})])
+
+
+def test_results_finished_while_a_worker_awaits_replacement_are_kept(client):
+    """A freed worker gets its next task at once: the tasks it finishes before its restart
+    keep their results (restarting it at once lost them: 'cancelled by the scheduler')."""
+    todo = {"r0": {"do": "replace"}, **{f"t{i}": {"do": "ok"} for i in range(16)},
+            "r1": {"do": "replace"}, **{f"u{i}": {"do": "ok"} for i in range(16)}}
+    outcomes, _ = _run(client, todo)
+    assert {name: o.status for name, o in outcomes.items()} == {name: "finished" for name in todo}
