@@ -92,6 +92,9 @@ def build_parser():
                      help="a JVM option of each worker (repeatable; replaces the default "
                           "-XX:+UseSerialGC -XX:ActiveProcessorCount=1), e.g. "
                           "--jvm-option=-XX:TieredStopAtLevel=1")
+    bat.add_argument("--backend", default="imagej1", choices=["imagej1", "fiji"],
+                     help="each worker's engine: plain ImageJ, or a Fiji.app (its plugins)")
+    bat.add_argument("--fiji", metavar="PATH", help="Fiji.app for --backend fiji (or FIJI_HOME)")
     bat.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     bat.set_defaults(func=cmd_batch)
 
@@ -218,7 +221,7 @@ def cmd_batch(args):
                       scheduler=args.scheduler, timeout=args.timeout, resume=args.resume,
                       params=args.params, check=args.check, data_dir=args.data_dir,
                       memory=args.memory, jvm_options=args.jvm_options,
-                      progress=True)
+                      progress=True, backend=args.backend, fiji_dir=args.fiji)
     except BatchError as exc:
         sys.stderr.write(f"fijirun: batch: {exc}\n")
         if args.json:

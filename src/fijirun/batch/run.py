@@ -112,7 +112,7 @@ def _close(cluster):
 
 def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0, resume=False,
           params=None, check=False, data_dir=None, memory="2g", jvm_options=None,
-          grace=DEFAULT_GRACE, progress=True):
+          grace=DEFAULT_GRACE, progress=True, backend="imagej1", fiji_dir=None):
     """Run one script over many images on Dask, resumably.
 
     Parameters
@@ -156,6 +156,12 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
         worker (its engine wedged) and replaces it.
     progress : bool
         Show a progress bar (rich, on stderr).
+    backend : {"imagej1", "fiji"}
+        Each worker's engine: plain ImageJ (default) or the user's Fiji, started
+        once per worker and kept (its plugins: Auto Local Threshold, Bio-Formats...).
+    fiji_dir : path-like, optional
+        The Fiji.app for ``backend="fiji"`` (default ``FIJI_HOME``); the
+        workers must see it at the same path.
 
     Returns
     -------
@@ -169,7 +175,8 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
     ------
     BatchError
         No inputs; ``output`` holds another batch (without ``resume``), or
-        the script or parameters changed since (with ``resume``).
+        the script or parameters changed since (with ``resume``); no Fiji
+        for ``backend="fiji"``.
     KeyboardInterrupt
         After recording what finished and cleaning up (Ctrl-C).
     """
@@ -182,6 +189,16 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
             from ..check import check as _check  # noqa: F401
         except ImportError as exc:
             raise BatchError(f"--check needs the output checker (fijirun.check): {exc}") from None
+    if backend not in ("imagej1", "fiji"):
+        raise BatchError(f"unknown backend {backend!r} (imagej1 or fiji)")
+    if backend == "fiji":  # found here, before any worker starts: one clear error, not one per image
+        from ..backends.fiji import find_fiji
+        from ..errors import EngineError
+
+        try:
+            fiji_dir = str(find_fiji(fiji_dir))
+        except EngineError as exc:
+            raise BatchError(str(exc)) from None
     items = collect_inputs(inputs, output=output)
     outdir = Path(output).resolve()
     params = dict(params or {})
@@ -194,7 +211,9 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
                "timeout": float(timeout),
                "jvm_options": tuple(BATCH_JVM_OPTIONS if jvm_options is None else jvm_options),
                # an image's outputs are what a batch keeps: no final state (run.state/) per image
-               "capture_state": False}
+               "capture_state": False, "backend": backend}
+    if backend == "fiji":
+        options["fiji_dir"] = fiji_dir
     task_base = {"script": str(script), "outdir": str(outdir), "params": params,
                  "timeout": float(timeout), "check": bool(check), "options": options}
     bar = _Progress(len(todo), progress and bool(todo))
