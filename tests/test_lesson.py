@@ -167,7 +167,8 @@ def test_a_fence_holding_an_include_is_the_included_file(tmp_path):
     lesson = tmp_path / "lesson"
     shutil.copytree(LESSON, lesson)
     page = lesson / "_includes" / "thresholding" / "activities" / "threshold_imagejgui.md"
-    page.write_text("The same as a macro:\n\n```java\n{% include thresholding/activities/threshold_imagejmacro.ijm %}\n```\n")
+    page.write_text("The same as a macro:\n\n```java\n"
+                    "{% include thresholding/activities/threshold_imagejmacro.ijm %}\n```\n")
     found = {a.path: a for a in lesson_activities(lesson)}
     block = found[INC + "thresholding/activities/threshold_imagejgui.md:3"]
     included = (lesson / INC / "thresholding/activities/threshold_imagejmacro.ijm").read_text()
