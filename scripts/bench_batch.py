@@ -24,6 +24,12 @@ options (``fijirun.batch.BATCH_JVM_OPTIONS``).
 
     python scripts/bench_batch.py [--images 200] [--baseline-images 200] [--repeat 3]
                                   [--jvm-option=-XX:TieredStopAtLevel=1] [--json out.json]
+
+``--backend fiji [--fiji PATH]`` (or ``FIJI_HOME``) measures the batch on the user's Fiji
+instead: ``fijirun batch --backend fiji`` with 2 workers (cold: the whole call, each
+worker starting its Fiji) against Fiji's own command line started once per image,
+``ImageJ-linux64 --headless --console -batch macro.ijm input,outputDir``, measured on
+``--baseline-images`` images (default 10; its cost is per image) and reported per image.
 """
 
 from __future__ import annotations
@@ -160,6 +166,54 @@ def run_imagej_per_image(paths, out, work):
             "images_per_second": round(len(paths) / wall, 2)}
 
 
+def run_fiji_per_image(paths, out, work, fiji):
+    """Fiji's own headless command line, one launch per image (the usual shell loop)."""
+    text = re.sub(r"^#@.*\n", "", MACRO.read_text(), flags=re.M)
+    macro = work / "output_saving_arg_fiji.ijm"
+    macro.write_text('args = split(getArgument(), ",");\ninput = args[0];\noutputDir = args[1];\n'
+                     "minSize = 0;\nmaxSize = 1000;\n" + text)
+    launcher = Path(fiji) / "ImageJ-linux64"
+    t = time.perf_counter()
+    for p in paths:
+        dest = out / p.stem
+        dest.mkdir(parents=True)
+        proc = subprocess.run([str(launcher), "--headless", "--console", "-batch", str(macro), f"{p},{dest}"],
+                              capture_output=True, text=True, cwd=work)
+        if len(list(dest.iterdir())) != 5:
+            raise RuntimeError(f"Fiji failed on {p} (exit {proc.returncode}): {proc.stdout[-2000:]} "
+                               f"{proc.stderr[-2000:]}")
+    wall = time.perf_counter() - t
+    return {"images": len(paths), "seconds": round(wall, 2), "images_per_second": round(len(paths) / wall, 3)}
+
+
+def main_fiji(args, work, paths):
+    """``--backend fiji``: fijirun's Fiji batch (2 workers, cold) vs Fiji launched per image."""
+    import fijirun
+    from fijirun.backends.fiji import find_fiji
+
+    fiji = str(find_fiji(args.fiji))
+    results = {"backend": "fiji", "fiji": fiji, "images": args.images, "repeat": args.repeat}
+    runs = []
+    for i in range(args.repeat):
+        out = work / f"fiji-out{i}"
+        t = time.perf_counter()
+        frame = fijirun.batch(MACRO, [work / "in"], out, workers=2, timeout=300, progress=False,
+                              backend="fiji", fiji_dir=fiji)
+        runs.append(_figures(frame, time.perf_counter() - t))
+        shutil.rmtree(out, ignore_errors=True)
+    results["cold_2_workers"] = r = _median(runs)
+    print(f"cold: fijirun batch --backend fiji, 2 workers: {r['images_per_second']:.2f} images/s "
+          f"({r['seconds']:.1f} s for {r['images']}; start-up {r['startup_seconds']:.1f} s; "
+          f"runs {r['all_images_per_second']})", flush=True)
+    nb = args.baseline_images or 10
+    results["fiji_per_image"] = b = run_fiji_per_image(paths[:nb], work / "out-fiji", work, fiji)
+    print(f"Fiji --headless -batch, one launch per image: {b['images_per_second']:.3f} images/s "
+          f"({b['seconds']:.1f} s for {b['images']}: {b['seconds'] / b['images']:.2f} s per image)", flush=True)
+    results["speedup_vs_fiji_per_image"] = round(r["images_per_second"] / b["images_per_second"], 1)
+    print(f"fiji: 2 workers vs Fiji per image: {results['speedup_vs_fiji_per_image']:.1f}x (goal >= 50x)")
+    return results
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=200)
@@ -169,6 +223,8 @@ def main(argv=None):
     ap.add_argument("--jvm-option", action="append", dest="jvm_options", metavar="OPT",
                     help="worker JVM option (repeatable; replaces the default)")
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--backend", choices=["imagej1", "fiji"], default="imagej1")
+    ap.add_argument("--fiji", metavar="PATH", help="Fiji.app for --backend fiji (or FIJI_HOME)")
     args = ap.parse_args(argv)
     from fijirun.batch import BATCH_JVM_OPTIONS
 
@@ -176,6 +232,11 @@ def main(argv=None):
     work = Path(tempfile.mkdtemp(prefix="fijirun-bench-batch-"))
     try:
         paths = make_images(work / "in", args.images)
+        if args.backend == "fiji":
+            results = main_fiji(args, work, paths)
+            if args.json:
+                Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+            return 0
         make_images(work / "warmup", 100, seed=1)
         results = {"images": args.images, "size": "512x512", "cpus": os.cpu_count(),
                    "jvm_options": list(jvm_options), "repeat": args.repeat,

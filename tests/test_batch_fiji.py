@@ -3,7 +3,8 @@
 Each worker starts the pinned Fiji once (``FIJI_HOME``, ../shared/fiji/Fiji.app) and keeps
 it. The script runs Auto Local Threshold, which plain ImageJ does not have: good images are
 done and equal to a one-shot ``fijirun run --backend fiji`` of the same script; a corrupt
-image fails, a hanging one times out; kill -9 of a Fiji worker mid-batch costs one attempt;
+image fails, a hanging one times out, one needing a plugin this Fiji lacks fails with
+``UnrecognizedCommandError``; kill -9 of a Fiji worker mid-batch costs one attempt;
 ``--resume`` runs only what is not done.
 """
 
@@ -36,6 +37,7 @@ SCRIPT = """#@ File input
 #@ Integer (value=0) delay
 open(input);
 if (indexOf(getTitle(), "hang") >= 0) while (true) {}
+if (indexOf(getTitle(), "plugin") >= 0) run("Connected Components Labeling", "connectivity=4 type=[16 bits]");
 wait(delay);
 run("8-bit");
 run("Auto Local Threshold", "method=Bernsen radius=5 parameter_1=0 parameter_2=0 white");
@@ -62,14 +64,19 @@ def test_fiji_batch_good_corrupt_and_hanging_images(tmp_path):
     good = make_good_images(tmp_path / "in", 4)
     corrupt_tiff(tmp_path / "in" / "corrupt.tif")
     shutil.copy(next(iter(good)), tmp_path / "in" / "hang.tif")
+    shutil.copy(next(iter(good)), tmp_path / "in" / "plugin.tif")  # MorphoLibJ: not in this Fiji
     out = tmp_path / "out"
     code, stdout, stderr = _batch(tmp_path, [tmp_path / "in"], out, "--timeout", "30")
     assert code == 1, stderr[-3000:]
     summary = _summary(stdout)
-    assert (summary["ok"], summary["failed"], summary["timeout"], summary["pending"]) == (4, 1, 1, 0)
+    assert (summary["ok"], summary["failed"], summary["timeout"], summary["pending"]) == (4, 2, 1, 0)
     manifest = json.loads((out / MANIFEST).read_text())
-    status = {Path(e["input"]).name: e["status"] for e in manifest["images"].values()}
-    assert status == {**{p.name: "ok" for p in good}, "corrupt.tif": "failed", "hang.tif": "timeout"}
+    entries = {Path(e["input"]).name: e for e in manifest["images"].values()}
+    assert {name: e["status"] for name, e in entries.items()} == {
+        **{p.name: "ok" for p in good}, "corrupt.tif": "failed", "hang.tif": "timeout", "plugin.tif": "failed"}
+    # a plugin the Fiji lacks is that image's clear error, not a batch crash
+    assert entries["plugin.tif"]["error"]["type"] == "UnrecognizedCommandError"
+    assert "Connected Components Labeling" in entries["plugin.tif"]["error"]["message"]
     # differential: each good image's outputs equal a one-shot run of the same script on Fiji
     script = tmp_path / "local_threshold.ijm"
     for path in good:
