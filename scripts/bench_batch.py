@@ -173,6 +173,9 @@ def run_fiji_per_image(paths, out, work, fiji):
     macro.write_text('args = split(getArgument(), ",");\ninput = args[0];\noutputDir = args[1];\n'
                      "minSize = 0;\nmaxSize = 1000;\n" + text)
     launcher = Path(fiji) / "ImageJ-linux64"
+    if not os.access(launcher, os.X_OK):
+        raise RuntimeError(f"{launcher} is not executable (a read-only Fiji without its launcher's x bit): "
+                           "Fiji's own per-image command line cannot be measured here")
     t = time.perf_counter()
     for p in paths:
         dest = out / p.stem
@@ -206,7 +209,11 @@ def main_fiji(args, work, paths):
           f"({r['seconds']:.1f} s for {r['images']}; start-up {r['startup_seconds']:.1f} s; "
           f"runs {r['all_images_per_second']})", flush=True)
     nb = args.baseline_images or 10
-    results["fiji_per_image"] = b = run_fiji_per_image(paths[:nb], work / "out-fiji", work, fiji)
+    try:
+        results["fiji_per_image"] = b = run_fiji_per_image(paths[:nb], work / "out-fiji", work, fiji)
+    except RuntimeError as exc:
+        print(f"no Fiji per-image baseline: {exc}", flush=True)
+        return results
     print(f"Fiji --headless -batch, one launch per image: {b['images_per_second']:.3f} images/s "
           f"({b['seconds']:.1f} s for {b['images']}: {b['seconds'] / b['images']:.2f} s per image)", flush=True)
     results["speedup_vs_fiji_per_image"] = round(r["images_per_second"] / b["images_per_second"], 1)
