@@ -25,6 +25,10 @@ options (``fijirun.batch.BATCH_JVM_OPTIONS``).
     python scripts/bench_batch.py [--images 200] [--baseline-images 200] [--repeat 3]
                                   [--jvm-option=-XX:TieredStopAtLevel=1] [--json out.json]
 
+The machine's ideal is measured in the same run: the macro's CPU time per image in one warm
+engine (a process of its own, after 20 warm-up images) × images ÷ cores; each mode's 2-worker
+wall time is reported as a fraction of it.
+
 ``--backend fiji [--fiji PATH]`` (or ``FIJI_HOME``) measures the batch on the user's Fiji
 instead: ``fijirun batch --backend fiji`` with 2 workers (cold: the whole call, each
 worker starting its Fiji) against Fiji's own command line started once per image,
@@ -115,6 +119,39 @@ def run_warm(folder, warmup_folder, work, workers, jvm_options, repeat):
             runs.append(_figures(frame, time.perf_counter() - t))
             shutil.rmtree(out, ignore_errors=True)
     return _median(runs)
+
+
+_CPU_PROBE = """
+import json, resource, sys, time
+import fijirun
+paths, macro, out = sys.argv[1].split(","), sys.argv[2], sys.argv[3]
+with fijirun.Session(jvm_options=("-XX:+UseSerialGC", "-XX:ActiveProcessorCount=1"), capture_state=False) as s:
+    def one(i, p):
+        s.run(macro, input=p, output_dir=f"{out}/{i}", params={"minSize": 0, "maxSize": 1000})
+    for i, p in enumerate(paths[:20]):  # JIT warm-up, as a warm worker has it
+        one(f"w{i}", p)
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    for i, p in enumerate(paths):
+        one(i, p)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    wall = time.perf_counter() - t0
+cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+print(json.dumps({"images": len(paths), "cpu_seconds_per_image": cpu / len(paths),
+                  "wall_seconds_per_image": wall / len(paths)}))
+"""
+
+
+def engine_cpu_per_image(paths, work):
+    """CPU seconds per image of the macro in one warm engine (ImageJ's work, plus fijirun's
+    ≈ 8 ms): measured in a process of its own, one CPU's worth of JVM, as a batch worker."""
+    out = work / "cpu-probe"
+    proc = subprocess.run([sys.executable, "-c", _CPU_PROBE, ",".join(map(str, paths)), str(MACRO), str(out)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the CPU probe failed: {proc.stderr[-3000:]}")
+    shutil.rmtree(out, ignore_errors=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 _SPIN = "import time\nt=time.perf_counter()\nx=0\nfor i in range(20_000_000): x+=i\nprint(time.perf_counter()-t)"
@@ -269,6 +306,17 @@ def main(argv=None):
         results["imagej_per_image"] = b = run_imagej_per_image(paths[:nb], work / "out-ij", work)
         print(f"ImageJ -batch, one JVM per image: {b['images_per_second']:.2f} images/s "
               f"({b['seconds']:.1f} s for {b['images']})", flush=True)
+        results["engine"] = e = engine_cpu_per_image(paths[:100], work)
+        cores = os.cpu_count() or 1
+        ideal = e["cpu_seconds_per_image"] * args.images / cores
+        print(f"one warm engine: {1000 * e['cpu_seconds_per_image']:.1f} ms CPU per image "
+              f"({1000 * e['wall_seconds_per_image']:.1f} ms wall); the machine's ideal for "
+              f"{args.images} images on {cores} cores: {ideal:.2f} s", flush=True)
+        for mode in ("cold", "warm"):
+            two = results[f"{mode}_2_workers"]
+            results[f"{mode}_fraction_of_ideal"] = round(ideal / two["seconds"], 2)
+            print(f"{mode}: 2 workers reach {results[f'{mode}_fraction_of_ideal']:.2f} of the machine's ideal "
+                  f"(goal >= {0.8 if mode == 'warm' else 0.6})", flush=True)
         for mode in ("cold", "warm"):
             one, two = results[f"{mode}_1_workers"], results[f"{mode}_2_workers"]
             results[f"{mode}_speedup_2_workers_vs_imagej"] = round(
