@@ -130,3 +130,42 @@ def output_contents(folder):
         else:
             out[name] = p.read_bytes()
     return out
+
+
+def ok_count(out):
+    """Images ``ok`` in a batch folder's manifest (0 while it cannot be read)."""
+    import json
+
+    try:
+        manifest = json.loads((Path(out) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    return sum(e["status"] == "ok" for e in manifest["images"].values())
+
+
+def kill_a_busy_worker(proc, out, ages, timeout):
+    """kill -9 of one worker of the batch ``proc`` while both workers are mid-image.
+
+    Waits until at least one image is ``ok`` and exactly two images are in flight in
+    ``out/.fijirun-tmp``, each started between ``ages[0]`` and ``ages[1]`` seconds ago;
+    returns the killed worker process, or None when that never happened within ``timeout``.
+    """
+    from fijirun.batch.manifest import TMP_DIR
+
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        tmp = Path(out) / TMP_DIR
+        running = [p for p in tmp.iterdir() if ".old." not in p.name] if tmp.is_dir() else []
+        started = []  # a folder listed may be published (renamed away) before its stat
+        for p in running:
+            try:
+                started.append(time.time() - p.stat().st_mtime)
+            except FileNotFoundError:
+                continue
+        if ok_count(out) >= 1 and len(started) == 2 and all(ages[0] < a < ages[1] for a in started):
+            workers = worker_processes(proc.pid)
+            if len(workers) == 2:
+                workers[0].send_signal(signal.SIGKILL)
+                return workers[0]
+        time.sleep(0.05)
+    return None

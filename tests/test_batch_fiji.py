@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +22,9 @@ import pytest
 import tifffile
 
 from fijirun.batch import output_name
-from fijirun.batch.manifest import MANIFEST, TMP_DIR
+from fijirun.batch.manifest import MANIFEST
 
-from batch_helpers import corrupt_tiff, make_good_images, stop_process_group, worker_processes
+from batch_helpers import corrupt_tiff, kill_a_busy_worker, make_good_images, stop_process_group
 from conftest import run_cli
 
 pytestmark = [pytest.mark.fiji, pytest.mark.skipif(
@@ -101,27 +99,9 @@ def test_kill9_of_a_fiji_worker_mid_batch_costs_one_attempt(tmp_path):
          "--backend", "fiji", "--fiji", os.environ["FIJI_HOME"], "--workers", "2", "--set", "delay=2500",
          "--timeout", "120", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    victim = None
     try:
-        deadline = time.time() + 300
-        while victim is None and time.time() < deadline and proc.poll() is None:
-            tmp = out / TMP_DIR
-            running = [p for p in tmp.iterdir() if ".old." not in p.name] if tmp.is_dir() else []
-            ages = []
-            for p in running:
-                try:
-                    ages.append(time.time() - p.stat().st_mtime)
-                except FileNotFoundError:
-                    continue
-            # both workers mid-image (each image waits 2.5 s), at least one image done
-            done = sum(1 for p in out.iterdir() if (p / "batch.json").is_file()) if out.is_dir() else 0
-            if done >= 1 and len(ages) == 2 and all(0.3 < a < 1.5 for a in ages):
-                workers = worker_processes(proc.pid)
-                if len(workers) == 2:
-                    victim = workers[0]
-                    victim.send_signal(signal.SIGKILL)
-                    break
-            time.sleep(0.05)
+        # both workers mid-image (each image waits 2.5 s), at least one image done
+        victim = kill_a_busy_worker(proc, out, ages=(0.3, 1.5), timeout=300)
         assert victim is not None, "never saw both Fiji workers busy"
         stdout, stderr = proc.communicate(timeout=600)
     finally:

@@ -8,10 +8,8 @@ others recorded with their errors, the batch finishes and leaves no process.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import psutil
@@ -26,10 +24,10 @@ from batch_helpers import (
     JVM_PROBE,
     corrupt_tiff,
     descendants,
+    kill_a_busy_worker,
     leftover,
     make_good_images,
     stop_process_group,
-    worker_processes,
 )
 
 
@@ -101,27 +99,9 @@ def test_kill9_worker_mid_batch(tmp_path):
         [sys.executable, "-m", "fijirun", "batch", str(ACTIVITY), str(tmp_path / "in"), "-o", str(out),
          "--workers", "2", "--set", "delay=1500", "--timeout", "60", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    victim = None
     try:
-        deadline = time.time() + 120
-        while victim is None and time.time() < deadline and proc.poll() is None:
-            # two images in flight, both started 0.2-0.8 s ago (each takes > 1.5 s): any worker is mid-image
-            tmp = out / TMP_DIR
-            running = [p for p in tmp.iterdir() if ".old." not in p.name] if tmp.is_dir() else []
-            done = _ok_count(out)
-            ages = []  # a folder listed may be published (renamed away) before its stat
-            for p in running:
-                try:
-                    ages.append(time.time() - p.stat().st_mtime)
-                except FileNotFoundError:
-                    continue
-            if done >= 1 and len(ages) == 2 and all(0.2 < a < 0.8 for a in ages):
-                workers = worker_processes(proc.pid)
-                if len(workers) == 2:
-                    victim = workers[0]
-                    victim.send_signal(signal.SIGKILL)
-                    break
-            time.sleep(0.05)
+        # two images in flight, both started 0.2-0.8 s ago (each takes > 1.5 s): any worker is mid-image
+        victim = kill_a_busy_worker(proc, out, ages=(0.2, 0.8), timeout=120)
         assert victim is not None, "never saw both workers busy"
         stdout, stderr = proc.communicate(timeout=180)
     finally:
@@ -140,14 +120,6 @@ def test_kill9_worker_mid_batch(tmp_path):
         table = pd.read_csv(out / output_name(path) / f"{path.stem}_results.csv")
         assert table["Area"].tolist() == areas
     assert not psutil.pid_exists(victim.pid) or victim.status() == psutil.STATUS_ZOMBIE
-
-
-def _ok_count(out):
-    try:
-        manifest = json.loads((out / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return 0
-    return sum(e["status"] == "ok" for e in manifest["images"].values())
 
 
 def test_check_verdicts_in_manifest(tmp_path):
