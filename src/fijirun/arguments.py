@@ -419,9 +419,7 @@ def validate(command, args):
         if args.config is not None:
             existing_file(args.config, "--config")
         if args.baseline is not None:
-            existing_dir(args.baseline, "--baseline", "baseline folder")
-            if Path(args.baseline).resolve() == Path(args.output).resolve():
-                raise UsageError("the baseline cannot be this run's own output folder", "--baseline")
+            existing_dir(args.baseline, "--baseline", "baseline folder")  # regress() refuses the output folder
         if args.update_baseline and args.baseline is None:
             raise UsageError("--update-baseline needs --baseline DIR (the folder to replace)",
                              "--update-baseline")

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from ..ownership import not_fijiruns, own_json
+from .baseline import BaselineError
 
 __all__ = ["CHANGES_DIR", "replace_baseline"]
 
@@ -53,8 +54,6 @@ def replace_baseline(run_folder, baseline) -> Path:
         The baseline holds a file fijirun did not write (named), or the copy
         cannot be made (nothing changed then).
     """
-    from .run import BaselineError
-
     run_folder, baseline = Path(run_folder).resolve(), Path(baseline).resolve()
     foreign = _foreign(baseline)
     if foreign:

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..outputs import output_kind, sha256
 
-__all__ = ["Tolerance", "DEFAULT_SANITIZERS", "compare_runs", "sanitize_log"]
+__all__ = ["BaselineError", "Tolerance", "DEFAULT_SANITIZERS", "compare_runs", "sanitize_log"]
 
 #: Log patterns that differ between identical runs: replaced before comparing.
 DEFAULT_SANITIZERS = (
@@ -43,6 +43,10 @@ DEFAULT_SANITIZERS = (
     (r"\.fijirun-staging-[0-9a-f]+", ".fijirun-staging-X"),
 )
 _MAX_LISTED = 5  # differences listed per file before "and N more"
+
+
+class BaselineError(ValueError):
+    """A baseline folder that cannot be used (the message names it)."""
 
 
 @dataclass(frozen=True)
@@ -136,11 +140,11 @@ def _compare_table(old, new, label):
     if len(orows) != len(nrows):
         diffs.append(f"{label}: {len(orows)} rows -> {len(nrows)}")
     cells = []
-    common = [c for c in oh if c in nh]
+    common = [(c, oh.index(c), nh.index(c)) for c in oh if c in nh]  # column, old and new position
     for i, (orow, nrow) in enumerate(zip(orows, nrows), start=1):
-        for c in common:
-            a = orow[oh.index(c)] if oh.index(c) < len(orow) else ""
-            b = nrow[nh.index(c)] if nh.index(c) < len(nrow) else ""
+        for c, oi, ni in common:
+            a = orow[oi] if oi < len(orow) else ""
+            b = nrow[ni] if ni < len(nrow) else ""
             if a != b:
                 cells.append(f"{label} row {i}, column {c.strip() or '(row)'}: {a} -> {b}")
     return diffs + _listed(cells, f"{label} cells")

@@ -236,9 +236,9 @@ def write_html(report, path):
     # ---- summary per module
     head = "".join(f"<th>{esc(c)}</th>" for c in present)
     summary = []
-    for module, acts in groups:
+    for i, (module, acts) in enumerate(groups):
         cells = "".join(f'<td class="n {esc(c)}">{sum(a["class"] == c for a in acts) or ""}</td>' for c in present)
-        summary.append(f'<tr><td><a href="#m{groups.index((module, acts))}">{esc(module or "(course)")}</a>'
+        summary.append(f'<tr><td><a href="#m{i}">{esc(module or "(course)")}</a>'
                        f'</td><td class="n">{len(acts)}</td>{cells}</tr>')
     total = "".join(f'<td class="n {esc(c)}"><b>{report["counts"][c]}</b></td>' for c in present)
     summary.append(f'<tr class="total"><td><b>course</b></td><td class="n"><b>{len(report["activities"])}'

@@ -28,6 +28,7 @@ from pathlib import Path
 from ..backends.process import script_still_running
 from ..cluster import DEFAULT_GRACE
 from ..prepare import OUTPUT_DIR_NAMES, _analyse
+from .baseline import BaselineError
 from .discover import discover
 
 __all__ = ["CLASSES", "UPDATE_SITES", "BaselineError", "activity_tasks", "load_baseline", "regress",
@@ -406,10 +407,6 @@ def _as_ran(record):
     elif cls == XFAIL:
         cls = record.get("expected") or FAILED
     return dict(record, **{"class": cls})
-
-
-class BaselineError(ValueError):
-    """A baseline folder that cannot be used (the message names it)."""
 
 
 def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120.0, workers=1,
