@@ -190,3 +190,27 @@ def test_macro_error_dialogs_never_hang_a_run(ij_session):
         assert type(r.error) is kind and r.error.line == line, (i, r.error)
         slow.append(time.perf_counter() - t)
     assert max(slow) < 30, max(slow)
+
+
+def test_a_frame_shown_by_the_script_thread_does_not_take_an_error_dialog_of_another(ij_session):
+    # The script thread is held inside Window.show (a Frame whose addNotify is slow, as
+    # a macro's print opening the Log window is under load) while a command thread shows
+    # ImageJ's "Unrecognized command" error. The dialog belongs to the command thread:
+    # its error, not a "dialog waits for a person" blamed on the frame's line.
+    code = '''from ij import IJ
+from java.awt import Frame
+import time
+class SlowFrame(Frame):
+    def addNotify(self):
+        time.sleep(3)
+        Frame.addNotify(self)
+IJ.doCommand("No Such Command Here")
+frame = SlowFrame("slow")
+frame.setVisible(True)
+frame.dispose()
+print("not reached")
+'''
+    with pytest.raises(fijirun.UnrecognizedCommandError) as info:
+        ij_session.run_code(code, "jython")
+    assert info.value.command == "No Such Command Here"
+    assert info.value.line not in (6, 7, 10), "the dialog was blamed on the frame"

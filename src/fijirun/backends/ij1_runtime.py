@@ -340,6 +340,9 @@ class IJ1Runtime:
             return self._needs_data(text, script, data_dir, line) or ScriptError(
                 f"{title}: {text.strip()}", line=line, source=script.line_text(line), **where)
         if kind in ("dialog", "wait-dialog"):
+            u = _UNRECOGNIZED.search(text)
+            if u:  # ImageJ's own message, however it was shown (Fiji may not go through IJ.error)
+                return UnrecognizedCommandError(u.group("cmd"), line=line, source=script.line_text(line), **where)
             return DialogError(
                 f"the script opened a dialog that waits for a person: '{title}'"
                 + (f": {text.strip()}" if text.strip() else ""), line=line, source=script.line_text(line),

@@ -629,29 +629,50 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
     /** The run thread inside this dialog's show(), or blocked in invokeAndWait while the EDT shows it. */
     private Thread opener(Run run, Window w) {
+        // The dialog's own classes, most specific first, down to java.awt.Dialog.
+        // Window, Container and Component are left out: every frame shows through
+        // them, so a thread opening the Log window (a macro's print) would match.
         List<String> classes = new ArrayList<>();
-        for (Class<?> c = w.getClass(); c != null && c != Object.class; c = c.getSuperclass())
+        for (Class<?> c = w.getClass(); c != null && c != Window.class; c = c.getSuperclass())
             classes.add(c.getName());
         List<Thread> threads = new ArrayList<>(run.liveThreads());
         Thread st = run.thread;
         if (st != null && st.isAlive() && !threads.contains(st))
             threads.add(0, st);
+        Thread best = null;
+        int bestRank = Integer.MAX_VALUE;
         for (Thread t : threads) {
-            for (StackTraceElement e : t.getStackTrace()) {
-                String m = e.getMethodName();
-                if (classes.contains(e.getClassName())
-                        && (m.equals("show") || m.equals("setVisible") || m.equals("showDialog")))
-                    return t;
+            int rank = showRank(classes, t.getStackTrace());
+            if (rank < bestRank) {
+                best = t;
+                bestRank = rank;
             }
         }
-        if (EventQueue.isDispatchThread() && queue != null && queue.cause() != null && queue.cause().run == run) {
-            for (StackTraceElement e : Thread.currentThread().getStackTrace()) {
-                if (classes.contains(e.getClassName()) && (e.getMethodName().equals("show")
-                        || e.getMethodName().equals("setVisible") || e.getMethodName().equals("showDialog")))
-                    return Thread.currentThread();  // shown while dispatching what the run posted
-            }
-        }
+        if (best != null)
+            return best;
+        if (EventQueue.isDispatchThread() && queue != null && queue.cause() != null && queue.cause().run == run
+                && showRank(classes, Thread.currentThread().getStackTrace()) < Integer.MAX_VALUE)
+            return Thread.currentThread();  // shown while dispatching what the run posted
         return null;
+    }
+
+    /**
+     * How closely a thread's stack shows a dialog of these classes: the index of
+     * the most specific class with a show/setVisible/showDialog frame, or
+     * MAX_VALUE. Two threads in java.awt.Dialog.show: the one in the dialog's own
+     * class wins.
+     */
+    private static int showRank(List<String> classes, StackTraceElement[] stack) {
+        int rank = Integer.MAX_VALUE;
+        for (StackTraceElement e : stack) {
+            String m = e.getMethodName();
+            if (m.equals("show") || m.equals("setVisible") || m.equals("showDialog")) {
+                int i = classes.indexOf(e.getClassName());
+                if (i >= 0 && i < rank)
+                    rank = i;
+            }
+        }
+        return rank;
     }
 
     // ------------------------------------------------------------ AWT: dialogs
