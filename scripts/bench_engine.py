@@ -9,7 +9,10 @@ course image:
   moving, parsing and hashing the outputs, run.json);
 * the same macro with a fresh process, JVM and display per run
   (``fijirun run`` in a shell loop);
-* peak RSS of the session process.
+* peak RSS of the session process;
+* one-shot: a whole ``fijirun run`` command (fresh process) against ImageJ's own
+  ``java -cp ij.jar ij.ImageJ -batch`` in the same run, for a trivial macro and
+  the output-saving activity (goal: at most 2x).
 
     python scripts/bench_engine.py --runs 50
     FIJI_HOME=/path/to/Fiji.app python scripts/bench_engine.py --backend fiji
@@ -136,6 +139,80 @@ def fresh_jvm_runs(n, image, macro, backend):
         return {"median_s": statistics.median(times), "runs": len(times), "failures": failures}
 
 
+TRIVIAL = 'print("hello");\n'
+
+
+def _batch_variant(macro_text):
+    """The macro for ImageJ's own ``-batch``: its ``#@`` parameters read from the argument instead."""
+    lines = [line for line in macro_text.splitlines() if not line.startswith("#@")]
+    head = ['args = split(getArgument(), "|");', "input = args[0];", "outputDir = args[1];",
+            "minSize = 0;", "maxSize = 1000;"]
+    return "\n".join(head + lines) + "\n"
+
+
+def one_shot(n, image, macro):
+    """One whole command per run, fresh process each time: ``fijirun run`` vs ImageJ's ``-batch``.
+
+    ImageJ's own is ``java -cp ij.jar ij.ImageJ -batch macro arg`` on a display (an
+    Xvfb this benchmark starts); fijirun is measured on that same display and with
+    none (then it starts its own Xvfb, as on a server). Both use the same ImageJ jar
+    and the Glasbey LUTs in an ImageJ folder of their own.
+    """
+    from fijirun.display import VirtualDisplay
+    from fijirun.jars import find_ij_jar, find_java, find_jython_jar
+    from fijirun.luts import write_luts
+
+    java = find_java()
+    classpath = os.pathsep.join(str(p) for p in (find_ij_jar(), find_jython_jar()) if p)
+    cases = {"trivial": TRIVIAL, "output_saving": Path(macro).read_text()}
+    report = {}
+    with tempfile.TemporaryDirectory() as tmp, VirtualDisplay() as display:
+        home = Path(tmp) / "imagej"
+        write_luts(home / "luts")
+        (home / "plugins").mkdir()
+        for name, text in cases.items():
+            ours = Path(tmp) / f"{name}.ijm"
+            ours.write_text(text)
+            theirs = Path(tmp) / f"{name}_batch.ijm"
+            theirs.write_text(_batch_variant(text))
+            times = {"imagej_batch": [], "fijirun_same_display": [], "fijirun_own_xvfb": []}
+            for i in range(n):
+                out = Path(tmp) / f"{name}-{i}"
+                out.mkdir()
+                cmd = [str(java.home / "bin" / "java"), f"-Dplugins.dir={home}", "-cp", classpath,
+                       "ij.ImageJ", "-batch", str(theirs), f"{image}|{out}/ij"]
+                (out / "ij").mkdir()
+                times["imagej_batch"].append(_timed(cmd, dict(os.environ, DISPLAY=display.display)))
+                for mode, env_display in (("fijirun_same_display", display.display), ("fijirun_own_xvfb", None)):
+                    env = dict(os.environ)
+                    env.pop("DISPLAY", None)
+                    if env_display:
+                        env["DISPLAY"] = env_display
+                    cmd = [sys.executable, "-m", "fijirun", "run", str(ours), "--output", str(out / mode)]
+                    if name != "trivial":
+                        cmd += ["--input", str(image)]
+                    times[mode].append(_timed(cmd, env))
+                if name == "output_saving":  # both made the same five outputs (a fast failure is no figure)
+                    made = [sorted(p.name for p in (out / d).iterdir() if "_labels" in p.name or "_r" in p.name)
+                            for d in ("ij", "fijirun_same_display", "fijirun_own_xvfb")]
+                    if len(made[0]) != 5 or made.count(made[0]) != 3:
+                        raise SystemExit(f"the runs made different outputs: {made}")
+            med = {k: statistics.median(v) for k, v in times.items()}
+            report[name] = {f"{k}_median_s": round(v, 3) for k, v in med.items()} | {
+                "ratio_same_display": round(med["fijirun_same_display"] / med["imagej_batch"], 2),
+                "ratio_own_xvfb": round(med["fijirun_own_xvfb"] / med["imagej_batch"], 2)}
+    return report
+
+
+def _timed(cmd, env):
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:6])}... failed: {proc.stderr.strip()[-500:]}")
+    return wall
+
+
 def main():
     parser = argparse.ArgumentParser(description="fijirun engine benchmark")
     parser.add_argument("--runs", type=int, default=50)
@@ -147,7 +224,13 @@ def main():
                         help="fiji needs FIJI_HOME")
     parser.add_argument("--recording-only", action="store_true",
                         help="only the cost of recording particle analyses")
+    parser.add_argument("--one-shot", type=int, default=10, metavar="N",
+                        help="one-shot runs per case against ImageJ's own -batch (imagej1; 0: skip)")
+    parser.add_argument("--one-shot-only", action="store_true", help="only the one-shot comparison")
     args = parser.parse_args()
+    if args.one_shot_only:
+        print(json.dumps(one_shot(args.one_shot, args.image, args.macro), indent=2))
+        return
     if args.recording_only:
         print(json.dumps(recording_cost(args.runs, args.image, args.macro, args.backend), indent=2))
         return
@@ -165,6 +248,8 @@ def main():
         "recording": recording_cost(args.runs, args.image, args.macro, args.backend),
         "speedup_warm_vs_fresh": fresh["median_s"] / warm["median_total_s"],
     }
+    if args.one_shot and args.backend == "imagej1":
+        report["one_shot_vs_imagej_batch"] = one_shot(args.one_shot, args.image, args.macro)
     print(json.dumps(report, indent=2))
 
 

@@ -44,9 +44,29 @@ def glasbey_lut(name):
 
 
 def write_luts(luts_dir):
-    """Write the Glasbey LUTs as ImageJ raw .lut files (768 bytes: R, G, B planes)."""
+    """Write the Glasbey LUTs as ImageJ raw .lut files (768 bytes: R, G, B planes).
+
+    The tables are made once per colorcet version and kept in fijirun's cache:
+    importing colorcet (and matplotlib with it) costs a cold start ~0.3 s.
+    """
+    from importlib.metadata import version
+
+    from .cache import cache_root, write_atomically
+
     luts_dir = Path(luts_dir)
     luts_dir.mkdir(parents=True, exist_ok=True)
+    cached = cache_root() / f"luts-colorcet-{version('colorcet')}"
     for name in GLASBEY_LUTS:
-        (luts_dir / f"{name}.lut").write_bytes(glasbey_lut(name).T.tobytes())
+        source = cached / f"{name}.lut"
+        try:
+            data = source.read_bytes()
+        except OSError:
+            data = b""
+        if len(data) != 768:
+            data = glasbey_lut(name).T.tobytes()
+            try:
+                write_atomically(source, data)
+            except OSError:
+                pass  # no writable cache: made again next time
+        (luts_dir / f"{name}.lut").write_bytes(data)
     return luts_dir

@@ -152,7 +152,11 @@ class FijiBackend(InProcessBackend):
             options = [o for o in options if not o.startswith("-Djava.awt.headless")]
             options.append("-Djava.awt.headless=true")
         options += self.jvm_options
-        start_jvm(classpath, options, self.java_home)
+        archive_options = {"fiji_dir": str(fiji), "memory": self.memory, "headless": self.headless,
+                           "jvm_options": list(self.jvm_options)}
+        if self.java_home is not None:
+            archive_options["java_home"] = str(self.java_home)
+        start_jvm(classpath, options, self.java_home, archive_of=(self.name, archive_options))
         finish_display(display)
         self.gateway = imagej.init(str(fiji), mode="headless" if self.headless else "interactive")
         PROCESS["gateway"] = self.gateway

@@ -22,24 +22,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ..cache import cache_root
 from ..errors import EngineError
 from ..jars import find_java
 
-__all__ = ["GUARD_SOURCES", "guard_classes", "cache_root", "load_guard"]
+__all__ = ["GUARD_SOURCES", "guard_classes", "load_guard"]
 
 GUARD_DIR = Path(__file__).resolve().parent.parent / "java" / "fijirun" / "guard"
 #: The guard's Java sources: RunGuard (attribution) and RecordingParticleAnalyzer.
 GUARD_SOURCES = tuple(sorted(GUARD_DIR.glob("*.java")))
 _CLASS = Path("fijirun") / "guard" / "RunGuard.class"
-
-
-def cache_root() -> Path:
-    """The per-user cache folder: ``$FIJIRUN_CACHE``, ``$XDG_CACHE_HOME/fijirun`` or ``~/.cache/fijirun``."""
-    value = os.environ.get("FIJIRUN_CACHE")
-    if value:
-        return Path(value)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "fijirun"
 
 
 def _javac(java_home=None) -> str:

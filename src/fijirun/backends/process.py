@@ -151,9 +151,15 @@ def finish_display(display):
         os.environ["DISPLAY"] = display.display
 
 
-def start_jvm(classpath, options, java_home=None):
-    """Start the JVM with the system Java, or check that the running one fits."""
+def start_jvm(classpath, options, java_home=None, archive_of=None):
+    """Start the JVM with the system Java, or check that the running one fits.
+
+    ``archive_of``, the backend's name and options, lets a missing class
+    archive be built first (:mod:`~fijirun.backends.class_archive`).
+    """
     import jpype
+
+    from .class_archive import archive_options
 
     if jpype.isJVMStarted():
         running = str(jpype.java.lang.System.getProperty("java.class.path"))
@@ -163,6 +169,7 @@ def start_jvm(classpath, options, java_home=None):
                               "JPype cannot restart it: use a fresh process")
         return
     java = find_java(java_home)
+    options = [*options, *archive_options(java, classpath, archive_of)]
     try:
         jpype.startJVM(str(java.libjvm), *options, classpath=[str(p) for p in classpath],
                        convertStrings=False, interrupt=False)
