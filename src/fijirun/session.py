@@ -26,7 +26,7 @@ from .backends import get_backend_class
 from .backends.final_state import STATE_DIR
 from .data import DataDir
 from .errors import OutputDirError, OutputExistsError, RunError
-from .outputs import output_kind, read_image, read_rois, read_table, sha256
+from .outputs import count_table_rows, output_kind, read_image, read_rois, read_table, sha256
 from .ownership import check_records, folder_state, foreign_files
 from .prepare import INPUT_NAMES, OUTPUT_DIR_NAMES, detect_language, prepare_script, read_script_text, script_names
 from .provenance import (
@@ -67,6 +67,10 @@ class _LazyOutputs(Mapping):
 
     def __len__(self):
         return len(self._paths)
+
+    def paths(self):
+        """File name → path, without parsing anything."""
+        return dict(self._paths)
 
     def __repr__(self):
         return f"<{len(self)} outputs: {', '.join(self._paths)}>"
@@ -162,6 +166,13 @@ class RunResult:
                 return arr
         return None
 
+    def _table_rows(self):
+        """Each table's row count, counted in the file when it was not parsed (no pandas)."""
+        paths = getattr(self.tables, "paths", None)
+        if paths is None:  # a RunResult made with DataFrames
+            return [int(len(t)) for t in self.tables.values()]
+        return [count_table_rows(p) for p in paths().values()]
+
     def summary(self):
         """The run in brief: the ``--json`` object of ``fijirun run``.
 
@@ -174,8 +185,7 @@ class RunResult:
             JSON-serialisable.
         """
         mask = self.label_mask
-        n_rows = sum(len(t) for t in self.tables.values()) if self.tables else 0
-        first_table = self.table
+        rows = self._table_rows()
         return {
             "status": self.status,
             "backend": self.backend,
@@ -183,8 +193,8 @@ class RunResult:
             "script": self.script,
             "output_dir": str(self.output_dir) if self.output_dir else None,
             "outputs": [str(p) for p in self.outputs],
-            "n_results_rows": int(len(first_table)) if first_table is not None else 0,
-            "n_results_rows_all_tables": int(n_rows),
+            "n_results_rows": rows[0] if rows else 0,
+            "n_results_rows_all_tables": sum(rows),
             "n_rois": int(len(self.roi_set)) if self.roi_set is not None else 0,
             "label_max": int(mask.max()) if mask is not None and mask.size else None,
             "seconds": round(self.seconds, 4),
