@@ -10,6 +10,7 @@ written to a temporary name and renamed: never half-written.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -23,6 +24,8 @@ __all__ = ["combine_tables", "image_frame", "write_combined", "RESULTS_CSV", "RE
 RESULTS_CSV = "results.csv"
 RESULTS_PARQUET = "results.parquet"
 SUMMARY_JSON = "summary.json"
+
+log = logging.getLogger("fijirun.batch")
 
 
 def _first_table(entry):
@@ -39,8 +42,9 @@ def _read_group(header, members):
 
     The files' lines are joined under one header and parsed once: pandas'
     per-call cost (milliseconds) would otherwise dominate a batch of small
-    tables. Should the row count disagree (a quoted field spanning lines),
-    each file is parsed on its own.
+    tables. Should the row count disagree (a quoted field spanning lines)
+    or one file not parse, each file is parsed on its own and a file that is
+    no table is left out (logged); None when none is one.
     """
     import pandas as pd
 
@@ -50,10 +54,27 @@ def _read_group(header, members):
         q = _quote(name) + sep
         lines.extend(q + line for line in body)
     expected = sum(len(body) for _, _, body in members)
-    table = pd.read_csv(io.StringIO("\n".join(lines) + "\n"), sep=sep)
-    if len(table) != expected:
-        table = pd.concat([read_table(path).reset_index(drop=True).assign(image=name)
-                           for name, path, _ in members], ignore_index=True)
+    try:
+        table = pd.read_csv(io.StringIO("\n".join(lines) + "\n"), sep=sep)
+    except (ValueError, pd.errors.ParserError):  # one file is no table: each on its own
+        table = None
+    names = [name for name, _, body in members for _ in body]
+    if table is not None and (len(table) != expected or table.columns[0] != "image"
+                              or table["image"].astype(str).tolist() != names):
+        # a quoted field spanning lines, or rows longer than the header (pandas then takes
+        # the first column as the index and shifts the rest, "image" included)
+        table = None
+    if table is None:
+        frames = []
+        for name, path, _ in members:
+            try:
+                frames.append(read_table(path).reset_index(drop=True).assign(image=name))
+            except (ValueError, pd.errors.ParserError, OSError) as exc:
+                # a .txt or .csv the script wrote that is not a results table (notes, a log)
+                log.warning("%s is not a table (%s): left out of the combined results", path, exc)
+        if not frames:
+            return None
+        table = pd.concat(frames, ignore_index=True)
         table.insert(0, "image", table.pop("image"))
     return table
 
@@ -91,11 +112,12 @@ def combine_tables(outdir, images):
         if not lines or not lines[0].strip():
             continue
         groups.setdefault(lines[0], []).append((name, path, [ln for ln in lines[1:] if ln.strip()]))
-    if not groups:
-        return pd.DataFrame({"image": pd.Series(dtype=str), "row": pd.Series(dtype="int64")})
+    empty = pd.DataFrame({"image": pd.Series(dtype=str), "row": pd.Series(dtype="int64")})
     frames = []
     for header, members in groups.items():
         table = _read_group(header, members)
+        if table is None:
+            continue
         first = table.columns[1] if len(table.columns) > 1 else None
         counted = table.groupby("image", sort=False).cumcount() + 1
         # ImageJ's own row numbers when they are 1, 2, ... in every image (as read_table)
@@ -105,6 +127,8 @@ def combine_tables(outdir, images):
         else:
             table.insert(1, "row", counted)
         frames.append(table)
+    if not frames:
+        return empty
     if len(frames) == 1:
         table = frames[0]
     else:
