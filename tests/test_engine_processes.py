@@ -1,5 +1,6 @@
 """No Xvfb or JVM is left behind: normal exit, errors, Ctrl-C, kill -9."""
 
+import json
 import os
 import signal
 import subprocess
@@ -111,3 +112,30 @@ def test_a_jvm_that_does_not_start_leaves_nothing(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}  # it starts an Xvfb first
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert proc.stdout.splitlines()[-2:] == ["EngineError True", "left []"], proc.stdout + proc.stderr
+
+
+POOL_CHILD = textwrap.dedent("""
+    import json, fijirun
+    from fijirun.backends.process import _end_imagej_pool, _lingering_threads
+    with fijirun.Session(capture_state=False) as s:
+        s.warm_up(("ijm",))  # a Gaussian Blur and a particle analysis: ImageJ's thread pool starts
+        s.run_code('newImage("a", "32-bit ramp", 1024, 1024, 1); run("Gaussian Blur...", "sigma=4");', "ijm")
+        before = [n for n in _lingering_threads() if n.startswith("pool-")]
+        _end_imagej_pool()
+        print(json.dumps([before, [n for n in _lingering_threads() if n.startswith("pool-")]]))
+""")
+
+
+def test_a_script_that_ran_multithreaded_filters_exits_cleanly():
+    # ImageJ's ThreadUtil pool (non-daemon threads) kept the JVM from shutting down; the
+    # process then ended with a live JVM and, 1 exit in 4 to 12, aborted (exit 134,
+    # "FATAL: exception not rethrown") when a Java thread ran Python's collector
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    for _ in range(6):
+        proc = subprocess.run([sys.executable, "-c", POOL_CHILD], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "FATAL" not in proc.stderr and "Fatal Python error" not in proc.stderr
+        before, after = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert before and not after  # the pool ran, and ends at exit

@@ -6,6 +6,7 @@ shares these; the first backend started decides which ImageJ it is.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import time
@@ -89,6 +90,7 @@ def shutdown_process(wait_for_awt=True):
                 runtime.dispose_windows()
             except Exception:  # noqa: BLE001 - best effort at exit
                 pass
+        _end_imagej_pool()
         time.sleep(0.05)  # let disposed windows' event threads wind down
         # AWT's own threads end by themselves once no window is left
         lingering = [n for n in _lingering_threads() if not (wait_for_awt and n.startswith("AWT-"))]
@@ -97,6 +99,11 @@ def shutdown_process(wait_for_awt=True):
         release_process_files()
         if lingering:
             jpype.config.destroy_jvm = False
+            # The JVM lives on until the process ends. A Java thread that runs Python's
+            # garbage collector meanwhile (JPype links the two collectors) is killed by
+            # Python's finalization with pthread_exit, which aborts the process: "FATAL:
+            # exception not rethrown", exit status 134. No automatic collection now.
+            gc.disable()
             return
         jpype.shutdownJVM()  # JPype insists on the main thread
         _drop_jpype_gc_hooks()
@@ -104,6 +111,24 @@ def shutdown_process(wait_for_awt=True):
     if display is not None:
         display.stop()
     release_process_files()
+
+
+def _end_imagej_pool():
+    """Shut down ImageJ's own worker pool (``ij.util.ThreadUtil``), whose threads are not daemons.
+
+    Multithreaded filters (Gaussian Blur, RankFilters...) start it; its idle
+    threads would keep the JVM from shutting down, so the process would exit
+    with a live JVM (see :func:`shutdown_process`).
+    """
+    import jpype
+
+    try:
+        pool = jpype.JClass("ij.util.ThreadUtil").threadPoolExecutor
+        if pool is not None:
+            pool.shutdown()
+            pool.awaitTermination(1000, jpype.JClass("java.util.concurrent.TimeUnit").MILLISECONDS)
+    except Exception:  # noqa: BLE001 - an ImageJ without it, or a JVM going away: nothing to end
+        pass
 
 
 def _drop_jpype_gc_hooks():
