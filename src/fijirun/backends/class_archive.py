@@ -179,9 +179,9 @@ def _record(backend: str, options: dict) -> None:
 
         shutil.rmtree(out, ignore_errors=True)
     shutdown_process()  # the JVM writes the archive as it shuts down
-    import jpype
+    import jpype.config
 
-    if jpype.isJVMStarted():
+    if not jpype.config.destroy_jvm:
         # ImageJ left non-daemon threads (a thread pool), so the JVM was left to end with
         # the process: end it through Java, which writes the archive on the way out
         jpype.JClass("java.lang.System").exit(0)

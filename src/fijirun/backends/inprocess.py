@@ -62,7 +62,8 @@ class InProcessBackend(Backend):
             if display is not None:
                 display.stop()
             raise
-        atexit.register(shutdown_process)
+        # at exit the process ends: no second of waiting for AWT's threads to wind down
+        atexit.register(shutdown_process, wait_for_awt=False)
         from jpype import JClass
 
         if JClass("ij.IJ").getInstance() is None and self._wants_imagej_instance():

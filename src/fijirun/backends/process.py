@@ -67,8 +67,10 @@ def shutdown_process(wait_for_awt=True):
     ----------
     wait_for_awt : bool
         A JVM shutdown waits about 1 s for AWT's event thread to notice
-        that no window is left. A process about to exit anyway (a batch
-        worker closing) passes False: the JVM then ends with the process.
+        that no window is left. A process about to exit anyway passes False
+        (the atexit hook, a batch worker closing): the JVM then ends with the
+        process. True only where the JVM's own shutdown matters (it writes
+        the class archive: :mod:`~fijirun.backends.class_archive`).
     """
     import jpype
     import jpype.config
