@@ -133,6 +133,7 @@ class TaskRunner:
         self.bundle = max(1, int(bundle))
         self._bundles: dict[str, tuple[TaskJob, ...]] = {}  # a bundle's Dask key -> its jobs
         self._bundle_submitted: dict[str, float] = {}
+        self._held: dict[str, list[TaskJob]] = {}  # worker being replaced -> tasks to submit after
         self.limit = float(timeout) + float(grace)
         self.grace = float(grace)
         self.timeout = float(timeout)
@@ -242,12 +243,19 @@ class TaskRunner:
             job.future = fut
         fut.add_done_callback(lambda f, jobs=tuple(jobs): self._events.put(("bundle", (jobs, f))))
 
-    def _resubmit_rest(self, fut: Any) -> None:
-        """Run again, in a new bundle, the tasks of ``fut``'s bundle that it never ended."""
+    def _resubmit_rest(self, fut: Any, after_restart_of: str | None = None) -> None:
+        """Run again, in a new bundle, the tasks of ``fut``'s bundle that it never ended.
+
+        With ``after_restart_of`` (a worker being replaced), they are submitted
+        once it was restarted: the scheduler would otherwise hand them at once
+        to that same worker, whose engine asked to be replaced.
+        """
         rest = [job for job in self._bundles.get(fut.key, ()) if not job.done and job.future is fut]
         for job in rest:
             job.future = None
-        if rest:
+        if rest and after_restart_of is not None and after_restart_of in self._replacing:
+            self._held.setdefault(after_restart_of, []).extend(rest)
+        elif rest:
             self._submit_bundle(rest)
 
     # ------------------------------------------------------------ events
@@ -277,7 +285,9 @@ class TaskRunner:
             for job, record in zip(jobs, records):
                 if not job.done and job.future is fut:
                     self._finish(job, record)
-            self._resubmit_rest(fut)  # the bundle stopped early (its worker must be replaced)
+            # the bundle stopped early: its worker is being replaced
+            stopper = next((r for r in records if r.get("replace_worker")), None)
+            self._resubmit_rest(fut, after_restart_of=stopper.get("worker") if stopper else None)
             return
         if not pending:
             return
@@ -482,6 +492,9 @@ class TaskRunner:
                 self.client.restart_workers([worker], timeout=120, raise_for_error=False)
             except Exception as exc:  # noqa: BLE001 - the run goes on without it
                 log.warning("could not restart worker %s: %s", worker, exc)
+            held = [job for job in self._held.pop(worker, []) if not job.done]
+            if held:
+                self._submit_bundle(held)
             for job in self.jobs.values():
                 if (job is not culprit and not job.done and job.starts and job.starts[-1][1] == worker
                         and job.future is not None and not job.future.done()):
