@@ -51,39 +51,28 @@ def client():
         yield c
 
 
-@pytest.fixture(params=[1, 3], ids=["one-per-task", "bundles-of-3"])
-def bundle(request):
-    """Every runner test runs with one task per Dask task and with bundles (batch's way)."""
-    return request.param
-
-
-def _run(client, todo, timeout=20.0, grace=1.0, bundle=1, ended=None):
+def _run(client, todo, timeout=20.0, grace=1.0):
     outcomes = {}
-
-    def record(job, outcome):
-        outcomes[job.name] = outcome
-        if ended is not None:
-            ended[job.name] = time.monotonic()
-
-    runner = TaskRunner(client, timeout=timeout, grace=grace, on_outcome=record, bundle=bundle)
+    runner = TaskRunner(client, timeout=timeout, grace=grace,
+                        on_outcome=lambda job, outcome: outcomes.__setitem__(job.name, outcome))
     t0 = time.monotonic()
     runner.run(TaskJob(name, _task, dict(task, name=name)) for name, task in todo.items())
     return outcomes, time.monotonic() - t0
 
 
-def test_every_task_gets_one_outcome(client, bundle):
-    outcomes, _ = _run(client, {f"t{i}": {"do": "ok"} for i in range(12)}, bundle=bundle)
+def test_every_task_gets_one_outcome(client):
+    outcomes, _ = _run(client, {f"t{i}": {"do": "ok"} for i in range(12)})
     assert sorted(outcomes) == sorted(f"t{i}" for i in range(12))
     assert {o.status for o in outcomes.values()} == {"finished"}
     assert {o.attempts for o in outcomes.values()} == {1}
     assert all(o.record["pid"] > 0 for o in outcomes.values())
 
 
-def test_a_silent_task_is_abandoned_at_its_deadline_and_its_worker_replaced(client, tmp_path, bundle):
+def test_a_silent_task_is_abandoned_at_its_deadline_and_its_worker_replaced(client, tmp_path):
     pidfile = tmp_path / "pid"
     outcomes, seconds = _run(client, {"hang": {"do": "hang", "pidfile": str(pidfile)},
                                       **{f"t{i}": {"do": "ok"} for i in range(6)}},
-                             timeout=1.0, grace=1.0, bundle=bundle)
+                             timeout=1.0, grace=1.0)
     stuck = outcomes["hang"]
     assert (stuck.status, stuck.error_type) == ("stuck", "ScriptTimeout")
     assert stuck.seconds >= 2.0 and "no answer 2 s after it started" in stuck.message
@@ -99,17 +88,17 @@ def test_a_silent_task_is_abandoned_at_its_deadline_and_its_worker_replaced(clie
     assert hung not in {o.record["pid"] for o in after.values()}
 
 
-def test_a_worker_dying_once_costs_one_attempt_and_twice_fails_the_task(client, tmp_path, bundle):
+def test_a_worker_dying_once_costs_one_attempt_and_twice_fails_the_task(client, tmp_path):
     outcomes, _ = _run(client, {"once": {"do": "die-once", "marker": str(tmp_path / "m")},
-                                "always": {"do": "die"}, "fine": {"do": "ok"}}, bundle=bundle)
+                                "always": {"do": "die"}, "fine": {"do": "ok"}})
     assert (outcomes["once"].status, outcomes["once"].attempts) == ("finished", 2)
     assert (outcomes["always"].status, outcomes["always"].error_type) == ("died", "KilledWorker")
     assert outcomes["always"].attempts >= 2  # more when it also waited on a worker that died
     assert outcomes["fine"].status == "finished"
 
 
-def test_replace_worker_restarts_that_worker_process(client, bundle):
-    first, _ = _run(client, {"r": {"do": "replace"}}, bundle=bundle)
+def test_replace_worker_restarts_that_worker_process(client):
+    first, _ = _run(client, {"r": {"do": "replace"}})
     old_pid = first["r"].record["pid"]
     later, _ = _run(client, {f"t{i}": {"do": "ok"} for i in range(6)})
     assert old_pid not in {o.record["pid"] for o in later.values()}
@@ -121,25 +110,10 @@ def test_two_tasks_with_one_name_are_refused(client):
         runner.run([TaskJob("a", _task, {"do": "ok"}), TaskJob("a", _task, {"do": "ok"})])
 
 
-def test_results_finished_while_a_worker_awaits_replacement_are_kept(client, bundle):
+def test_results_finished_while_a_worker_awaits_replacement_are_kept(client):
     """A freed worker gets its next task at once: the tasks it finishes before its restart
     keep their results (restarting it at once lost them: 'cancelled by the scheduler')."""
     todo = {"r0": {"do": "replace"}, **{f"t{i}": {"do": "ok"} for i in range(16)},
             "r1": {"do": "replace"}, **{f"u{i}": {"do": "ok"} for i in range(16)}}
-    outcomes, _ = _run(client, todo, bundle=bundle)
+    outcomes, _ = _run(client, todo)
     assert {name: o.status for name, o in outcomes.items()} == {name: "finished" for name in todo}
-
-
-def test_a_bundles_tasks_are_reported_one_by_one_and_a_replace_sends_the_rest_elsewhere(client):
-    # one bundle of 4 on one worker: a, then a replace, then b, c (which must not run on the
-    # worker being replaced), and a hang in another bundle whose deadline is far later
-    ended = {}
-    todo = {"a": {"do": "ok"}, "r": {"do": "replace"}, "b": {"do": "ok"}, "c": {"do": "ok"},
-            "hang": {"do": "hang"}, "d": {"do": "ok"}}
-    outcomes, _ = _run(client, todo, timeout=3.0, grace=1.0, bundle=4, ended=ended)
-    assert {n: o.status for n, o in outcomes.items()} == {**{n: "finished" for n in todo}, "hang": "stuck"}
-    replaced = outcomes["r"].record["pid"]
-    assert outcomes["a"].record["pid"] == replaced  # same bundle, same worker, before the replace
-    assert outcomes["b"].record["pid"] != replaced and outcomes["c"].record["pid"] != replaced
-    assert ended["a"] < ended["hang"] - 2  # reported as it ended, not with its bundle
-    assert outcomes["b"].attempts == outcomes["c"].attempts == 1  # never started on the old worker

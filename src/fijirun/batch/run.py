@@ -102,24 +102,6 @@ class _BatchRecorder:
         self.progress.update(self.counts)
 
 
-#: The most images one Dask task carries (see :func:`_bundle_size`).
-MAX_BUNDLE = 8
-
-
-def _bundle_size(client, images):
-    """Images per Dask task: fewer scheduler round trips, yet several bundles per worker.
-
-    A bundle of 8 short images saves the scheduler and client about 10 ms of
-    CPU per image; four bundles per worker keep the last ones from leaving a
-    worker idle while another finishes a long bundle.
-    """
-    try:
-        workers = max(1, len(client.scheduler_info()["workers"]))
-    except Exception:  # noqa: BLE001 - the scheduler cannot say: one image per task
-        return 1
-    return max(1, min(MAX_BUNDLE, images // (4 * workers)))
-
-
 def _close(cluster):
     """Close the client and cluster (in a thread while the batch is summarised)."""
     try:
@@ -253,7 +235,7 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
                                        name=PLUGIN_NAME)
                 t_ready = time.perf_counter()
                 runner = TaskRunner(client, timeout=float(timeout), grace=float(grace),
-                                    on_outcome=recorder, bundle=_bundle_size(client, len(todo)))
+                                    on_outcome=recorder)
                 runner.run(TaskJob(item.name, run_image,
                                    dict(task_base, input=str(item.path), name=item.name))
                            for item in todo)

@@ -118,22 +118,11 @@ class TaskRunner:
     on_outcome : callable
         ``on_outcome(job, outcome)``, called in the calling thread as each
         task ends.
-    bundle : int
-        Tasks per Dask task (:func:`fijirun.cluster.worker.run_bundle`):
-        each still has its own start notice, deadline, result and outcome,
-        reported as it ends; a worker's death loses only the task it was
-        running, the bundle's tasks it had not reached run again elsewhere.
-        More than 1 saves the scheduler round trips of short tasks. The tasks'
-        results must hold the name of the worker that ran them (``worker``).
     """
 
     def __init__(self, client: Any, *, timeout: float, grace: float = DEFAULT_GRACE,
-                 on_outcome: Callable[[TaskJob, Outcome], None], bundle: int = 1):
+                 on_outcome: Callable[[TaskJob, Outcome], None]):
         self.client = client
-        self.bundle = max(1, int(bundle))
-        self._bundles: dict[str, tuple[TaskJob, ...]] = {}  # a bundle's Dask key -> its jobs
-        self._bundle_submitted: dict[str, float] = {}
-        self._held: dict[str, list[TaskJob]] = {}  # worker being replaced -> tasks to submit after
         self.limit = float(timeout) + float(grace)
         self.grace = float(grace)
         self.timeout = float(timeout)
@@ -164,27 +153,20 @@ class TaskRunner:
             if job.name in self.jobs:
                 raise ValueError(f"two tasks named {job.name!r}")
             self.jobs[job.name] = job
-        self.client.subscribe_topic(self.topic, lambda event: self._events.put(("notice", event[1])))
+        self.client.subscribe_topic(self.topic, lambda event: self._events.put(("start", event[1])))
         try:
+            for job in self.jobs.values():
+                self._submit(job)
             self._unfinished = len(self.jobs)
-            if self.bundle == 1:
-                for job in self.jobs.values():
-                    self._submit(job)
-            else:
-                self._submit_bundles(list(self.jobs.values()))
             while self._unfinished:
                 try:
                     kind, payload = self._events.get(timeout=self._wait_seconds())
                 except queue.Empty:
                     kind, payload = None, None
-                if kind == "notice" and isinstance(payload, dict) and payload.get("event") == "done":
-                    self._reported(payload)
-                elif kind == "notice":
+                if kind == "start":
                     self._started(payload)
                 elif kind == "done":
                     self._completed(*payload)
-                elif kind == "bundle":
-                    self._bundle_completed(*payload)
                 self._expire()
                 self._restart_due()
                 if kind is None:
@@ -220,108 +202,7 @@ class TaskRunner:
                                         key=f"fijirun-{safe}-{self.token}-{job.submissions}")
         job.future.add_done_callback(lambda fut, job=job: self._events.put(("done", (job, fut))))
 
-    def _submit_bundles(self, jobs: list[TaskJob]) -> None:
-        """Submit ``jobs`` in bundles of up to :attr:`bundle`, in order."""
-        for i in range(0, len(jobs), self.bundle):
-            self._submit_bundle(jobs[i:i + self.bundle])
-
-    def _submit_bundle(self, jobs: list[TaskJob]) -> None:
-        from .worker import run_bundle
-
-        function = jobs[0].function
-        if any(job.function is not function for job in jobs):
-            raise ValueError("the tasks of a bundle must run the same function")
-        tasks = []
-        for job in jobs:
-            job.submissions += 1
-            tasks.append(dict(job.task, topic=self.topic, job=job.name))
-        key = f"fijirun-bundle-{len(self._bundle_submitted) + 1}-{self.token}"
-        self._bundles[key] = tuple(jobs)
-        self._bundle_submitted[key] = time.monotonic()
-        fut = self.client.submit(run_bundle, function, tasks, pure=False, key=key)
-        for job in jobs:
-            job.future = fut
-        fut.add_done_callback(lambda f, jobs=tuple(jobs): self._events.put(("bundle", (jobs, f))))
-
-    def _resubmit_rest(self, fut: Any, after_restart_of: str | None = None) -> None:
-        """Run again, in a new bundle, the tasks of ``fut``'s bundle that it never ended.
-
-        With ``after_restart_of`` (a worker being replaced), they are submitted
-        once it was restarted: the scheduler would otherwise hand them at once
-        to that same worker, whose engine asked to be replaced.
-        """
-        rest = [job for job in self._bundles.get(fut.key, ()) if not job.done and job.future is fut]
-        for job in rest:
-            job.future = None
-        if rest and after_restart_of is not None and after_restart_of in self._replacing:
-            self._held.setdefault(after_restart_of, []).extend(rest)
-        elif rest:
-            self._submit_bundle(rest)
-
     # ------------------------------------------------------------ events
-    def _reported(self, msg: dict) -> None:
-        """A task of a bundle ended on its worker (its result in the notice)."""
-        job = self.jobs.get(str(msg.get("name")))
-        if job is None or job.done or job.future is None:
-            return
-        self._finish(job, msg.get("record") or {}, msg.get("worker"))
-
-    def _finish(self, job: TaskJob, record: dict, worker: str | None = None) -> None:
-        self._last_activity = time.monotonic()
-        worker = record.get("worker") or worker or self._last_worker(job)
-        if record.get("replace_worker") and worker:
-            self._replace_worker(worker, job)
-        self._end(job, Outcome("finished", record=record, worker=worker, attempts=len(job.starts)))
-
-    def _bundle_completed(self, jobs: tuple[TaskJob, ...], fut: Any) -> None:
-        self._last_activity = time.monotonic()
-        pending = [job for job in jobs if not job.done and job.future is fut]
-        if fut.status == "finished":
-            try:
-                records = fut.result()
-            except Exception:  # noqa: BLE001 - lost between worker and client: the notices told most
-                records = []
-            fut.release()  # else a worker restart recomputes it
-            for job, record in zip(jobs, records):
-                if not job.done and job.future is fut:
-                    self._finish(job, record)
-            # the bundle stopped early: its worker is being replaced
-            stopper = next((r for r in records if r.get("replace_worker")), None)
-            self._resubmit_rest(fut, after_restart_of=stopper.get("worker") if stopper else None)
-            return
-        if not pending:
-            return
-        submitted = self._bundle_submitted.get(fut.key, 0.0)
-        # the task the bundle was running: started in this attempt, never reported
-        running = [job for job in pending if job.starts and job.starts[-1][0] >= submitted]
-        failure = fut.exception() if fut.status == "error" else None
-        name = type(failure).__name__ if failure is not None else "CancelledError"
-        if fut.status == "lost" or (name == "KilledWorker" and not running):
-            self._resubmit_rest(fut)  # nothing of it was at fault
-            return
-        for job in running:
-            job.future = None
-            deaths = len(job.starts) - job.forgiven
-            if name == "KilledWorker" and deaths < 2 and job.submissions < 3:
-                self._submit_bundle([job])
-            elif name == "KilledWorker":
-                self._end(job, Outcome("died", worker=self._last_worker(job), attempts=len(job.starts),
-                                       error_type=name,
-                                       message=f"the worker died while running it ({deaths} attempts; "
-                                               "a crash of the engine, or the process was killed)"))
-            else:
-                message = (f"{name}: {failure}" if failure is not None
-                           else f"cancelled by the scheduler ({fut.status})")
-                self._end(job, Outcome("error", message=message, worker=self._last_worker(job),
-                                       attempts=len(job.starts), error_type=name))
-        if running or name == "KilledWorker":
-            self._resubmit_rest(fut)
-        else:  # it failed before any of its tasks started: they would fail again
-            for job in pending:
-                job.future = None
-                self._end(job, Outcome("error", message=f"{name}: {failure}", attempts=len(job.starts),
-                                       error_type=name))
-
     def _started(self, msg: Any) -> None:
         if not isinstance(msg, dict) or msg.get("event") != "start":
             return
@@ -388,8 +269,6 @@ class TaskRunner:
             job.future = None
             if fut is not None:
                 fut.cancel()
-                if self.bundle > 1:
-                    self._resubmit_rest(fut)  # the bundle's tasks after it run elsewhere
             if worker:
                 self._replace_worker(worker, job)
             self._end(job, Outcome(
@@ -428,18 +307,6 @@ class TaskRunner:
                 kind, payload = self._events.get_nowait()
             except queue.Empty:
                 break
-            if kind == "notice" and isinstance(payload, dict) and payload.get("event") == "done":
-                with contextlib.suppress(Exception):
-                    self._reported(payload)
-                continue
-            if kind == "bundle" and payload[1].status == "finished":
-                jobs, fut = payload
-                with contextlib.suppress(Exception):
-                    for job, record in zip(jobs, fut.result(timeout=1)):
-                        if not job.done and job.future is fut:
-                            self._end(job, Outcome("finished", record=record, attempts=len(job.starts),
-                                                   worker=record.get("worker") or self._last_worker(job)))
-                continue
             if kind == "done" and payload[1].status == "finished":
                 job, fut = payload
                 if job.done or job.future is not fut:
@@ -449,8 +316,8 @@ class TaskRunner:
                     self._end(job, Outcome("finished", record=record, attempts=len(job.starts),
                                            worker=record.get("worker") or self._last_worker(job)))
         with contextlib.suppress(Exception):
-            self.client.cancel(list({id(j.future): j.future for j in self.jobs.values()
-                                     if not j.done and j.future is not None}.values()))
+            self.client.cancel([j.future for j in self.jobs.values()
+                                if not j.done and j.future is not None])
 
     # ------------------------------------------------------------ helpers
     def _end(self, job: TaskJob, outcome: Outcome) -> None:
@@ -492,9 +359,6 @@ class TaskRunner:
                 self.client.restart_workers([worker], timeout=120, raise_for_error=False)
             except Exception as exc:  # noqa: BLE001 - the run goes on without it
                 log.warning("could not restart worker %s: %s", worker, exc)
-            held = [job for job in self._held.pop(worker, []) if not job.done]
-            if held:
-                self._submit_bundle(held)
             for job in self.jobs.values():
                 if (job is not culprit and not job.done and job.starts and job.starts[-1][1] == worker
                         and job.future is not None and not job.future.done()):

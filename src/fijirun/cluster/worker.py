@@ -18,13 +18,12 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-__all__ = ["PLUGIN_NAME", "SessionPlugin", "announce_start", "current_task", "get_session", "run_bundle"]
+__all__ = ["PLUGIN_NAME", "SessionPlugin", "announce_start", "current_task", "get_session"]
 
 PLUGIN_NAME = "fijirun-session"
 
 _SESSIONS: dict[tuple, Any] = {}  # session options -> the process's Session
 _LOCK = threading.Lock()
-_BUNDLE = threading.local()  # the task of a bundle running now (its own key)
 
 
 def get_session(options: dict) -> Any:
@@ -105,9 +104,6 @@ def current_task() -> tuple[Any, str | None, str | None]:
     except ValueError:  # called directly, not in a worker
         return None, None, None
     key = worker.get_current_task()
-    if key is not None and getattr(_BUNDLE, "job", None) is not None:
-        # one of a bundle's tasks: a key of its own, the same when Dask runs the bundle again
-        return worker, worker.address, f"{key}/{_BUNDLE.job}"
     return worker, worker.address, None if key is None else str(key)
 
 
@@ -125,40 +121,3 @@ def announce_start(task: dict, name: str) -> None:
     if worker is not None and task.get("topic"):
         worker.log_event(task["topic"], {"event": "start", "name": name, "worker": address,
                                          "pid": os.getpid()})
-
-
-def run_bundle(function: Any, tasks: list) -> list:
-    """Run several tasks one after another as one Dask task (fewer scheduler round trips).
-
-    Each task still announces its start (its deadline) and its end, with its
-    result, on the runner's topic as it happens, so that the client reports it
-    at once and knows what is left when the worker dies. A result asking for
-    a new worker (``replace_worker``) ends the bundle: the rest runs elsewhere.
-
-    Parameters
-    ----------
-    function : callable
-        ``function(task) -> dict``, as for a single task.
-    tasks : list of dict
-        The tasks, each with ``job`` (its name in the runner) and ``topic``.
-
-    Returns
-    -------
-    list of dict
-        The results of the tasks that ran, in order.
-    """
-    records = []
-    worker, address, _ = current_task()
-    for task in tasks:
-        _BUNDLE.job = task["job"]
-        try:
-            record = function(task)
-        finally:
-            _BUNDLE.job = None
-        if worker is not None and task.get("topic"):
-            worker.log_event(task["topic"], {"event": "done", "name": task["job"], "worker": address,
-                                             "record": record})
-        records.append(record)
-        if record.get("replace_worker"):
-            break
-    return records
