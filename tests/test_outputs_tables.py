@@ -14,10 +14,11 @@ _cell = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False, width=32).map(lambda v: f"{v:.3f}"),
     st.text(alphabet="ab ,\t\n\"xyz-é", max_size=8),  # labels: delimiters, quotes, line breaks
     st.just(""),
+    st.sampled_from([" ", "\t", "  \t ", '" "']),  # whitespace-only cells: pandas' blank lines
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(sep=st.sampled_from([",", "\t"]), n_cols=st.integers(1, 5), rows=st.data(),
        row_numbers=st.booleans(), blank_lines=st.lists(st.integers(0, 30), max_size=3))
 def test_row_count_matches_pandas(tmp_path_factory, sep, n_cols, rows, row_numbers, blank_lines):

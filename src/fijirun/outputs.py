@@ -86,7 +86,21 @@ def count_table_rows(path):
         if not header.strip():
             return 0
         sep = "\t" if "\t" in header else ","
-        return sum(1 for row in csv.reader(f, delimiter=sep) if row)
+        record_lines = []  # the physical lines of the record being read
+
+        def lines():
+            for line in f:
+                record_lines.append(line)
+                yield line
+
+        rows = 0
+        for row in csv.reader(lines(), delimiter=sep):
+            raw = "".join(record_lines)
+            record_lines.clear()
+            # pandas skips a line of whitespace without a delimiter; a quoted " " is a value
+            if row and (sep in raw or raw.strip()):
+                rows += 1
+        return rows
 
 
 def read_rois(path):
