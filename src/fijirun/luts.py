@@ -51,7 +51,8 @@ def write_luts(luts_dir):
     """
     from importlib.metadata import version
 
-    from .cache import cache_root, write_atomically
+    from .cache import cache_root
+    from .provenance import write_atomic
 
     luts_dir = Path(luts_dir)
     luts_dir.mkdir(parents=True, exist_ok=True)
@@ -65,7 +66,8 @@ def write_luts(luts_dir):
         if len(data) != 768:
             data = glasbey_lut(name).T.tobytes()
             try:
-                write_atomically(source, data)
+                source.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(source, lambda f, data=data: f.write(data), binary=True)
             except OSError:
                 pass  # no writable cache: made again next time
         (luts_dir / f"{name}.lut").write_bytes(data)
