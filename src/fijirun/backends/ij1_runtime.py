@@ -328,22 +328,14 @@ class IJ1Runtime:
                     message = f"{m.group('msg')} (line {m.group('line')} of the macro it ran)"
                 else:
                     message = first
-                u = _UNRECOGNIZED.search(message)
-                if u:
-                    return UnrecognizedCommandError(u.group("cmd"), line=line, source=script.line_text(line),
-                                                    **where)
-                return self._needs_data(message, script, data_dir, line) or MacroError(
-                    message, line=line, source=script.line_text(line), **where)
-            u = _UNRECOGNIZED.search(text)
-            if u:
-                return UnrecognizedCommandError(u.group("cmd"), line=line, source=script.line_text(line), **where)
-            return self._needs_data(text, script, data_dir, line) or ScriptError(
-                f"{title}: {text.strip()}", line=line, source=script.line_text(line), **where)
+                return (self._unrecognized(message, script, line)
+                        or self._needs_data(message, script, data_dir, line)
+                        or MacroError(message, line=line, source=script.line_text(line), **where))
+            return (self._unrecognized(text, script, line) or self._needs_data(text, script, data_dir, line)
+                    or ScriptError(f"{title}: {text.strip()}", line=line, source=script.line_text(line), **where))
         if kind in ("dialog", "wait-dialog"):
-            u = _UNRECOGNIZED.search(text)
-            if u:  # ImageJ's own message, however it was shown (Fiji may not go through IJ.error)
-                return UnrecognizedCommandError(u.group("cmd"), line=line, source=script.line_text(line), **where)
-            return DialogError(
+            # ImageJ's own message, however it was shown (Fiji may not go through IJ.error)
+            return self._unrecognized(text, script, line) or DialogError(
                 f"the script opened a dialog that waits for a person: '{title}'"
                 + (f": {text.strip()}" if text.strip() else ""), line=line, source=script.line_text(line),
                 **where)
@@ -358,6 +350,14 @@ class IJ1Runtime:
             url = str(self.Prefs.getImagesURL() or "https://imagej.net/images/") + title
             return NeedsDataError(title, url=url, **where)
         return RunError(f"{kind}: {title}: {text}", line=line, **where)
+
+    @staticmethod
+    def _unrecognized(text, script, line):
+        """ImageJ's "Unrecognized command" in ``text`` as an UnrecognizedCommandError, else None."""
+        u = _UNRECOGNIZED.search(text)
+        if u is None:
+            return None
+        return UnrecognizedCommandError(u.group("cmd"), line=line, source=script.line_text(line), path=script.path)
 
     @staticmethod
     def _damaged_input(run, script):
