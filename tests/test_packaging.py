@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -52,9 +54,24 @@ def test_environment_yml_has_every_dependency_with_the_same_bounds():
     assert not differ, f"other version bounds (pyproject, environment.yml): {differ}"
 
 
-def test_version_comes_from_the_package_metadata():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert fijirun.__version__ == project["version"]
+def test_version_is_written_once_and_is_the_package_metadata():
+    from importlib.metadata import version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "fijirun._version.__version__"}
+    assert fijirun.__version__ == version("fijirun")
+
+
+def test_import_fijirun_loads_no_engine_numpy_or_pandas():
+    """``import fijirun`` (and so every command's start) loads what it uses, not the whole API."""
+    code = ("import sys, fijirun; heavy = [m for m in ('numpy', 'pandas', 'dask', 'jpype', 'fijirun.session',"
+            " 'importlib.metadata') if m in sys.modules]; print(heavy); "
+            "assert fijirun.Session.__module__ == 'fijirun.session' and callable(fijirun.batch); "
+            "import fijirun.batch.run, fijirun.check.core, fijirun.regress.run; "
+            "assert callable(fijirun.batch) and callable(fijirun.check) and callable(fijirun.regress)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
 
 
 def test_sample_images_ship_with_their_attribution():

@@ -13,18 +13,15 @@ data
 Errors: FijirunError and subclasses (see :mod:`fijirun.errors`).
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
+from __future__ import annotations
 
-try:
-    __version__ = _version("fijirun")
-except PackageNotFoundError:  # a source tree that is not installed
-    __version__ = "0+unknown"
+import importlib
+from typing import TYPE_CHECKING
 
-from . import data  # noqa: E402
-from .batch import batch  # noqa: E402  (Dask is imported only when a batch runs)
-from .check import check  # noqa: E402
-from .errors import (  # noqa: E402
+from ._version import __version__
+from .batch import batch  # Dask and pandas are imported only when a batch runs
+from .check import check
+from .errors import (
     DamagedImageError,
     DialogError,
     EngineError,
@@ -41,8 +38,37 @@ from .errors import (  # noqa: E402
     ScriptTimeout,
     UnrecognizedCommandError,
 )
-from .regress import regress  # noqa: E402  (Dask is imported only when a course runs)
-from .session import RunResult, Session  # noqa: E402
+from .regress import regress
+
+if TYPE_CHECKING:
+    from . import data
+    from .session import RunResult, Session
+
+# Imported on first use (PEP 562), so that ``import fijirun`` and the command line's
+# start-up load no engine code they do not run. ``batch``, ``check`` and ``regress``
+# are imported above, not here: each is also a subpackage's name, and a later
+# ``import fijirun.batch.run`` would otherwise leave the module where the function was.
+_LAZY = {
+    "data": (".data", None),
+    "Session": (".session", "Session"),
+    "RunResult": (".session", "RunResult"),
+}
+
+
+def __getattr__(name: str):
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'fijirun' has no attribute {name!r}") from None
+    value = importlib.import_module(module, __name__)
+    if attribute is not None:
+        value = getattr(value, attribute)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def run(script, params=None, *, backend="imagej1", data_dir=None, **kwargs):
@@ -76,6 +102,8 @@ def run(script, params=None, *, backend="imagej1", data_dir=None, **kwargs):
         fails (unless ``raise_on_error=False``), a :class:`ParameterError`,
         :class:`OutputDirError` or :class:`EngineError` when it cannot run.
     """
+    from .session import Session
+
     with Session(backend, data_dir=data_dir) as session:
         return session.run(script, params, **kwargs)
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["STATE_DIR", "STATE_IMAGE_LIMIT", "capture_state", "state_files"]
 
@@ -38,6 +39,8 @@ _TYPES = {8: "8-bit", 16: "16-bit", 24: "RGB", 32: "32-bit"}
 
 def _pixels(imp: Any) -> np.ndarray:
     """The image's pixels as (planes, height, width[, 3]) in ImageJ's stack order."""
+    import numpy as np  # here: most runs leave no image open, and a one-shot run should not load it
+
     stack = imp.getStack()
     w, h, depth = int(imp.getWidth()), int(imp.getHeight()), int(imp.getBitDepth())
     planes = []
@@ -57,6 +60,8 @@ def _pixels(imp: Any) -> np.ndarray:
 
 
 def _image_entry(imp: Any, folder: Path, index: int) -> dict:
+    import numpy as np
+
     cal = imp.getCalibration()
     pixels = _pixels(imp)
     finite = pixels[np.isfinite(pixels)] if pixels.dtype.kind == "f" else pixels

@@ -27,9 +27,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from ..outputs import output_kind, sha256
+
+# numpy is imported by the functions that compare ROIs and pixels, not here: every
+# ``import fijirun`` (a one-shot ``fijirun run`` too) loads this module.
 
 __all__ = ["BaselineError", "Tolerance", "DEFAULT_SANITIZERS", "compare_runs", "sanitize_log"]
 
@@ -159,6 +160,8 @@ def _read_rois(path):
 
 
 def _roi_points(roi):
+    import numpy as np
+
     try:
         coords = roi.coordinates()
     except Exception:  # noqa: BLE001 - a shape without vertices: its bounds stand for it
@@ -169,6 +172,8 @@ def _roi_points(roi):
 
 
 def _compare_rois(old, new, label):
+    import numpy as np
+
     a, b = _read_rois(old), _read_rois(new)
     diffs = []
     if len(a) != len(b):
@@ -193,6 +198,8 @@ def _compare_rois(old, new, label):
 
 # ------------------------------------------------------------------ images
 def _read_pixels(path):
+    import numpy as np
+
     from ..outputs import read_image
 
     return np.asarray(read_image(path))
@@ -200,6 +207,8 @@ def _read_pixels(path):
 
 def _canonical_labels(labels):
     """Labels renumbered 1, 2, ... in order of first appearance (raster order)."""
+    import numpy as np
+
     flat = labels.ravel()
     values, first = np.unique(flat, return_index=True)
     order = np.argsort(first)
@@ -221,6 +230,8 @@ def _looks_like_labels(a, b):
 
 def _plane(arr):
     """A 2-D view for a picture: the first plane of a stack, RGB averaged."""
+    import numpy as np
+
     a = np.asarray(arr)
     if a.ndim >= 3 and a.shape[-1] == 3:
         a = a.mean(-1)
@@ -231,6 +242,8 @@ def _plane(arr):
 
 def _difference_picture(ctx, label, mask, old, new):
     """Baseline | this run | differing pixels (red), side by side, as one PNG; its name in a note."""
+    import numpy as np
+
     if ctx.pictures is None:
         return ""
     from PIL import Image
@@ -259,6 +272,8 @@ def _difference_picture(ctx, label, mask, old, new):
 
 
 def _compare_pixels(a, b, label, ctx, labels_ok=True):
+    import numpy as np
+
     if a.shape != b.shape:
         return [f"{label}: shape {a.shape} -> {b.shape}"]
     if a.dtype != b.dtype:
