@@ -100,6 +100,29 @@ def test_fiji_startup_and_versions(fiji_runs):
     assert fiji_runs["startup_s"] < 120
 
 
+def _image_objects(log):
+    return int(log.rsplit(":", 1)[1])
+
+
+# Leaked, the 30 runs' images alone would be 30 or more; a few others are ImageJ's own
+# (the last run's image, the clipboard; Fiji's legacy layer keeps one or two more).
+FEW_IMAGES = 10
+
+
+def test_images_left_open_by_runs_are_freed_imagej1(ij_session, tmp_path):
+    """A warm engine does not keep every run's images: 30 runs leave at most the last one's."""
+    from backend_cases import images_left_open
+
+    assert _image_objects(images_left_open(ij_session, tmp_path).log) < FEW_IMAGES
+
+
+@needs_fiji
+def test_images_left_open_by_runs_are_freed_fiji(fiji_runs):
+    case = fiji_runs["cases"]["images_left_open"]
+    assert case["status"] == "ok", case
+    assert _image_objects(case["log"]) < FEW_IMAGES, case
+
+
 def test_fiji_plugin_needs_plugin_on_imagej1(ij_session):
     with pytest.raises(fijirun.UnrecognizedCommandError) as info:
         CASES["fiji_plugin"](ij_session, None)

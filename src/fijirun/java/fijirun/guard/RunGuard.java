@@ -498,6 +498,25 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         IJ.redirectErrorMessages(false);
         IJ.resetEscape();
         Macro.setOptions(null);
+        forgetEndedThreadsImages();
+    }
+
+    /**
+     * ImageJ keeps each thread's temporary current image in a static table keyed by the
+     * thread, and never drops the entry of a thread that has ended: every run's script
+     * thread would keep its last image, pixels and all, for the life of the JVM (4 MB a
+     * run for a 512x512 float image left open: a batch worker runs out of heap).
+     */
+    static void forgetEndedThreadsImages() {
+        try {
+            Field f = WindowManager.class.getDeclaredField("tempImageTable");
+            f.setAccessible(true);
+            Object table = f.get(null);
+            if (table instanceof Map)
+                ((Map<?, ?>) table).keySet().removeIf(t -> t instanceof Thread && !((Thread) t).isAlive());
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // not in this ImageJ version: nothing to forget
+        }
     }
 
     private static void setStatic(Class<?> cls, String name, Object value) {
