@@ -269,19 +269,20 @@ def run_fiji_per_image(paths, out, work, fiji):
     return {"images": len(paths), "seconds": round(wall, 2), "images_per_second": round(len(paths) / wall, 3)}
 
 
-def main_fiji(args, work, paths):
+def main_fiji(args, work, paths, jvm_options):
     """``--backend fiji``: fijirun's Fiji batch (2 workers, cold) vs Fiji launched per image."""
     import fijirun
     from fijirun.backends.fiji import find_fiji
 
     fiji = str(find_fiji(args.fiji))
-    results = {"backend": "fiji", "fiji": fiji, "images": args.images, "repeat": args.repeat}
+    results = {"backend": "fiji", "fiji": fiji, "images": args.images, "repeat": args.repeat,
+               "jvm_options": list(jvm_options)}
     runs = []
     for i in range(args.repeat):
         out = work / f"fiji-out{i}"
         t = time.perf_counter()
         frame = fijirun.batch(MACRO, [work / "in"], out, workers=2, timeout=300, progress=False,
-                              backend="fiji", fiji_dir=fiji)
+                              backend="fiji", fiji_dir=fiji, jvm_options=jvm_options)
         runs.append(_figures(frame, time.perf_counter() - t))
         shutil.rmtree(out, ignore_errors=True)
     results["cold_2_workers"] = r = _median(runs)
@@ -320,7 +321,7 @@ def main(argv=None):
     try:
         paths = make_images(work / "in", args.images)
         if args.backend == "fiji":
-            results = main_fiji(args, work, paths)
+            results = main_fiji(args, work, paths, jvm_options)
             if args.json:
                 Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
             return 0

@@ -156,7 +156,8 @@ class FijiBackend(InProcessBackend):
                            "jvm_options": list(self.jvm_options)}
         if self.java_home is not None:
             archive_options["java_home"] = str(self.java_home)
-        start_jvm(classpath, options, self.java_home, archive_of=(self.name, archive_options))
+        start_jvm(classpath, options, self.java_home, archive_of=(self.name, archive_options),
+                  quiet_start_compiler=True)
         finish_display(display)
         self.gateway = imagej.init(str(fiji), mode="headless" if self.headless else "interactive")
         PROCESS["gateway"] = self.gateway

@@ -13,6 +13,7 @@ from ..errors import EngineError
 from .base import Backend
 from .ij1_runtime import IJ1Runtime
 from .process import PROCESS, release_process_files, shutdown_process
+from .start_compiler import allow_full_compiler
 
 __all__ = ["InProcessBackend"]
 
@@ -71,6 +72,7 @@ class InProcessBackend(Backend):
             ImageJ(ImageJ.NO_SHOW)  # errors reach dialogs the runtime reads, not stdout
         self.runtime = IJ1Runtime(self.java_home)
         PROCESS["runtime"], PROCESS["backend"] = self.runtime, self.name
+        allow_full_compiler()  # start-up is over: scripts get the optimising JIT
         return self
 
     def _boot(self):

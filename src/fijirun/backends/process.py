@@ -178,15 +178,18 @@ def finish_display(display):
         os.environ["DISPLAY"] = display.display
 
 
-def start_jvm(classpath, options, java_home=None, archive_of=None):
+def start_jvm(classpath, options, java_home=None, archive_of=None, quiet_start_compiler=False):
     """Start the JVM with the system Java, or check that the running one fits.
 
     ``archive_of``, the backend's name and options, lets a missing class
     archive be built first (:mod:`~fijirun.backends.class_archive`).
+    ``quiet_start_compiler`` keeps the optimising JIT out of the start-up
+    (:mod:`~fijirun.backends.start_compiler`).
     """
     import jpype
 
     from .class_archive import archive_options
+    from .start_compiler import start_compiler_options
 
     if jpype.isJVMStarted():
         running = str(jpype.java.lang.System.getProperty("java.class.path"))
@@ -196,7 +199,9 @@ def start_jvm(classpath, options, java_home=None, archive_of=None):
                               "JPype cannot restart it: use a fresh process")
         return
     java = find_java(java_home)
-    options = [*options, *archive_options(java, classpath, archive_of)]
+    # the start-up compiler's options first: the user's own (later) win over them
+    quiet = start_compiler_options(java, options) if quiet_start_compiler else []
+    options = [*quiet, *options, *archive_options(java, classpath, archive_of)]
     try:
         jpype.startJVM(str(java.libjvm), *options, classpath=[str(p) for p in classpath],
                        convertStrings=False, interrupt=False)
