@@ -11,7 +11,8 @@ import csv
 import hashlib
 from pathlib import Path
 
-__all__ = ["output_kind", "read_table", "count_table_rows", "is_row_number_heading", "read_rois", "read_image",
+__all__ = ["output_kind", "read_table", "count_table_rows", "table_delimiter", "is_row_number_heading", "read_rois",
+           "read_image",
            "sha256", "TABLE_SUFFIXES", "ROI_SUFFIXES", "IMAGE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".txt", ".csv", ".tsv", ".xls")
@@ -40,6 +41,16 @@ def sha256(path, chunk=1 << 20):
     return h.hexdigest()
 
 
+def table_delimiter(header):
+    """The delimiter of a table whose first line is ``header``: tab or comma.
+
+    ImageJ saves tables tab-delimited (.txt, .xls) or comma-delimited (.csv) and
+    names the columns on the first line; a tab there means tabs. Every reader of
+    tables in fijirun (engine, check, batch, regress) decides it here.
+    """
+    return "\t" if "\t" in header else ","
+
+
 def is_row_number_heading(name):
     """Whether a column heading is ImageJ's unnamed row-number column (``" "``).
 
@@ -63,8 +74,7 @@ def read_table(path):
         header = f.readline()
     if not header.strip():
         return pd.DataFrame()
-    sep = "\t" if "\t" in header else ","
-    table = pd.read_csv(path, sep=sep)
+    table = pd.read_csv(path, sep=table_delimiter(header))
     first = table.columns[0] if len(table.columns) else None
     if first is not None and is_row_number_heading(first):
         column = table[first]
@@ -85,7 +95,7 @@ def count_table_rows(path):
         header = f.readline()
         if not header.strip():
             return 0
-        sep = "\t" if "\t" in header else ","
+        sep = table_delimiter(header)
         record_lines = []  # the physical lines of the record being read
 
         def lines():

@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..outputs import is_row_number_heading, output_kind, read_table
+from ..outputs import is_row_number_heading, output_kind, read_table, table_delimiter
 from ..provenance import fix_mode, write_json_atomic
 
 __all__ = ["combine_tables", "image_frame", "write_combined", "RESULTS_CSV", "RESULTS_PARQUET",
@@ -48,18 +48,17 @@ def _read_group(header, members):
     """
     import pandas as pd
 
-    sep = "\t" if "\t" in header else ","
+    sep = table_delimiter(header)
     lines = [_quote("image") + sep + header]
     for name, _, body in members:
         q = _quote(name) + sep
         lines.extend(q + line for line in body)
-    expected = sum(len(body) for _, _, body in members)
+    names = [name for name, _, body in members for _ in body]  # each row's image
     try:
         table = pd.read_csv(io.StringIO("\n".join(lines) + "\n"), sep=sep)
     except (ValueError, pd.errors.ParserError):  # one file is no table: each on its own
         table = None
-    names = [name for name, _, body in members for _ in body]
-    if table is not None and (len(table) != expected or table.columns[0] != "image"
+    if table is not None and (len(table) != len(names) or table.columns[0] != "image"
                               or table["image"].astype(str).tolist() != names):
         # a quoted field spanning lines, or rows longer than the header (pandas then takes
         # the first column as the index and shifts the rest, "image" included)

@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
-from ..outputs import is_row_number_heading
+from ..outputs import is_row_number_heading, table_delimiter
 from ..reference import format_value, rois_to_labels
 from .model import FAIL, PASS, WARN, CheckError
 
@@ -72,7 +72,7 @@ def read_table_text(path):
         raise CheckError(f"cannot read the table {path}: {exc.strerror}") from None
     if not header.strip():
         return pd.DataFrame(), None
-    sep = "\t" if "\t" in header else ","
+    sep = table_delimiter(header)
     try:
         table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
     except Exception as exc:  # noqa: BLE001 - pandas raises several types

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..outputs import table_delimiter
 from .model import FAIL, PASS, WARN, CheckError
 
 __all__ = ["StoredImage", "read_stored_image", "lint_table", "lint_mask", "lint_image", "lint_rois"]
@@ -124,7 +125,7 @@ def lint_table(verdict, path, expected_rows=None):
         else:
             verdict.add(FAIL, "empty table file")
         return None
-    sep = "\t" if "\t" in header else "," if "," in header else None
+    sep = table_delimiter(header) if ("\t" in header or "," in header) else None  # None: one column
     suffix = path.suffix.lower()
     verdict.details["delimiter"] = {"\t": "tab", ",": "comma", None: "none"}[sep]
     if sep is None and not second.strip():

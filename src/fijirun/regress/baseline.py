@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..outputs import output_kind, sha256
+from ..outputs import output_kind, sha256, table_delimiter
 
 # numpy is imported by the functions that compare ROIs and pixels, not here: every
 # ``import fijirun`` (a one-shot ``fijirun run`` too) loads this module.
@@ -118,10 +118,9 @@ def _read_cells(path):
     text = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
     if not text:
         return [], []
-    delimiter = "\t" if "\t" in text[0] else ","
     import csv
 
-    rows = list(csv.reader(text, delimiter=delimiter))
+    rows = list(csv.reader(text, delimiter=table_delimiter(text[0])))
     return rows[0], rows[1:]
 
 
