@@ -43,7 +43,9 @@ SWITCH_ENV = "FIJIRUN_CLASS_ARCHIVE"
 _RECORD_ENV = "FIJIRUN_CLASS_ARCHIVE_RECORD"
 # the JVM's own CDS messages (an archive it cannot use, classes it cannot archive) are not the user's
 _QUIET = "-Xlog:cds=off,cds+dynamic=off"
-_BUILD_TIMEOUT = 300.0
+# a build takes 5-20 s (imagej1 / the pinned Fiji) on an idle machine; it holds up the
+# first start, so a hung builder must not hold it long (the start then goes on without)
+_BUILD_TIMEOUT = 120.0
 # what the archive is made of: fijirun's warm-up, then the output-saving steps
 # (threshold, Analyze Particles with Count Masks, a LUT, saving TIFF, PNG, CSV, ROI set)
 _WORKLOAD = """#@ File input

@@ -152,17 +152,16 @@ class FijiBackend(InProcessBackend):
             options = [o for o in options if not o.startswith("-Djava.awt.headless")]
             options.append("-Djava.awt.headless=true")
         options += self.jvm_options
-        archive_options = {"fiji_dir": str(fiji), "memory": self.memory, "headless": self.headless,
-                           "jvm_options": list(self.jvm_options)}
-        if self.java_home is not None:
-            archive_options["java_home"] = str(self.java_home)
-        start_jvm(classpath, options, self.java_home, archive_of=(self.name, archive_options),
+        start_jvm(classpath, options, self.java_home, archive_of=(self.name, self._archive_options()),
                   quiet_start_compiler=True)
         finish_display(display)
         self.gateway = imagej.init(str(fiji), mode="headless" if self.headless else "interactive")
         PROCESS["gateway"] = self.gateway
         if not self.imglyb:
             _log.info("imglyb's jar is not in %s: ij.py image conversions are unavailable", fiji)
+
+    def _own_archive_options(self):
+        return {"fiji_dir": str(self.fiji_dir), "headless": self.headless}
 
     def versions(self):
         """The ImageJ 1.x versions, Fiji's folder and (once started) ImageJ2's version, for run.json."""

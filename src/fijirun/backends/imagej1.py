@@ -79,13 +79,9 @@ class ImageJ1Backend(InProcessBackend):
             start_jvm(classpath, options, self.java_home, archive_of=(self.name, self._archive_options()))
         finish_display(display)
 
-    def _archive_options(self):
-        """The options a child needs to start this same ImageJ (to build its class archive)."""
-        options = {"memory": self.memory, "jvm_options": list(self.jvm_options)}
-        for key in ("ij_jar", "jython_jar", "fiji_dir", "java_home"):
-            if getattr(self, key) is not None:
-                options[key] = str(getattr(self, key))
-        return options
+    def _own_archive_options(self):
+        return {key: str(getattr(self, key)) for key in ("ij_jar", "jython_jar", "fiji_dir")
+                if getattr(self, key) is not None}
 
     def _start_from_maven(self, options, jython_jar):
         import scyjava

@@ -79,6 +79,20 @@ class InProcessBackend(Backend):
         """Start the JVM (and the display) with this backend's ImageJ."""
         raise NotImplementedError
 
+    def _archive_options(self):
+        """The options a child needs to start this same engine (it builds the class archive).
+
+        The options every in-process backend has, and :meth:`_own_archive_options`.
+        """
+        options = {"memory": self.memory, "jvm_options": list(self.jvm_options)}
+        if self.java_home is not None:
+            options["java_home"] = str(self.java_home)
+        return options | self._own_archive_options()
+
+    def _own_archive_options(self):
+        """The backend's own part of :meth:`_archive_options` (paths as strings)."""
+        return {}
+
     def _reuse(self):
         """Pick up what an earlier backend object of this kind started in this process."""
 
