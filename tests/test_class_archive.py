@@ -134,3 +134,19 @@ def test_parallel_first_starts_build_one_archive_and_all_succeed(tmp_path):
     assert [o.strip().splitlines()[-1] for o, _ in outs] == ["42"] * n
     assert len(list((cache / "class-archives").glob("*.jsa"))) == 1
     assert not list((cache / "class-archives").glob(".*"))  # no half-written archive left
+
+
+def test_the_archive_is_recorded_with_the_full_compiler(tmp_path, monkeypatch):
+    """The builder child runs without the start-up compiler directive: on Java 17 a method's
+    "not compilable by C2" mark would be archived, and every later start would inherit it."""
+    seen = {}
+
+    def fake_run(cmd, env=None, **kwargs):
+        seen.update(env)
+        raise subprocess.TimeoutExpired(cmd, 0)  # nothing is built; the env is what counts
+
+    monkeypatch.setattr(class_archive.subprocess, "run", fake_run)
+    monkeypatch.setenv("FIJIRUN_START_COMPILER", "quiet")
+    assert class_archive.build(tmp_path / "a.jsa", "fiji", {}) is False
+    assert seen["FIJIRUN_START_COMPILER"] == "full" and seen[class_archive._RECORD_ENV]
+    assert "no archive within" in (tmp_path / "a.failed").read_text()

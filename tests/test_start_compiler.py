@@ -43,7 +43,8 @@ BLUR = 'newImage("a", "32-bit random", 512, 512, 1);\nfor (i = 0; i < 10; i++) r
 def test_fiji_starts_without_c2_and_its_scripts_get_c2(tmp_path):
     macro = tmp_path / "blur.ijm"
     macro.write_text(BLUR)
-    env = dict(os.environ, FIJIRUN_CACHE=str(tmp_path / "cache"))
+    # a cache of its own (the directive file is checked), without building a class archive there
+    env = dict(os.environ, FIJIRUN_CACHE=str(tmp_path / "cache"), FIJIRUN_CLASS_ARCHIVE="off")
     proc = subprocess.run([sys.executable, "-c", PROBE, os.environ["FIJI_HOME"], str(macro), str(tmp_path / "out")],
                           capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -65,19 +66,42 @@ def fresh_state(monkeypatch, tmp_path):
     monkeypatch.delenv("FIJIRUN_START_COMPILER", raising=False)
 
 
-def test_options_go_before_the_users_and_name_the_written_directives(fresh_state, tmp_path):
-    options = start_compiler.start_compiler_options(find_java(), ["-Xmx1g"])
+def _started_with(monkeypatch, options):
+    """The options start_jvm gives the JVM (JPype's start replaced: this process may run one)."""
+    import jpype
+
+    from fijirun.backends import process
+
+    seen = []
+    monkeypatch.setattr(jpype, "isJVMStarted", lambda: False)
+    monkeypatch.setattr(jpype, "startJVM", lambda libjvm, *opts, **kw: seen.extend(opts))
+    process.start_jvm([], options, quiet_start_compiler=True)
+    return seen
+
+
+def test_the_directive_goes_before_the_users_options_and_is_removed_later(fresh_state, monkeypatch, tmp_path):
+    seen = _started_with(monkeypatch, ["-Xmx1g", "-XX:+DisplayVMOutput"])
     path = tmp_path / "cache" / "jit-start-directives.json"
-    assert options == ["-XX:+UnlockDiagnosticVMOptions", "-XX:-DisplayVMOutput", f"-XX:CompilerDirectivesFile={path}"]
+    ours = ["-XX:+UnlockDiagnosticVMOptions", "-XX:-DisplayVMOutput", f"-XX:CompilerDirectivesFile={path}"]
+    assert seen[:3] == ours and seen.index("-XX:+DisplayVMOutput") > 2  # the user's, later, wins
     assert path.read_text() == start_compiler.DIRECTIVES
-    assert start_compiler._STATE["applied"]
+    assert start_compiler._STATE["applied"]  # allow_full_compiler will remove it
 
 
-@pytest.mark.parametrize("case", ["user directives", "turned off", "openj9", "cache not writable"])
+def test_a_user_who_asks_the_jvm_to_print_keeps_its_output(fresh_state, monkeypatch):
+    seen = _started_with(monkeypatch, ["-XX:+PrintFlagsFinal"])
+    assert "-XX:-DisplayVMOutput" not in seen and any(o.startswith("-XX:CompilerDirectivesFile") for o in seen)
+
+
+@pytest.mark.parametrize("case", ["user directives", "no tiered compilation", "C1 only", "interpreter only",
+                                  "turned off", "openj9", "cache not writable"])
 def test_no_directive_where_it_does_not_belong(fresh_state, monkeypatch, tmp_path, case):
     java, options = find_java(), ["-Xmx1g"]
-    if case == "user directives":
-        options.append("-XX:CompilerDirectivesFile=/my/own.json")
+    extra = {"user directives": "-XX:CompilerDirectivesFile=/my/own.json",
+             "no tiered compilation": "-XX:-TieredCompilation", "C1 only": "-XX:TieredStopAtLevel=1",
+             "interpreter only": "-Xint"}
+    if case in extra:
+        options.append(extra[case])
     elif case == "turned off":
         monkeypatch.setenv("FIJIRUN_START_COMPILER", "full")
     elif case == "openj9":

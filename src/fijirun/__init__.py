@@ -55,20 +55,21 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    try:
-        module, attribute = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'fijirun' has no attribute {name!r}") from None
-    value = importlib.import_module(module, __name__)
-    if attribute is not None:
-        value = getattr(value, attribute)
-    globals()[name] = value  # later lookups skip this function
-    return value
+if not TYPE_CHECKING:  # to type checkers, the names above are imported: a typo is an error
 
+    def __getattr__(name: str):
+        try:
+            module, attribute = _LAZY[name]
+        except KeyError:
+            raise AttributeError(f"module 'fijirun' has no attribute {name!r}") from None
+        value = importlib.import_module(module, __name__)
+        if attribute is not None:
+            value = getattr(value, attribute)
+        globals()[name] = value  # later lookups skip this function
+        return value
 
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    def __dir__():
+        return sorted(set(globals()) | set(_LAZY))
 
 
 def run(script, params=None, *, backend="imagej1", data_dir=None, **kwargs):

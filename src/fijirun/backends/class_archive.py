@@ -44,8 +44,9 @@ _RECORD_ENV = "FIJIRUN_CLASS_ARCHIVE_RECORD"
 # the JVM's own CDS messages (an archive it cannot use, classes it cannot archive) are not the user's
 _QUIET = "-Xlog:cds=off,cds+dynamic=off"
 # a build takes 5-20 s (imagej1 / the pinned Fiji) on an idle machine; it holds up the
-# first start, so a hung builder must not hold it long (the start then goes on without)
-_BUILD_TIMEOUT = 120.0
+# first start, so a hung builder must not hold it long (the start then goes on without),
+# yet a loaded machine must not turn the archive off for good (a timeout is remembered)
+_BUILD_TIMEOUT = 180.0
 # what the archive is made of: fijirun's warm-up, then the output-saving steps
 # (threshold, Analyze Particles with Count Masks, a LUT, saving TIFF, PNG, CSV, ROI set)
 _WORKLOAD = """#@ File input
@@ -77,7 +78,10 @@ def archive_path(java: JavaRuntime, classpath: Sequence[os.PathLike | str]) -> P
     import jpype
 
     h = hashlib.sha256()
-    for part in (_stamp(java.libjvm), f"jpype:{jpype.__version__}", *(_stamp(Path(p)) for p in classpath)):
+    # "format 2": archives recorded since the start-up compiler directive exists, always
+    # without it (an earlier one may have been recorded with it: see build)
+    for part in ("format 2", _stamp(java.libjvm), f"jpype:{jpype.__version__}",
+                 *(_stamp(Path(p)) for p in classpath)):
         h.update(part.encode() + b"\0")
     return cache_root() / "class-archives" / f"{h.hexdigest()[:20]}.jsa"
 
@@ -145,7 +149,10 @@ def build(path: Path, backend: str, options: dict) -> bool:
         fd, record = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".jsa", dir=path.parent)
         os.close(fd)
         os.unlink(record)  # the JVM creates it
-        env = dict(os.environ, **{_RECORD_ENV: record})
+        # Recorded with the full JIT: on Java 17 a method's "not compilable by C2" mark, which
+        # the start-up directive leaves on start-up code, is archived with the method, and
+        # every later start would inherit it (backends/start_compiler.py).
+        env = dict(os.environ, **{_RECORD_ENV: record, "FIJIRUN_START_COMPILER": "full"})
         try:
             proc = subprocess.run([sys.executable, "-m", __name__, backend, json.dumps(options)],
                                   env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,

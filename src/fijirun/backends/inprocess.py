@@ -67,12 +67,15 @@ class InProcessBackend(Backend):
         atexit.register(shutdown_process, wait_for_awt=False)
         from jpype import JClass
 
-        if JClass("ij.IJ").getInstance() is None and self._wants_imagej_instance():
-            ImageJ = JClass("ij.ImageJ")
-            ImageJ(ImageJ.NO_SHOW)  # errors reach dialogs the runtime reads, not stdout
-        self.runtime = IJ1Runtime(self.java_home)
+        try:
+            if JClass("ij.IJ").getInstance() is None and self._wants_imagej_instance():
+                ImageJ = JClass("ij.ImageJ")
+                ImageJ(ImageJ.NO_SHOW)  # errors reach dialogs the runtime reads, not stdout
+            self.runtime = IJ1Runtime(self.java_home)
+        finally:
+            # start-up is over (or failed with the JVM up): scripts get the optimising JIT
+            allow_full_compiler()
         PROCESS["runtime"], PROCESS["backend"] = self.runtime, self.name
-        allow_full_compiler()  # start-up is over: scripts get the optimising JIT
         return self
 
     def _boot(self):
