@@ -174,34 +174,50 @@ def cpu_scaling_ceiling(repeat=5):
             "max": round(ratios[-1], 2)}
 
 
-def run_imagej_per_image(paths, out, work):
-    from fijirun.display import VirtualDisplay
-    from fijirun.luts import write_luts
-
-    home = work / "ij-home"
-    (home / "plugins").mkdir(parents=True)
-    write_luts(home / "luts")
+def _argument_macro(path):
+    """The output-saving macro for a command line: its ``#@`` parameters from ``getArgument()``."""
     text = re.sub(r"^#@.*\n", "", MACRO.read_text(), flags=re.M)
-    macro = work / "output_saving_arg.ijm"
-    macro.write_text('args = split(getArgument(), ",");\ninput = args[0];\noutputDir = args[1];\n'
-                     "minSize = 0;\nmaxSize = 1000;\n" + text)
+    path.write_text('args = split(getArgument(), ",");\ninput = args[0];\noutputDir = args[1];\n'
+                    "minSize = 0;\nmaxSize = 1000;\n" + text)
+    return path
+
+
+def _launch_per_image(paths, out, command, env, cwd, what, check_exit=True):
+    """One launch per image, all on one virtual display: ``command(image, dest)`` is the argv.
+
+    Each launch must save the macro's 5 outputs (and, with ``check_exit``, exit 0).
+    """
+    from fijirun.display import VirtualDisplay
+
     display = VirtualDisplay().start()
-    env = dict(os.environ, DISPLAY=display.display)
+    env = dict(env, DISPLAY=display.display)
     try:
         t = time.perf_counter()
         for p in paths:
             dest = out / p.stem
             dest.mkdir(parents=True)
-            proc = subprocess.run(["java", f"-Dplugins.dir={home}", "-cp", str(IJ_JAR), "ij.ImageJ",
-                                   "-batch", str(macro), f"{p},{dest}"], env=env, cwd=home,
-                                  capture_output=True, text=True)
-            if proc.returncode != 0 or len(list(dest.iterdir())) != 5:
-                raise RuntimeError(f"ImageJ failed on {p}: {proc.stdout[-3000:]} {proc.stderr[-3000:]}")
+            proc = subprocess.run(command(p, dest), env=env, cwd=cwd, capture_output=True, text=True)
+            if (check_exit and proc.returncode != 0) or len(list(dest.iterdir())) != 5:
+                raise RuntimeError(f"{what} failed on {p} (exit {proc.returncode}): {proc.stdout[-2000:]} "
+                                   f"{proc.stderr[-2000:]}")
         wall = time.perf_counter() - t
     finally:
         display.stop()
-    return {"images": len(paths), "seconds": round(wall, 2),
-            "images_per_second": round(len(paths) / wall, 2)}
+    return {"images": len(paths), "seconds": round(wall, 2), "images_per_second": round(len(paths) / wall, 3)}
+
+
+def run_imagej_per_image(paths, out, work):
+    """ImageJ's own command line, one JVM per image: ``java -cp ij.jar ij.ImageJ -batch``."""
+    from fijirun.luts import write_luts
+
+    home = work / "ij-home"
+    (home / "plugins").mkdir(parents=True)
+    write_luts(home / "luts")
+    macro = _argument_macro(work / "output_saving_arg.ijm")
+    return _launch_per_image(
+        paths, out, lambda p, dest: ["java", f"-Dplugins.dir={home}", "-cp", str(IJ_JAR), "ij.ImageJ",
+                                     "-batch", str(macro), f"{p},{dest}"],
+        os.environ, home, "ImageJ")
 
 
 def _fiji_launcher(fiji, work):
@@ -242,31 +258,16 @@ def run_fiji_per_image(paths, out, work, fiji):
     ``--headless`` this macro cannot run in Fiji (Analyze Particles' Count Masks image
     is never shown, so ``selectImage`` fails), so the shell loop runs under an Xvfb,
     as ``xvfb-run`` would. One display for the whole loop, as for ImageJ's baseline.
+    Fiji's exit status is not checked (its broken plugin services are reported on
+    stderr); its 5 outputs are.
     """
-    from fijirun.display import VirtualDisplay
     from fijirun.jars import find_java
 
-    text = re.sub(r"^#@.*\n", "", MACRO.read_text(), flags=re.M)
-    macro = work / "output_saving_arg_fiji.ijm"
-    macro.write_text('args = split(getArgument(), ",");\ninput = args[0];\noutputDir = args[1];\n'
-                     "minSize = 0;\nmaxSize = 1000;\n" + text)
+    macro = _argument_macro(work / "output_saving_arg_fiji.ijm")
     launcher = _fiji_launcher(fiji, work)
-    display = VirtualDisplay().start()
-    env = dict(os.environ, DISPLAY=display.display, JAVA_HOME=str(find_java().home))
-    try:
-        t = time.perf_counter()
-        for p in paths:
-            dest = out / p.stem
-            dest.mkdir(parents=True)
-            proc = subprocess.run([str(launcher), *_FIJI_JAVA17, "--console", "-batch", str(macro), f"{p},{dest}"],
-                                  capture_output=True, text=True, cwd=work, env=env)
-            if len(list(dest.iterdir())) != 5:
-                raise RuntimeError(f"Fiji failed on {p} (exit {proc.returncode}): {proc.stdout[-2000:]} "
-                                   f"{proc.stderr[-2000:]}")
-        wall = time.perf_counter() - t
-    finally:
-        display.stop()
-    return {"images": len(paths), "seconds": round(wall, 2), "images_per_second": round(len(paths) / wall, 3)}
+    return _launch_per_image(
+        paths, out, lambda p, dest: [str(launcher), *_FIJI_JAVA17, "--console", "-batch", str(macro), f"{p},{dest}"],
+        dict(os.environ, JAVA_HOME=str(find_java().home)), work, "Fiji", check_exit=False)
 
 
 def main_fiji(args, work, paths, jvm_options):
