@@ -138,21 +138,23 @@ def _join_ending_pool_threads(seconds=0.5):
     """Wait for a terminated pool's threads to be gone, not only done.
 
     ``awaitTermination`` returns once every worker has left its loop; the threads
-    themselves are still alive for a moment after, and would count as lingering
-    (seen 1 exit in 6 on a loaded machine). An executor's default threads are named
-    ``pool-N-thread-M``; those of another, idle pool wait and are left alone.
+    themselves are still alive for a moment after (even parked, on the pool's lock),
+    and would count as lingering (seen 1 exit in 6 on a loaded machine). An
+    executor's default threads are named ``pool-N-thread-M``; a worker of another
+    pool that waits for a task (``getTask`` on its stack) is left alone.
     """
     import jpype
 
     Thread = jpype.JClass("java.lang.Thread")
-    waiting = {Thread.State.WAITING, Thread.State.TIMED_WAITING}
     deadline = time.monotonic() + seconds
-    for thread in Thread.getAllStackTraces().keySet():
-        if str(thread.getName()).startswith("pool-") and thread.getState() not in waiting:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            thread.join(max(1, int(remaining * 1000)))
+    for entry in Thread.getAllStackTraces().entrySet():
+        thread, stack = entry.getKey(), entry.getValue()
+        if not str(thread.getName()).startswith("pool-") or any(str(f.getMethodName()) == "getTask" for f in stack):
+            continue
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        thread.join(max(1, int(remaining * 1000)))
 
 
 def _drop_jpype_gc_hooks():
