@@ -157,6 +157,9 @@ def test_each_activity_classified(first_run):
     for a in report["activities"]:
         assert set(a) >= {"path", "class", "message", "line", "seconds", "outputs", "answers"}
     assert json.loads((tmp / "out" / "regress.json").read_text())["counts"] == report["counts"]
+    # one folder per activity that ran, the report; not the folders' locks (gone with the workers)
+    ran = {p.replace("/", "__") for p, c in EXPECTED.items()}
+    assert {p.name for p in (tmp / "out").iterdir()} == ran | {"regress.json"}
 
 
 def test_junit_read_by_junitparser(first_run):
@@ -273,3 +276,96 @@ def test_fiji_opener_message_for_a_missing_file(tmp_path):
     unknown.write_text("not an image")
     cls, text, _ = _classify_error(ScriptError(message(unknown)))
     assert cls == "failed" and "not in a supported format" in text
+
+
+# ------------------------------------------------------------------ reruns
+# One attempt at an activity in its own process, as a regress worker runs it: READY once
+# its engine is warm, then the attempt (whose first step is taking the folder's lock).
+_ATTEMPT = """
+import json, sys
+from fijirun.cluster.worker import get_session
+from fijirun.regress.run import activity_tasks, run_activity
+course, out = sys.argv[1:3]
+task, = activity_tasks(course, out, data_dir=None, backend="imagej1", timeout=60.0)
+get_session(task["options"]).warm_up([task["language"]])
+print("READY", flush=True)
+print("RECORD " + json.dumps(run_activity(task)), flush=True)
+"""
+
+# saves its output once the test says so
+_WAITING_SAVER = """outputDir = FIXME
+newImage("ramp", "8-bit ramp", 64, 48, 1);
+while (!File.exists("MARKER")) wait(20);
+saveAs("Tiff", outputDir + "late.tif");
+"""
+
+
+def _attempt(course, out):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", _ATTEMPT, str(course), str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def _ready(proc):
+    line = proc.stdout.readline()
+    assert line.strip() == "READY", (line, proc.poll())
+
+
+def _record(proc):
+    stdout, stderr = proc.communicate(timeout=180)
+    lines = [line for line in stdout.splitlines() if line.startswith("RECORD ")]
+    assert lines, f"no record (exit {proc.returncode}): {stderr[-3000:]}"
+    return json.loads(lines[-1][len("RECORD "):])
+
+
+def _wait_for_script(folder, proc):
+    """Until the attempt's script runs (its private staging folder exists)."""
+    import time
+
+    deadline = time.monotonic() + 120
+    while not list(folder.glob(".fijirun-staging-*")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the first attempt never started its script"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("first_ends", ["finishes", "is killed"])
+def test_a_rerun_waits_for_the_earlier_attempts_process(tmp_path, first_ends):
+    """A rerun of an activity (its worker died or is being replaced) starts while the first
+    attempt's process still runs the script: the rerun empties the folder only once that process
+    ended, so neither attempt deletes or mixes into the other's outputs (without the folder's
+    lock, the first attempt's save fails: "finishes"). A killed process's lock dies with it: the
+    rerun goes on at once ("is killed")."""
+    import signal
+    import time
+
+    from fijirun.tempdirs import sweep_stale
+
+    course, out, marker = tmp_path / "course", tmp_path / "out", tmp_path / "go"
+    course.mkdir()
+    (course / "slow.ijm").write_text(_WAITING_SAVER.replace("MARKER", marker.as_posix()))
+    folder = out / "slow.ijm"
+    first = _attempt(course, out)
+    _ready(first)
+    _wait_for_script(folder, first)
+    second = _attempt(course, out)
+    _ready(second)
+    time.sleep(0.5)  # the rerun reached the folder's lock
+    assert second.poll() is None
+    if first_ends == "is killed":
+        first.send_signal(signal.SIGKILL)
+        first.communicate(timeout=60)
+        marker.touch()
+        sweep_stale()  # the killed process's ImageJ home (a later fijirun start would remove it)
+    else:
+        marker.touch()
+        one = _record(first)
+        assert one["class"] == "passed", one
+        assert one["outputs"] == ["slow.ijm/late.tif"]
+    two = _record(second)
+    assert two["class"] == "passed", two
+    assert two["outputs"] == ["slow.ijm/late.tif"]
+    assert sorted(p.name for p in folder.iterdir()) == ["late.tif", "run.json", "run.log", "run.state"]
+    assert json.loads((folder / "run.json").read_text())["outputs"][0]["path"] == "late.tif"

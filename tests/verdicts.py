@@ -154,6 +154,8 @@ def diff(expected, got, *, what="class", context=""):
         if any(e[k] != g[k] for k in keys):
             lines.append(f"  {path}: fresh {e['class']!r} (line {e['line']}: {_short(e['message'])}) "
                          f"but got {g['class']!r} (line {g['line']}: {_short(g['message'])})")
+            lines.extend(f"    {which} process: {r['detail']}" for which, r in (("fresh", e), ("run's", g))
+                         if r.get("detail"))
     for path in sorted(set(got) - set(expected)):
         lines.append(f"  {path}: not in the fresh records (got {got[path]['class']!r})")
     if lines and context:
@@ -215,7 +217,10 @@ def _fresh_one(path, backend, timeout, corpus):
             record = {"class": "failed", "message": "the process died while running it", "line": None}
         if record.get("path", path) != path:
             raise RuntimeError(f"{path} alone gave {record!r}")
-        return path, verdict(record, tmp)
+        result = verdict(record, tmp)
+        if not lines:  # why, for the report of a test that then differs (not compared)
+            result["detail"] = f"exit {proc.returncode}; stderr: {' '.join(proc.stderr[-1500:].split())}"
+        return path, result
 
 
 def fresh_records(backend, *, paths=None, timeout=TIMEOUT, parallel=2, corpus=CORPUS):

@@ -19,10 +19,12 @@ Classes: ``passed`` (ran to the end, its saved outputs of known kinds pass
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..backends.process import script_still_running
@@ -40,6 +42,10 @@ NO_CODE = "no-code"  # a lesson page listed as an ImageJ activity without runnab
 CLASSES = (PASSED, CHANGED, FAILED, TIMEOUT, NEEDS_PLUGIN, NEEDS_DATA, NEEDS_INPUT, XFAIL, XPASS, SKIPPED,
            NO_CODE)
 REPORT = "regress.json"
+#: Lock files of the activity folders being written (removed when the regression ends).
+LOCKS = ".fijirun-locks"
+#: Seconds a rerun waits for the process of its earlier attempt to end (a worker restart kills it).
+LOCK_WAIT = 150.0
 
 #: Fiji update site of well-known plugin commands.
 UPDATE_SITES = {
@@ -163,18 +169,73 @@ def run_activity(task):
         ``check``, ``plugin``, ``update_site``, ``data``, ``worker``, ``pid`` and
         ``replace_worker``.
     """
+    out = Path(task["outdir"])
+    root = Path(task.get("root") or out.parent)
+    with _sole_writer(root / LOCKS / f"{out.name}.lock", LOCK_WAIT) as holder:
+        if holder is not None:
+            record = _failed_record(task, f"an earlier attempt at this activity (process {holder}) still "
+                                          f"wrote into {out} after {LOCK_WAIT:g} s")
+            record["pid"] = os.getpid()
+            return dict(record, replace_worker=False)
+        return _run_activity(task, out, root)
+
+
+@contextlib.contextmanager
+def _sole_writer(lock: Path, wait: float) -> Iterator[str | None]:
+    """Hold the lock of an activity folder: yields None, or the holder's pid after ``wait`` s.
+
+    A rerun (its first worker died or is being replaced) may start while
+    the first attempt's process is still alive and writing into the same
+    folder: the worker restart kills it, but not at once. The rerun waits
+    for that process to end — the system releases its lock then — before it
+    empties the folder.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no rerun guard
+        yield None
+        return
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as f:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    f.seek(0)
+                    yield f.read().strip() or "unknown"
+                    return
+                time.sleep(0.05)
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield None
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _run_activity(task, out, root):
     from ..errors import FijirunError
     from .answers import answer_interactive
     from .inputs import MissingInput, answer_parameters, resolve_relative_paths
 
     t0 = time.perf_counter()
-    out = Path(task["outdir"])
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
     record = {"path": task["path"], "file": task["file"], "language": task["language"], "class": None,
               "message": None,
               "line": None, "seconds": None, "outputs": [], "answers": [], "check": None,
               "plugin": None, "update_site": None, "data": None, "pid": os.getpid(), "worker": None}
+    try:  # a fresh folder: nothing of an earlier attempt may pass for this one's outputs
+        if out.exists() or out.is_symlink():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+    except OSError as exc:
+        record.update({"class": FAILED, "message": f"cannot empty the activity's folder {out}: {exc}",
+                       "seconds": round(time.perf_counter() - t0, 3), "replace_worker": False})
+        return record
     if task.get("topic"):  # on a worker
         from ..cluster.worker import announce_start, current_task
 
@@ -234,7 +295,6 @@ def run_activity(task):
         record["class"], record["message"], record["line"] = cls, message, _error_line(exc)
     except Exception as exc:  # noqa: BLE001 - one activity never stops the others
         record["class"], record["message"] = FAILED, f"{type(exc).__name__}: {exc}"
-    root = Path(task.get("root") or out.parent)
     record["outputs"] = [p.relative_to(root).as_posix() for p in _outputs(out)]
     record["seconds"] = round(time.perf_counter() - t0, 3)
     record["replace_worker"] = record["class"] == TIMEOUT or script_still_running()
@@ -515,10 +575,14 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
             finished(job.task, outcome.record if outcome.status == "finished"
                      else _lost_record(job.task, outcome))
 
-        with connect(min(n, len(to_run)), what="regress") as (client, _):
-            client.register_plugin(SessionPlugin(options, {t["language"] for t in to_run}), name=PLUGIN_NAME)
-            TaskRunner(client, timeout=float(timeout), grace=float(grace), on_outcome=outcome_of).run(
-                TaskJob(t["path"], run_activity, t, timeout=t["timeout"]) for t in to_run)
+        try:
+            with connect(min(n, len(to_run)), what="regress") as (client, _):
+                client.register_plugin(SessionPlugin(options, {t["language"] for t in to_run}),
+                                       name=PLUGIN_NAME)
+                TaskRunner(client, timeout=float(timeout), grace=float(grace), on_outcome=outcome_of).run(
+                    TaskJob(t["path"], run_activity, t, timeout=t["timeout"]) for t in to_run)
+        finally:  # the workers are gone: no attempt holds a lock any more
+            shutil.rmtree(out / LOCKS, ignore_errors=True)
     records = [by_path[t["path"]] for t in tasks]
     counts = {c: 0 for c in CLASSES}
     # how the passed activities' outputs were checked: a pass without a full check is said
