@@ -154,8 +154,8 @@ def diff(expected, got, *, what="class", context=""):
         if any(e[k] != g[k] for k in keys):
             lines.append(f"  {path}: fresh {e['class']!r} (line {e['line']}: {_short(e['message'])}) "
                          f"but got {g['class']!r} (line {g['line']}: {_short(g['message'])})")
-            lines.extend(f"    {which} process: {r['detail']}" for which, r in (("fresh", e), ("run's", g))
-                         if r.get("detail"))
+            lines.extend(f"    {which} process{label}: {r[key]}" for which, r in (("fresh", e), ("run's", g))
+                         for key, label in (("detail", ""), ("first_attempt", "'s first attempt")) if r.get(key))
     for path in sorted(set(got) - set(expected)):
         lines.append(f"  {path}: not in the fresh records (got {got[path]['class']!r})")
     if lines and context:
@@ -200,6 +200,18 @@ print("VERDICT " + json.dumps(run_alone(tasks[0])), flush=True)
 
 
 def _fresh_one(path, backend, timeout, corpus):
+    """One activity alone in a fresh process; a process that dies gets one more attempt, as
+    regress gives an activity whose worker died one more attempt elsewhere (a second death
+    is its verdict)."""
+    first = _fresh_attempt(path, backend, timeout, corpus)
+    if "detail" not in first:
+        return path, first
+    second = _fresh_attempt(path, backend, timeout, corpus)
+    second["first_attempt"] = first["detail"]  # not compared; shown when a test then fails
+    return path, second
+
+
+def _fresh_attempt(path, backend, timeout, corpus):
     src = Path(corpus) / path
     with tempfile.TemporaryDirectory(prefix="verdict-fresh-") as tmp:
         course = Path(tmp) / "course"
@@ -220,7 +232,7 @@ def _fresh_one(path, backend, timeout, corpus):
         result = verdict(record, tmp)
         if not lines:  # why, for the report of a test that then differs (not compared)
             result["detail"] = f"exit {proc.returncode}; stderr: {' '.join(proc.stderr[-1500:].split())}"
-        return path, result
+        return result
 
 
 def fresh_records(backend, *, paths=None, timeout=TIMEOUT, parallel=2, corpus=CORPUS):
