@@ -367,5 +367,58 @@ def test_a_rerun_waits_for_the_earlier_attempts_process(tmp_path, first_ends):
     two = _record(second)
     assert two["class"] == "passed", two
     assert two["outputs"] == ["slow.ijm/late.tif"]
-    assert sorted(p.name for p in folder.iterdir()) == ["late.tif", "run.json", "run.log", "run.state"]
+    assert sorted(p.name for p in folder.iterdir()) == ["late.tif", "regress.activity.json", "run.json", "run.log",
+                                                        "run.state"]
     assert json.loads((folder / "run.json").read_text())["outputs"][0]["path"] == "late.tif"
+
+
+# ------------------------------------------------------------------ ownership
+def test_a_file_fijirun_did_not_write_is_never_removed(tmp_path):
+    """A run empties an activity's folder only when all it holds is fijirun's: what the run's
+    records list, and what the regression found there after its run (a file saved beside the
+    outputs, into the folder a getDirectory dialog was answered with). A person's file, or a file
+    changed since, stays, and the activity does not run (the others do)."""
+    course, out = tmp_path / "course", tmp_path / "out"
+    course.mkdir()
+    (course / "one.ijm").write_text('outputDir = FIXME\nnewImage("a", "8-bit ramp", 32, 24, 1);\n'
+                                    'saveAs("Tiff", outputDir + "a.tif");\n')
+    (course / "beside.ijm").write_text('dir = getDirectory("Where to save?");\n'
+                                       'newImage("b", "8-bit ramp", 16, 8, 1);\nsaveAs("Tiff", dir + "b.tif");\n')
+    for _ in range(2):  # the second run replaces only fijirun's files
+        code, report = _regress(course, out)
+        assert _classes(report) == {"one.ijm": "passed", "beside.ijm": "passed"}, report
+    assert (out / "beside.ijm" / "b.tif").is_file()
+    notes = out / "one.ijm" / "notes.txt"
+    notes.write_text("my notes\n")
+    changed = out / "beside.ijm" / "b.tif"
+    changed.write_bytes(b"edited by hand")
+    code, report = _regress(course, out)
+    by = {a["path"]: a for a in report["activities"]}
+    assert code == 1
+    assert by["one.ijm"]["class"] == "failed"
+    assert by["one.ijm"]["message"].startswith(f"{notes} was not written by fijirun")
+    assert by["beside.ijm"]["class"] == "failed"
+    assert by["beside.ijm"]["message"].startswith(f"{changed} was not written by fijirun")
+    assert notes.read_text() == "my notes\n" and changed.read_bytes() == b"edited by hand"
+    assert (out / "one.ijm" / "a.tif").is_file()  # the folder is left as it was
+
+
+def test_answers_reach_the_macro_as_what_they_are(tmp_path):
+    """The answered dialogs hand the macro strings as strings and numbers as numbers (ImageJ's
+    macro language reads a parenthesised string as NaN: a folder answer once became "NaN" and the
+    activity saved NaNb.tif into the working folder)."""
+    course, out = tmp_path / "course", tmp_path / "out"
+    course.mkdir()
+    (course / "asks.ijm").write_text(
+        's = getString("name", "cells");\nn = getNumber("size", 10 + 5) * 2;\n'
+        'Dialog.create("o");\nDialog.addString("t", "nuclei");\nDialog.addChoice("m", newArray("Otsu", "Huang"));\n'
+        'Dialog.addNumber("k", 3);\nDialog.show();\n'
+        't = Dialog.getString();\nm = Dialog.getChoice();\nk = Dialog.getNumber() + 1;\n'
+        'd = getDirectory("Where to save?");\nprint(s + "|" + n + "|" + t + "|" + m + "|" + k + "|" + d);\n'
+        'newImage("b", "8-bit ramp", 16, 8, 1);\nsaveAs("Tiff", d + "b.tif");\n')
+    code, report = _regress(course, out)
+    (record,) = report["activities"]
+    assert record["class"] == "passed", record
+    assert record["outputs"] == ["asks.ijm/b.tif"]
+    log = (out / "asks.ijm" / "run.log").read_text().strip().splitlines()
+    assert log == [f"cells|30|nuclei|Otsu|4|{out / 'asks.ijm'}/"]

@@ -133,7 +133,7 @@ def own_json(path, keys):
     return isinstance(data, dict) and set(keys) <= set(data)
 
 
-def not_fijiruns(folder, records=None):
+def not_fijiruns(folder, records=None, owned=None):
     """The files below ``folder`` that fijirun may not replace (relative paths, sorted).
 
     Parameters
@@ -143,6 +143,9 @@ def not_fijiruns(folder, records=None):
     records : dict, optional
         Other file names of fijirun's JSON records in the folder → the keys
         such a record has (``{"batch.json": {"name", "status", "outputs"}}``).
+    owned : dict, optional
+        More files fijirun wrote there, as another record of the caller's
+        lists them: relative path (``/``-separated) → SHA-256.
 
     Returns
     -------
@@ -156,6 +159,8 @@ def not_fijiruns(folder, records=None):
     if folder.is_symlink() or not folder.is_dir():
         return ["."]
     state = folder_state(folder)
+    for rel, digest in (owned or {}).items():
+        state.owned.setdefault(str(Path(rel)), digest)
     rels, foreign = [], []
     for dirpath, dirnames, filenames in os.walk(folder):
         for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:

@@ -17,8 +17,9 @@ import shutil
 import uuid
 from pathlib import Path
 
-from ..ownership import not_fijiruns, own_json
+from ..ownership import own_json
 from .baseline import BaselineError
+from .folders import foreign_files as activity_foreign_files
 
 __all__ = ["CHANGES_DIR", "replace_baseline"]
 
@@ -39,7 +40,7 @@ def _foreign(folder: Path) -> list:
             foreign += [f"{name}/{p.relative_to(entry)}" for p in entry.rglob("*")
                         if not (p.is_file() and p.name.endswith(".png"))]
         elif entry.is_dir() and not entry.is_symlink():
-            foreign += [f"{name}/{rel}" for rel in not_fijiruns(entry) if rel != "."]
+            foreign += [f"{name}/{rel}" for rel in activity_foreign_files(entry) if rel != "."]
         else:
             foreign.append(name)
     return foreign

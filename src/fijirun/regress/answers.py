@@ -99,6 +99,23 @@ def _first_item(expr):
     return expr if m else None
 
 
+# an unsigned number, a name or a name's element, a string literal: one operand as it stands
+_PRIMARY = re.compile(r"""^\s*(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?"""
+                      r"""|[A-Za-z_]\w*(?:\[[^\[\]]*\])?)\s*$""")
+
+
+def _operand(replacement, language, numeric):
+    """The answer as one operand where the call stood.
+
+    Parenthesised, except where that would change it: ImageJ's macro language reads a
+    parenthesised string as a number (``("a")`` is NaN), so there only a number's
+    expression is (``getNumber("n", 10 + 5) * 2``).
+    """
+    if language == MACRO and (not numeric or _PRIMARY.match(replacement)):
+        return replacement
+    return f"({replacement})"
+
+
 def _quote(path):
     return '"' + str(path).replace("\\", "/").replace('"', '\\"') + '"'
 
@@ -223,7 +240,7 @@ def answer_interactive(text, language, *, output_dir=None):
         if replacement is None:
             continue  # left alone: the engine reports the dialog
         if replacement not in (_NOOP, "None", "False", "True"):
-            replacement = f"({replacement})"
+            replacement = _operand(replacement, language, numeric=short == "getNumber")
         if value is not None:
             answers.append({"line": line, "call": name, "value": _value(value)})
         # keep the line count: the call's own newlines follow the replacement

@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from ..backends.process import script_still_running
@@ -32,6 +31,7 @@ from ..cluster import DEFAULT_GRACE
 from ..prepare import OUTPUT_DIR_NAMES, _analyse
 from .baseline import BaselineError
 from .discover import discover
+from .folders import ACTIVITY_RECORD, LOCK_WAIT, LOCKS, empty_folder, record_folder, sole_writer
 
 __all__ = ["CLASSES", "UPDATE_SITES", "BaselineError", "activity_tasks", "load_baseline", "regress",
            "run_activity", "run_alone", "update_site"]
@@ -42,10 +42,6 @@ NO_CODE = "no-code"  # a lesson page listed as an ImageJ activity without runnab
 CLASSES = (PASSED, CHANGED, FAILED, TIMEOUT, NEEDS_PLUGIN, NEEDS_DATA, NEEDS_INPUT, XFAIL, XPASS, SKIPPED,
            NO_CODE)
 REPORT = "regress.json"
-#: Lock files of the activity folders being written (removed when the regression ends).
-LOCKS = ".fijirun-locks"
-#: Seconds a rerun waits for the process of its earlier attempt to end (a worker restart kills it).
-LOCK_WAIT = 150.0
 
 #: Fiji update site of well-known plugin commands.
 UPDATE_SITES = {
@@ -124,7 +120,7 @@ def _outputs(folder):
     from ..provenance import RECORD_FILES
 
     return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and str(p.relative_to(folder)) not in RECORD_FILES
+                  if p.is_file() and str(p.relative_to(folder)) not in (*RECORD_FILES, ACTIVITY_RECORD)
                   and p.relative_to(folder).parts[0] not in (SNAPSHOT_DIR, STATE_DIR)
                   and ".fijirun-staging-" not in str(p) and ".fijirun-state-" not in str(p))
 
@@ -171,7 +167,7 @@ def run_activity(task):
     """
     out = Path(task["outdir"])
     root = Path(task.get("root") or out.parent)
-    with _sole_writer(root / LOCKS / f"{out.name}.lock", LOCK_WAIT) as holder:
+    with sole_writer(root / LOCKS / f"{out.name}.lock") as holder:
         if holder is not None:
             record = _failed_record(task, f"an earlier attempt at this activity (process {holder}) still "
                                           f"wrote into {out} after {LOCK_WAIT:g} s")
@@ -180,46 +176,8 @@ def run_activity(task):
         return _run_activity(task, out, root)
 
 
-@contextlib.contextmanager
-def _sole_writer(lock: Path, wait: float) -> Iterator[str | None]:
-    """Hold the lock of an activity folder: yields None, or the holder's pid after ``wait`` s.
-
-    A rerun (its first worker died or is being replaced) may start while
-    the first attempt's process is still alive and writing into the same
-    folder: the worker restart kills it, but not at once. The rerun waits
-    for that process to end — the system releases its lock then — before it
-    empties the folder.
-    """
-    try:
-        import fcntl
-    except ImportError:  # Windows: no rerun guard
-        yield None
-        return
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a+") as f:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    f.seek(0)
-                    yield f.read().strip() or "unknown"
-                    return
-                time.sleep(0.05)
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
-        try:
-            yield None
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def _run_activity(task, out, root):
-    from ..errors import FijirunError
+    from ..errors import FijirunError, OutputExistsError
     from .answers import answer_interactive
     from .inputs import MissingInput, answer_parameters, resolve_relative_paths
 
@@ -229,11 +187,10 @@ def _run_activity(task, out, root):
               "line": None, "seconds": None, "outputs": [], "answers": [], "check": None,
               "plugin": None, "update_site": None, "data": None, "pid": os.getpid(), "worker": None}
     try:  # a fresh folder: nothing of an earlier attempt may pass for this one's outputs
-        if out.exists() or out.is_symlink():
-            shutil.rmtree(out)
-        out.mkdir(parents=True)
-    except OSError as exc:
-        record.update({"class": FAILED, "message": f"cannot empty the activity's folder {out}: {exc}",
+        empty_folder(out)
+    except (OutputExistsError, OSError) as exc:
+        message = str(exc) if isinstance(exc, OutputExistsError) else f"cannot empty the activity's folder {out}: {exc}"
+        record.update({"class": FAILED, "message": message,
                        "seconds": round(time.perf_counter() - t0, 3), "replace_worker": False})
         return record
     if task.get("topic"):  # on a worker
@@ -296,6 +253,8 @@ def _run_activity(task, out, root):
     except Exception as exc:  # noqa: BLE001 - one activity never stops the others
         record["class"], record["message"] = FAILED, f"{type(exc).__name__}: {exc}"
     record["outputs"] = [p.relative_to(root).as_posix() for p in _outputs(out)]
+    with contextlib.suppress(OSError):  # without it, a later run into this folder asks first
+        record_folder(out, task["path"])
     record["seconds"] = round(time.perf_counter() - t0, 3)
     record["replace_worker"] = record["class"] == TIMEOUT or script_still_running()
     return record
