@@ -1,5 +1,7 @@
 """The output-saving activities, run for real in ImageJ 1.x."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,3 +140,24 @@ print(getPixel(3, 3) + " " + getPixel(10, 10) + " " + bitDepth());
     assert r.log.strip() == "7 300 16"
     assert [c["command"] for c in r.commands][-4:] == ["glasbey", "Glasbey", "glasbey_on_dark",
                                                       "glasbey_inverted"]
+
+
+@pytest.mark.parametrize("language", ["ijm", "jython"])
+def test_a_file_saved_outside_the_output_folder_is_said(ij_session, tmp_path, language):
+    """A run's file outside its output folder is no output (not checked, not published): the
+    result and run.json name it; a run that saves only into its folder names none."""
+    elsewhere = tmp_path / f"elsewhere_{language}.tif"
+    code = {"ijm": f'outputDir = FIXME;\nnewImage("a", "8-bit ramp", 8, 8, 1);\n'
+                   f'saveAs("Tiff", outputDir + "inside.tif");\nsaveAs("Tiff", "{elsewhere}");\n',
+            "jython": f'#@ File (style="directory") outputDir\nfrom ij import IJ\n'
+                      f'imp = IJ.createImage("a", "8-bit ramp", 8, 8, 1)\n'
+                      f'IJ.saveAs(imp, "Tiff", str(outputDir) + "/inside.tif")\n'
+                      f'IJ.saveAs(imp, "Tiff", "{elsewhere}")\n'}
+    result = ij_session.run_code(code[language], language, output_dir=tmp_path / "out")
+    assert [p.name for p in result.outputs] == ["inside.tif"]
+    assert result.saved_elsewhere == [str(elsewhere)]
+    assert elsewhere.is_file()
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["saved_elsewhere"] == [str(elsewhere)]
+    only_inside = code[language].splitlines()[:-1]
+    again = ij_session.run_code("\n".join(only_inside) + "\n", language, output_dir=tmp_path / "out2")
+    assert again.saved_elsewhere == [] and [p.name for p in again.outputs] == ["inside.tif"]

@@ -422,3 +422,21 @@ def test_answers_reach_the_macro_as_what_they_are(tmp_path):
     assert record["outputs"] == ["asks.ijm/b.tif"]
     log = (out / "asks.ijm" / "run.log").read_text().strip().splitlines()
     assert log == [f"cells|30|nuclei|Otsu|4|{out / 'asks.ijm'}/"]
+
+
+def test_a_file_saved_outside_the_activitys_folder_is_said(tmp_path):
+    """A relative save lands in the folder regress was started from, as ImageJ resolves it: the
+    activity still passes, and its record and message name the file."""
+    course, out, cwd = tmp_path / "course", tmp_path / "out", tmp_path / "cwd"
+    course.mkdir()
+    cwd.mkdir()
+    (course / "relative.ijm").write_text('outputDir = FIXME\nnewImage("a", "8-bit ramp", 8, 8, 1);\n'
+                                         'saveAs("Tiff", outputDir + "inside.tif");\nsaveAs("Tiff", "beside.tif");\n')
+    code, stdout, stderr = run_cli("regress", course, "--output", out, "--data-dir", DATA, "--timeout", "20",
+                                   "--json", timeout=240, cwd=cwd)
+    (record,) = json.loads(stdout)["activities"]
+    assert record["class"] == "passed", (record, stderr[-2000:])
+    assert record["outputs"] == ["relative.ijm/inside.tif"]
+    assert record["saved_elsewhere"] == [str(cwd / "beside.tif")]
+    assert record["message"].endswith(f"saved outside its folder: {cwd / 'beside.tif'}")
+    assert (cwd / "beside.tif").is_file()

@@ -148,6 +148,8 @@ def _print_summary(result, out):
               f"label max: {s['label_max']}\n")
     for message in result.messages:
         out.write(f"  message: {message}\n")
+    for path in result.saved_elsewhere:
+        out.write(f"  saved outside the output folder: {path}\n")
 
 
 def cmd_run(args):

@@ -87,6 +87,9 @@ class RunResult:
     status : {"ok", "failed"}
     outputs : list of Path
         Files the run wrote, in the output folder.
+    saved_elsewhere : list of str
+        Files the run's threads wrote outside the output folder (absolute paths;
+        a relative path is the working folder's): not outputs, and not checked.
     tables : dict
         File name → pandas DataFrame, for results tables.
     rois : dict
@@ -115,6 +118,7 @@ class RunResult:
     log: str = ""
     commands: list = field(default_factory=list)
     messages: list = field(default_factory=list)
+    saved_elsewhere: list = field(default_factory=list)
     parameters: dict = field(default_factory=dict)
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)
@@ -180,7 +184,8 @@ class RunResult:
         -------
         dict
             Status, backend, ImageJ version, script, output folder and files,
-            row, ROI and label counts, seconds, messages and the error (as
+            row, ROI and label counts, seconds, messages, the files saved outside the
+            output folder and the error (as
             :meth:`RunError.to_dict <fijirun.errors.RunError.to_dict>`), all
             JSON-serialisable.
         """
@@ -199,6 +204,7 @@ class RunResult:
             "label_max": int(mask.max()) if mask is not None and mask.size else None,
             "seconds": round(self.seconds, 4),
             "messages": self.messages,
+            "saved_elsewhere": self.saved_elsewhere,
             "error": self.error.to_dict() if self.error else None,
         }
 
@@ -520,6 +526,7 @@ class Session:
             output_dir=output_dir, outputs=outputs, log=outcome.log,
             commands=self._unstage(outcome.commands, staging, output_dir),
             messages=outcome.messages, parameters=values, error=error,
+            saved_elsewhere=_saved_elsewhere(outcome.writes, output_dir, staging, state_dir),
         )
         by_kind = {"table": {}, "rois": {}, "image": {}}
         for p in outputs:
@@ -732,6 +739,7 @@ class Session:
             "outputs": [{"path": str(p.relative_to(staging)), "sha256": sha256(p),
                          "bytes": p.stat().st_size} for p in staged],
             "messages": result.messages,
+            "saved_elsewhere": result.saved_elsewhere,
             "error": dict(result.error.to_dict(), partial_outputs=result.error.partial_outputs)
                      if result.error else None,
             # "log" (capped) and "log_file" (the whole Log) are added when the record is written
@@ -773,3 +781,24 @@ def _commit(output_dir, moves):
             shutil.rmtree(backup, ignore_errors=True)
         raise
     shutil.rmtree(backup, ignore_errors=True)
+
+
+def _saved_elsewhere(writes, output_dir, *private):
+    """The files a run's threads wrote outside its output folder (absolute, sorted); [] without one.
+
+    A relative path is the JVM's working folder's, as ImageJ resolves it. A course's
+    script that saves beside itself, or where a dialog's answer pointed, is said,
+    not hidden: its file is not among the outputs.
+    """
+    if output_dir is None:
+        return []
+    from jpype import JClass
+
+    cwd = str(JClass("java.lang.System").getProperty("user.dir"))
+    roots = [os.path.realpath(p) for p in (output_dir, *private) if p is not None]
+    elsewhere = set()
+    for written in writes:
+        path = os.path.realpath(os.path.join(cwd, written))
+        if not any(path == r or path.startswith(r + os.sep) for r in roots) and os.path.isfile(path):
+            elsewhere.add(path)  # a file that is still there: not a temporary file or a folder
+    return sorted(elsewhere)

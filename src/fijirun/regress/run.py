@@ -185,7 +185,8 @@ def _run_activity(task, out, root):
     record = {"path": task["path"], "file": task["file"], "language": task["language"], "class": None,
               "message": None,
               "line": None, "seconds": None, "outputs": [], "answers": [], "check": None,
-              "plugin": None, "update_site": None, "data": None, "pid": os.getpid(), "worker": None}
+              "plugin": None, "update_site": None, "data": None, "pid": os.getpid(), "worker": None,
+              "saved_elsewhere": []}
     try:  # a fresh folder: nothing of an earlier attempt may pass for this one's outputs
         empty_folder(out)
     except (OutputExistsError, OSError) as exc:
@@ -230,6 +231,7 @@ def _run_activity(task, out, root):
             session = get_session(task["options"])
         result = session.run_code(text, language, params, path=task["file"], output_dir=out,
                                   timeout=task["timeout"], raise_on_error=False)
+        record["saved_elsewhere"] = list(result.saved_elsewhere)
         if result.ok:
             outputs = _outputs(out)
             verdict, reason = _check(out, outputs)
@@ -239,6 +241,10 @@ def _run_activity(task, out, root):
             else:
                 record["class"] = PASSED
                 record["message"] = reason
+            if result.saved_elsewhere:  # outside the regression's reach: said, never silent
+                shown = ", ".join(result.saved_elsewhere[:3]) + (", ..." if len(result.saved_elsewhere) > 3 else "")
+                note = f"saved outside its folder: {shown}"
+                record["message"] = f"{record['message']}; {note}" if record["message"] else note
         else:
             cls, message, extra = _classify_error(result.error)
             record.update(extra)
@@ -341,7 +347,8 @@ def _failed_record(task, message):
     return {"path": task["path"], "file": task["file"], "language": task["language"], "class": FAILED,
             "message": message,
             "line": None, "seconds": None, "outputs": [], "answers": [], "check": None,
-            "plugin": None, "update_site": None, "data": None, "worker": None, "pid": None}
+            "plugin": None, "update_site": None, "data": None, "worker": None, "pid": None,
+            "saved_elsewhere": []}
 
 
 def _skipped_record(task):
