@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import psutil
@@ -151,3 +152,23 @@ def test_cli_jvm_options_replace_the_defaults(tmp_path):
     lines = jvm.read_text().split("\n")
     assert "-XX:+UseParallelGC" in lines and "-Xss4m" in lines and "width=96" in lines
     assert "-XX:+UseSerialGC" not in lines and "-XX:ActiveProcessorCount=1" not in lines
+
+
+def test_files_saved_outside_an_images_folder_are_in_the_manifest(tmp_path):
+    """An image's file written outside its output folder is no output of it: the manifest says
+    where it went (``saved_elsewhere``); an image that saves only into its folder says none."""
+    names = sorted(make_good_images(tmp_path / "in", 2))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = tmp_path / "copy_twice.ijm"
+    script.write_text('#@ File input\n#@ File (style="directory") outputDir\nopen(input);\n'
+                      'name = File.nameWithoutExtension;\nsaveAs("Tiff", outputDir + "/copy.tif");\n'
+                      f'if (endsWith(name, "1")) saveAs("Tiff", "{elsewhere}/" + name + "_copy.tif");\n')
+    out = tmp_path / "out"
+    fijirun.batch(script, [tmp_path / "in"], out, workers=1, timeout=30, progress=False)
+    manifest = json.loads((out / MANIFEST).read_text())["images"]
+    saved = {Path(e["input"]).stem: e["saved_elsewhere"] for e in manifest.values()}
+    stems = [Path(n).stem for n in names]
+    assert saved == {s: ([str(elsewhere / f"{s}_copy.tif")] if s.endswith("1") else []) for s in stems}
+    assert [p.name for p in elsewhere.iterdir()] == [f"{s}_copy.tif" for s in stems if s.endswith("1")]
+    assert all([o["path"] for o in e["outputs"]] == ["copy.tif"] for e in manifest.values())

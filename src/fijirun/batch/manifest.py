@@ -153,7 +153,7 @@ class Manifest:
             self.images[item.name] = {
                 "input": str(item.path), "status": "pending", "error": None, "seconds": None,
                 "attempts": 0, "worker": None, "finished": None, "outputs": [], "check": None,
-                "previous_status": previous,
+                "saved_elsewhere": [], "previous_status": previous,
             }
             todo.append(item)
         return todo, skipped

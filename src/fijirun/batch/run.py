@@ -86,14 +86,15 @@ class _BatchRecorder:
         if outcome.status == "finished":
             r = outcome.record
             entry = {"status": r["status"], "error": r["error"], "seconds": r["seconds"],
-                     "outputs": r["outputs"], "check": r["check"], "worker": r.get("worker")}
+                     "outputs": r["outputs"], "check": r["check"], "worker": r.get("worker"),
+                     "saved_elsewhere": r.get("saved_elsewhere", [])}
         else:
             # stuck: the engine never answered (the worker was replaced); died: twice
             status = "timeout" if outcome.status == "stuck" else "failed"
             message = (outcome.message or "").replace("running it", "running this image").replace(
                 "after it started", "after the image started")
             entry = {"status": status, "seconds": outcome.seconds, "outputs": [], "check": None,
-                     "worker": outcome.worker,
+                     "worker": outcome.worker, "saved_elsewhere": [],
                      "error": {"type": outcome.error_type, "message": message, "line": None, "source": None}}
         self.manifest.record(job.name, attempts=outcome.attempts, **entry)
         self.counts["done"] += 1

@@ -102,7 +102,8 @@ def run_image(task):
     dict
         The image's manifest entry: ``status`` (``ok``, ``failed``,
         ``timeout``), ``error``, ``seconds``, ``outputs`` (``path``,
-        ``sha256``, ``bytes``), ``check``, ``worker``, ``pid`` and
+        ``sha256``, ``bytes``), ``check``, ``worker``, ``pid``,
+        ``saved_elsewhere`` (files written outside the image's folder) and
         ``replace_worker`` (the engine may be unusable: a timeout).
     """
     t0 = time.perf_counter()
@@ -131,7 +132,8 @@ def run_image(task):
         status, error = "failed", _error_dict(exc)
     outputs = result.record.get("outputs", []) if result is not None and tmp.is_dir() else []
     entry = {"name": name, "key": key, "status": status, "error": error, "seconds": None,
-             "outputs": outputs, "check": None, "worker": address, "pid": os.getpid()}
+             "outputs": outputs, "check": None, "worker": address, "pid": os.getpid(),
+             "saved_elsewhere": list(result.saved_elsewhere) if result is not None else []}
     if tmp.is_dir():
         try:
             entry["seconds"] = round(time.perf_counter() - t0, 4)
