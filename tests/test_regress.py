@@ -287,6 +287,7 @@ from fijirun.cluster.worker import get_session
 from fijirun.regress.run import activity_tasks, run_activity
 course, out = sys.argv[1:3]
 task, = activity_tasks(course, out, data_dir=None, backend="imagej1", timeout=60.0)
+task["run"] = "one-regression"  # both attempts belong to the same regression
 get_session(task["options"]).warm_up([task["language"]])
 print("READY", flush=True)
 print("RECORD " + json.dumps(run_activity(task)), flush=True)
@@ -295,6 +296,7 @@ print("RECORD " + json.dumps(run_activity(task)), flush=True)
 # saves its output once the test says so
 _WAITING_SAVER = """outputDir = FIXME
 newImage("ramp", "8-bit ramp", 64, 48, 1);
+saveAs("Tiff", getDirectory("Where?") + "early.tif");
 while (!File.exists("MARKER")) wait(20);
 saveAs("Tiff", outputDir + "late.tif");
 """
@@ -337,7 +339,8 @@ def test_a_rerun_waits_for_the_earlier_attempts_process(tmp_path, first_ends):
     attempt's process still runs the script: the rerun empties the folder only once that process
     ended, so neither attempt deletes or mixes into the other's outputs (without the folder's
     lock, the first attempt's save fails: "finishes"). A killed process's lock dies with it: the
-    rerun goes on at once ("is killed")."""
+    rerun goes on at once, and takes over the file the killed attempt saved into the folder
+    outside its staging (a getDirectory answer), as fijirun's ("is killed")."""
     import signal
     import time
 
@@ -355,6 +358,7 @@ def test_a_rerun_waits_for_the_earlier_attempts_process(tmp_path, first_ends):
     time.sleep(0.5)  # the rerun reached the folder's lock
     assert second.poll() is None
     if first_ends == "is killed":
+        assert (folder / "early.tif").is_file()  # the first attempt's file outside its staging
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=60)
         marker.touch()
@@ -363,12 +367,12 @@ def test_a_rerun_waits_for_the_earlier_attempts_process(tmp_path, first_ends):
         marker.touch()
         one = _record(first)
         assert one["class"] == "passed", one
-        assert one["outputs"] == ["slow.ijm/late.tif"]
+        assert one["outputs"] == ["slow.ijm/early.tif", "slow.ijm/late.tif"]
     two = _record(second)
     assert two["class"] == "passed", two
-    assert two["outputs"] == ["slow.ijm/late.tif"]
-    assert sorted(p.name for p in folder.iterdir()) == ["late.tif", "regress.activity.json", "run.json", "run.log",
-                                                        "run.state"]
+    assert two["outputs"] == ["slow.ijm/early.tif", "slow.ijm/late.tif"]
+    assert sorted(p.name for p in folder.iterdir()) == ["early.tif", "late.tif", "regress.activity.json", "run.json",
+                                                        "run.log", "run.state"]
     assert json.loads((folder / "run.json").read_text())["outputs"][0]["path"] == "late.tif"
 
 
@@ -412,16 +416,16 @@ def test_answers_reach_the_macro_as_what_they_are(tmp_path):
     (course / "asks.ijm").write_text(
         's = getString("name", "cells");\nn = getNumber("size", 10 + 5) * 2;\n'
         'Dialog.create("o");\nDialog.addString("t", "nuclei");\nDialog.addChoice("m", newArray("Otsu", "Huang"));\n'
-        'Dialog.addNumber("k", 3);\nDialog.show();\n'
-        't = Dialog.getString();\nm = Dialog.getChoice();\nk = Dialog.getNumber() + 1;\n'
-        'd = getDirectory("Where to save?");\nprint(s + "|" + n + "|" + t + "|" + m + "|" + k + "|" + d);\n'
+        'Dialog.addNumber("k", 3);\nDialog.addCheckbox("invert", 3 > 5);\nDialog.show();\n'
+        't = Dialog.getString();\nm = Dialog.getChoice();\nk = Dialog.getNumber() + 1;\nc = !Dialog.getCheckbox();\n'
+        'd = getDirectory("Where to save?");\nprint(s + "|" + n + "|" + t + "|" + m + "|" + k + "|" + c + "|" + d);\n'
         'newImage("b", "8-bit ramp", 16, 8, 1);\nsaveAs("Tiff", d + "b.tif");\n')
     code, report = _regress(course, out)
     (record,) = report["activities"]
     assert record["class"] == "passed", record
     assert record["outputs"] == ["asks.ijm/b.tif"]
     log = (out / "asks.ijm" / "run.log").read_text().strip().splitlines()
-    assert log == [f"cells|30|nuclei|Otsu|4|{out / 'asks.ijm'}/"]
+    assert log == [f"cells|30|nuclei|Otsu|4|1|{out / 'asks.ijm'}/"]
 
 
 def test_a_file_saved_outside_the_activitys_folder_is_said(tmp_path):

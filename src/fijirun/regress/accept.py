@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..ownership import own_json
 from .baseline import BaselineError
+from .folders import LOCKS
 from .folders import foreign_files as activity_foreign_files
 
 __all__ = ["CHANGES_DIR", "replace_baseline"]
@@ -39,6 +40,9 @@ def _foreign(folder: Path) -> list:
         elif name == CHANGES_DIR and entry.is_dir() and not entry.is_symlink():
             foreign += [f"{name}/{p.relative_to(entry)}" for p in entry.rglob("*")
                         if not (p.is_file() and p.name.endswith(".png"))]
+        elif name == LOCKS and entry.is_dir() and not entry.is_symlink():
+            foreign += [f"{name}/{p.relative_to(entry)}" for p in entry.rglob("*")
+                        if not (p.is_file() and p.name.endswith(".lock"))]
         elif entry.is_dir() and not entry.is_symlink():
             foreign += [f"{name}/{rel}" for rel in activity_foreign_files(entry) if rel != "."]
         else:
@@ -56,7 +60,10 @@ def replace_baseline(run_folder, baseline) -> Path:
         cannot be made (nothing changed then).
     """
     run_folder, baseline = Path(run_folder).resolve(), Path(baseline).resolve()
-    foreign = _foreign(baseline)
+    try:
+        foreign = _foreign(baseline)
+    except OSError as exc:
+        raise BaselineError(f"cannot read the baseline {baseline} to update it: {exc}") from None
     if foreign:
         raise BaselineError(f"{baseline / foreign[0]} was not written by fijirun (or was changed since)"
                             + (f", and {len(foreign) - 1} more" if len(foreign) > 1 else "")

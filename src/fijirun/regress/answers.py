@@ -99,20 +99,25 @@ def _first_item(expr):
     return expr if m else None
 
 
-# an unsigned number, a name or a name's element, a string literal: one operand as it stands
-_PRIMARY = re.compile(r"""^\s*(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?"""
-                      r"""|[A-Za-z_]\w*(?:\[[^\[\]]*\])?)\s*$""")
+# one operand as it stands: an unsigned number, a name, a name's element; or a string literal
+_NUMBER_PRIMARY = re.compile(r"^\s*(?:\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|[A-Za-z_]\w*(?:\[[^\[\]]*\])?)\s*$")
+_STRING_LITERAL = re.compile(r"""^\s*(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*$""")
 
 
 def _operand(replacement, language, numeric):
     """The answer as one operand where the call stood.
 
     Parenthesised, except where that would change it: ImageJ's macro language reads a
-    parenthesised string as a number (``("a")`` is NaN), so there only a number's
-    expression is (``getNumber("n", 10 + 5) * 2``).
+    parenthesised string as a number (``("a")`` is NaN), so there a string's answer
+    (a literal, or an expression holding one) stands bare, and a number's or a
+    checkbox's is parenthesised unless it is a number or a name
+    (``getNumber("n", 10 + 5) * 2``, ``!Dialog.getCheckbox()`` of ``n > 5``).
     """
-    if language == MACRO and (not numeric or _PRIMARY.match(replacement)):
-        return replacement
+    if language == MACRO:
+        if _NUMBER_PRIMARY.match(replacement):
+            return replacement
+        if not numeric and (_STRING_LITERAL.match(replacement) or '"' in replacement or "'" in replacement):
+            return replacement
     return f"({replacement})"
 
 
@@ -240,7 +245,7 @@ def answer_interactive(text, language, *, output_dir=None):
         if replacement is None:
             continue  # left alone: the engine reports the dialog
         if replacement not in (_NOOP, "None", "False", "True"):
-            replacement = _operand(replacement, language, numeric=short == "getNumber")
+            replacement = _operand(replacement, language, numeric=short in ("getNumber", "getCheckbox", "getBoolean"))
         if value is not None:
             answers.append({"line": line, "call": name, "value": _value(value)})
         # keep the line count: the call's own newlines follow the replacement

@@ -22,8 +22,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import time
+import uuid
 from pathlib import Path
 
 from ..backends.process import script_still_running
@@ -31,7 +31,7 @@ from ..cluster import DEFAULT_GRACE
 from ..prepare import OUTPUT_DIR_NAMES, _analyse
 from .baseline import BaselineError
 from .discover import discover
-from .folders import ACTIVITY_RECORD, LOCK_WAIT, LOCKS, empty_folder, record_folder, sole_writer
+from .folders import ACTIVITY_RECORD, LOCKS, empty_folder, finish_unfinished, record_folder, remove_locks, sole_writer
 
 __all__ = ["CLASSES", "UPDATE_SITES", "BaselineError", "activity_tasks", "load_baseline", "regress",
            "run_activity", "run_alone", "update_site"]
@@ -167,13 +167,15 @@ def run_activity(task):
     """
     out = Path(task["outdir"])
     root = Path(task.get("root") or out.parent)
-    with sole_writer(root / LOCKS / f"{out.name}.lock") as holder:
-        if holder is not None:
-            record = _failed_record(task, f"an earlier attempt at this activity (process {holder}) still "
-                                          f"wrote into {out} after {LOCK_WAIT:g} s")
+    with sole_writer(root / LOCKS / f"{out.name}.lock") as lock:
+        if isinstance(lock, str):  # why the folder cannot be had
+            record = _failed_record(task, f"the activity did not run: {lock} ({out})")
             record["pid"] = os.getpid()
             return dict(record, replace_worker=False)
-        return _run_activity(task, out, root)
+        record = _run_activity(task, out, root)
+        if record["replace_worker"] and script_still_running():
+            lock.keep()  # its script still writes: a rerun waits for this process to end
+        return record
 
 
 def _run_activity(task, out, root):
@@ -188,7 +190,7 @@ def _run_activity(task, out, root):
               "plugin": None, "update_site": None, "data": None, "pid": os.getpid(), "worker": None,
               "saved_elsewhere": []}
     try:  # a fresh folder: nothing of an earlier attempt may pass for this one's outputs
-        empty_folder(out)
+        empty_folder(out, task["path"], task.get("run"))
     except (OutputExistsError, OSError) as exc:
         message = str(exc) if isinstance(exc, OutputExistsError) else f"cannot empty the activity's folder {out}: {exc}"
         record.update({"class": FAILED, "message": message,
@@ -259,10 +261,12 @@ def _run_activity(task, out, root):
     except Exception as exc:  # noqa: BLE001 - one activity never stops the others
         record["class"], record["message"] = FAILED, f"{type(exc).__name__}: {exc}"
     record["outputs"] = [p.relative_to(root).as_posix() for p in _outputs(out)]
+    running = script_still_running()
     with contextlib.suppress(OSError):  # without it, a later run into this folder asks first
-        record_folder(out, task["path"])
+        # a script still running may write on: the regression records its folder at the end
+        record_folder(out, task["path"], task.get("run"), finished=not running)
     record["seconds"] = round(time.perf_counter() - t0, 3)
-    record["replace_worker"] = record["class"] == TIMEOUT or script_still_running()
+    record["replace_worker"] = record["class"] == TIMEOUT or running
     return record
 
 
@@ -513,6 +517,9 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
     tasks = activity_tasks(course, out, data_dir=data_dir, backend=backend, timeout=timeout,
                            memory=memory, fiji_dir=fiji_dir, markdown=markdown, config=settings,
                            exclude=[old["folder"]] if old else [], course_name=course_name, modules=modules)
+    token = uuid.uuid4().hex  # this regression: its reruns take over what its attempts left
+    for task in tasks:
+        task["run"] = token
     options = tasks[0]["options"] if tasks else session_options(data_dir, backend, timeout, memory, fiji_dir)
     n = max(1, int(workers or 1))
     by_path = {}
@@ -547,8 +554,10 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
                                        name=PLUGIN_NAME)
                 TaskRunner(client, timeout=float(timeout), grace=float(grace), on_outcome=outcome_of).run(
                     TaskJob(t["path"], run_activity, t, timeout=t["timeout"]) for t in to_run)
-        finally:  # the workers are gone: no attempt holds a lock any more
-            shutil.rmtree(out / LOCKS, ignore_errors=True)
+        finally:  # the workers are gone: nothing writes into the folders any more
+            for task in to_run:
+                finish_unfinished(Path(task["outdir"]), token)
+            remove_locks(out)
     records = [by_path[t["path"]] for t in tasks]
     counts = {c: 0 for c in CLASSES}
     # how the passed activities' outputs were checked: a pass without a full check is said
