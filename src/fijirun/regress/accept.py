@@ -27,6 +27,8 @@ __all__ = ["CHANGES_DIR", "replace_baseline"]
 #: fijirun's pictures of changed images, in a regress output folder.
 CHANGES_DIR = "regress.changes"
 _REPORT_KEYS = ("activities", "counts")
+# fijirun's folders that hold files of one kind: its pictures of changes, its folder locks
+_ONE_KIND = {CHANGES_DIR: ".png", LOCKS: ".lock"}
 
 
 def _foreign(folder: Path) -> list:
@@ -37,12 +39,9 @@ def _foreign(folder: Path) -> list:
         if name == "regress.json":
             if not own_json(entry, _REPORT_KEYS):
                 foreign.append(name)
-        elif name == CHANGES_DIR and entry.is_dir() and not entry.is_symlink():
+        elif name in _ONE_KIND and entry.is_dir() and not entry.is_symlink():
             foreign += [f"{name}/{p.relative_to(entry)}" for p in entry.rglob("*")
-                        if not (p.is_file() and p.name.endswith(".png"))]
-        elif name == LOCKS and entry.is_dir() and not entry.is_symlink():
-            foreign += [f"{name}/{p.relative_to(entry)}" for p in entry.rglob("*")
-                        if not (p.is_file() and p.name.endswith(".lock"))]
+                        if not (p.is_file() and p.name.endswith(_ONE_KIND[name]))]
         elif entry.is_dir() and not entry.is_symlink():
             foreign += [f"{name}/{rel}" for rel in activity_foreign_files(entry) if rel != "."]
         else:
