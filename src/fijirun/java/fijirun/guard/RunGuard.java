@@ -59,7 +59,8 @@ import java.util.concurrent.TimeUnit;
  *
  * A run is settled only after its script thread ended, the event queue was
  * flushed twice (so every window event the run posted has been dispatched
- * and seen) and the threads it started have ended (or a grace period passed).
+ * and seen) and the threads it started have ended or stayed idle for a grace
+ * period (a thread that works is waited for up to the run's timeout).
  */
 public final class RunGuard implements AWTEventListener, CommandListener, IJ.ExceptionHandler {
 
@@ -234,23 +235,52 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
                     Interpreter.batchMode = false;
                 flushEvents();
                 flushEvents();  // events posted while the first flush was dispatched
-                long deadline = System.currentTimeMillis() + THREAD_GRACE_MILLIS;
-                for (Thread t : liveThreads()) {
-                    long left = deadline - System.currentTimeMillis();
-                    if (left > 0) {
-                        try {
-                            t.join(left);
-                        } catch (InterruptedException e) {
-                            break;
-                        }
-                    }
-                    if (t.isAlive())
-                        survivors.add(t.getName());
-                }
+                awaitThreads();
                 if (!survivors.isEmpty())
                     flushEvents();
             } finally {
                 settled.countDown();
+            }
+        }
+
+        /**
+         * Wait for the threads the script started (ImageJ's doCommand runs its
+         * command on one): what they do belongs to this run, and reading the run
+         * earlier would make its verdict a matter of timing. A thread that is
+         * working (running, waiting for a lock, the event thread or a dialog) is
+         * waited for as long as it works: the run's timeout, which Python keeps,
+         * is the only limit. A thread that stayed idle (asleep, parked in a
+         * pool, waiting for a signal) for THREAD_GRACE_MILLIS on end is left
+         * running and named as a survivor.
+         */
+        private void awaitThreads() {
+            Map<Thread, Long> idleSince = new HashMap<>();
+            long start = System.currentTimeMillis();
+            while (true) {
+                List<Thread> live = liveThreads();
+                if (live.isEmpty())
+                    return;
+                long now = System.currentTimeMillis();
+                boolean waiting = false;
+                for (Thread t : live) {
+                    if (isWorking(t))
+                        idleSince.put(t, now);
+                    else
+                        idleSince.putIfAbsent(t, start);
+                    if (now - idleSince.get(t) < THREAD_GRACE_MILLIS)
+                        waiting = true;
+                }
+                if (!waiting) {
+                    for (Thread t : live)
+                        survivors.add(t.getName());
+                    return;
+                }
+                try {
+                    live.get(0).join(THREAD_POLL_MILLIS);  // returns at once when it ends
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
             }
         }
 
@@ -341,6 +371,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
     }
 
     static final long THREAD_GRACE_MILLIS = 2000;
+    static final long THREAD_POLL_MILLIS = 20;
     static final long FLUSH_MILLIS = 10000;
     static final int STRAY_LIMIT = 64 * 1024;
 
@@ -443,10 +474,24 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
      */
     public boolean terminate(Run run, long graceMillis) throws InterruptedException {
         abortNow(run);
-        if (run.waitSettled(graceMillis))
-            return true;
-        stopThreads(run);
-        return run.waitSettled(graceMillis);
+        boolean settled = run.waitSettled(graceMillis);
+        if (!settled) {
+            stopThreads(run);
+            settled = run.waitSettled(graceMillis);
+        }
+        // the threads the script started would work on into the next run (its images,
+        // its tables); idle ones (a pool's, a sleeper) are left as they are
+        List<Thread> stopped = new ArrayList<>();
+        for (Thread t : run.liveThreads()) {
+            if (t != run.thread && isWorking(t)) {
+                stop(t);
+                stopped.add(t);
+            }
+        }
+        long deadline = System.currentTimeMillis() + graceMillis;
+        for (Thread t : stopped)
+            t.join(Math.max(1, deadline - System.currentTimeMillis()));
+        return settled;
     }
 
     static void abortAsync(Run run) {
@@ -468,15 +513,18 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         }
     }
 
-    @SuppressWarnings("deprecation")
     static void stopThreads(Run run) {
         Thread t = run.thread;
-        if (t != null && t.isAlive() && t != Thread.currentThread() && !run.isSettled()) {
-            try {
-                t.stop();
-            } catch (Throwable e) {
-                t.interrupt();  // Java >= 20 refuses Thread.stop
-            }
+        if (t != null && t.isAlive() && t != Thread.currentThread() && !run.isSettled())
+            stop(t);
+    }
+
+    @SuppressWarnings("deprecation")
+    private static void stop(Thread t) {
+        try {
+            t.stop();
+        } catch (Throwable e) {
+            t.interrupt();  // Java >= 20 refuses Thread.stop
         }
     }
 
@@ -795,6 +843,35 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         }, "fijirun-dialog-release");
         t.setDaemon(true);
         t.start();
+    }
+
+    /**
+     * Whether a thread is doing something rather than idling: running (also
+     * when the system has not scheduled it), waiting to enter a monitor or take
+     * a lock, or waiting inside AWT (for the event thread to run its work, in a
+     * dialog's show(): fijirun closes every dialog). Asleep, parked in a pool,
+     * or waiting for a condition or another thread is idle. The first frame
+     * below the waiting primitives says which.
+     */
+    static boolean isWorking(Thread t) {
+        Thread.State state = t.getState();
+        if (state == Thread.State.NEW || state == Thread.State.RUNNABLE || state == Thread.State.BLOCKED)
+            return true;
+        if (state == Thread.State.TERMINATED)
+            return false;
+        for (StackTraceElement e : t.getStackTrace()) {
+            String c = e.getClassName();
+            String m = e.getMethodName();
+            if (c.equals("java.util.concurrent.locks.AbstractQueuedSynchronizer"))
+                return m.startsWith("acquire");  // a lock; ConditionObject.await is idle
+            if (c.startsWith("java.util.concurrent.locks.") || c.startsWith("jdk.internal.misc.")
+                    || c.equals("java.lang.Object") || c.equals("java.lang.Thread"))
+                continue;  // the waiting primitives on top of the stack
+            // waiting inside AWT: for the event thread (invokeAndWait), in a modal
+            // dialog's show(), or for AWT's own locks
+            return c.startsWith("java.awt.") || c.startsWith("sun.awt.") || c.startsWith("javax.swing.");
+        }
+        return false;
     }
 
     private static boolean inDialogShow(Thread t) {
