@@ -74,3 +74,23 @@ def test_a_thread_that_works_past_the_timeout_is_a_timeout_and_is_stopped(ij_ses
     # stopped with the run: it would work on into the next run, and its error be a stray
     assert "fijirun-test-worker" not in _live_thread_names()
     assert ij_session.run_code("print('next')", "jython").ok
+
+
+def test_a_thread_stuck_for_good_is_left_running_and_named(ij_session):
+    # The script ends holding a lock its thread waits for: the thread seems to work (it
+    # waits to take a lock) but nothing in the JVM moves. It is a survivor after the
+    # grace, as an idle thread is, not a timeout.
+    code = ("from java.util.concurrent.locks import ReentrantLock\n"
+            "from java.lang import Thread, Runnable\n"
+            "lock = ReentrantLock()\n"
+            "lock.lock()\n"
+            "class Waiter(Runnable):\n"
+            "    def run(self):\n"
+            "        lock.lock()\n"
+            "t = Thread(Waiter(), 'fijirun-test-waiter')\n"
+            "t.setDaemon(True)\n"
+            "t.start()\n"
+            "print('left a waiter')\n")
+    result = ij_session.run_code(code, "jython", timeout=30)
+    assert result.ok
+    assert "thread 'fijirun-test-waiter' started by the script was still running when it ended" in result.log

@@ -47,6 +47,7 @@ _QUIET = "-Xlog:cds=off,cds+dynamic=off"
 # first start, so a hung builder must not hold it long (the start then goes on without),
 # yet a loaded machine must not turn the archive off for good (a timeout is remembered)
 _BUILD_TIMEOUT = 180.0
+_DETAIL_LINES = 200  # of the builder's stderr, kept in the .failed record
 # what the archive is made of: fijirun's warm-up, then the output-saving steps
 # (threshold, Analyze Particles with Count Masks, a LUT, saving TIFF, PNG, CSV, ROI set)
 _WORKLOAD = """#@ File input
@@ -160,13 +161,17 @@ def build(path: Path, backend: str, options: dict) -> bool:
             if proc.returncode == 0 and os.path.isfile(record):
                 os.replace(record, path)
                 return True
-            reason = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-        except subprocess.TimeoutExpired:
+            reason = f"exit {proc.returncode}"
+            detail = proc.stderr
+        except subprocess.TimeoutExpired as exc:
             reason = f"no archive within {_BUILD_TIMEOUT:.0f} s"
+            detail = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
         finally:
             if os.path.exists(record):
                 os.unlink(record)
-        failed.write_text(f"building the class archive failed: {reason}\n")
+        # the first line says why; the builder's last words say where (for whoever looks)
+        tail = "\n".join((detail or "").strip().splitlines()[-_DETAIL_LINES:])
+        failed.write_text(f"building the class archive failed: {reason}\n{tail}\n")
         return False
 
 

@@ -77,6 +77,8 @@ _UNRECOGNIZED = re.compile(r'Unrecognized command: "(?P<cmd>[^"]*)"')
 _TRACEBACK_LINE = re.compile(r'File "(?P<file>[^"]*)", line (?P<line>\d+)')
 # how long a stopped script may take to end before its thread is stopped harder
 _ABORT_GRACE_MS = 2000
+# fijirun's own warm-up runs: seconds on a loaded machine, never this long
+_PRIVATE_RUN_S = 120.0
 # how often the waiting Python thread looks up (Ctrl-C is noticed between slices)
 _WAIT_SLICE_MS = 200
 _WARNING = "[fijirun] warning: "
@@ -231,12 +233,22 @@ class IJ1Runtime:
                 self.reset()
 
     def _private_run(self, language, code):
-        """Run fijirun's own code through the guard, outside any user's run; (run, settled)."""
+        """Run fijirun's own code through the guard, outside any user's run; the run.
+
+        Raises EngineError when it does not end within _PRIVATE_RUN_S: this ImageJ
+        does not work, and the error says where its threads were.
+        """
         run = self.guard.newRun(language, code, "<fijirun warm-up>", "", False, self.HashMap(), self.HashMap())
         self.guard.start(run)
-        settled = bool(run.waitSettled(120_000))
+        settled = bool(run.waitSettled(int(_PRIVATE_RUN_S * 1000)))
+        if not settled:
+            where = str(self.RunGuard.threadDump(run))
+            self.guard.terminate(run, _ABORT_GRACE_MS)
+            self.guard.finish(run)
+            raise EngineError(f"ImageJ's warm-up did not end within {_PRIVATE_RUN_S:g} s; where its threads "
+                              f"and the event thread were:\n{where}")
         self.guard.finish(run)
-        return run, settled
+        return run
 
     def _warm_jython(self):
         """Initialise Jython's classes once, outside any user's run.
@@ -246,8 +258,8 @@ class IJ1Runtime:
         that class broken for every later run of this JVM.
         """
         code = "import sys\ntry:\n    raise ValueError('warm-up')\nexcept ValueError:\n    sys.exc_info()\n"
-        run, settled = self._private_run("jython", code)
-        if not settled or run.failure is not None:
+        run = self._private_run("jython", code)
+        if run.failure is not None:
             raise EngineError(f"Jython does not start in this ImageJ: {run.failure}")
         self._jython_ready = True
 

@@ -119,6 +119,8 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         volatile boolean failed;           // an error was recorded: abort under way
         public volatile boolean scriptEnded;  // its script is done; the run is settling
         final CountDownLatch settled = new CountDownLatch(1);
+        /** The threads that wait for it to settle (their waking up is not the run's work). */
+        final java.util.Set<Long> waiters = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
         Run(String language, String code, String path, String arg, boolean batchMode,
             Map<String, Object> values, Map<String, String> samples) {
@@ -146,6 +148,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
         /** Wait up to {@code millis} for the run to settle. */
         public boolean waitSettled(long millis) throws InterruptedException {
+            waiters.add(Thread.currentThread().getId());
             return settled.await(millis, TimeUnit.MILLISECONDS);
         }
 
@@ -246,24 +249,28 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         /**
          * Wait for the threads the script started (ImageJ's doCommand runs its
          * command on one): what they do belongs to this run, and reading the run
-         * earlier would make its verdict a matter of timing. A thread that is
-         * working (running, waiting for a lock, the event thread or a dialog) is
-         * waited for as long as it works: the run's timeout, which Python keeps,
-         * is the only limit. A thread that stayed idle (asleep, parked in a
-         * pool, waiting for a signal) for THREAD_GRACE_MILLIS on end is left
-         * running and named as a survivor.
+         * earlier would make its verdict a matter of timing. A thread that works
+         * (running, waiting for a lock, a result, the event thread or a dialog)
+         * is waited for as long as it works, and the run's timeout, which Python
+         * keeps, is the only limit. A thread idle (asleep, parked in a pool,
+         * waiting for a signal) for THREAD_GRACE_MILLIS on end is left running
+         * and named as a survivor; so is a thread that only seems to work while
+         * no thread of the JVM has used any CPU for that long (a deadlock, a
+         * read that never returns).
          */
         private void awaitThreads() {
             Map<Thread, Long> idleSince = new HashMap<>();
             long start = System.currentTimeMillis();
+            CpuProgress cpu = new CpuProgress(waiters);
             while (true) {
                 List<Thread> live = liveThreads();
                 if (live.isEmpty())
                     return;
                 long now = System.currentTimeMillis();
+                boolean progressing = cpu.progressedWithin(THREAD_GRACE_MILLIS, now);
                 boolean waiting = false;
                 for (Thread t : live) {
-                    if (isWorking(t))
+                    if (progressing && isWorking(t))
                         idleSince.put(t, now);
                     else
                         idleSince.putIfAbsent(t, start);
@@ -370,6 +377,51 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         }
     }
 
+    /**
+     * Whether the JVM's threads used CPU lately, sampled by the caller: all of
+     * them but the caller and the threads that only wait for the run (what
+     * those wait for, ImageJ's pool or the event thread, is counted). An idle
+     * JVM still uses a little (AWT polling X, JPype's reference queue: about
+     * 1 ms a second); CPU_PROGRESS_NANOS in a grace period is well above that
+     * and far below what a working thread uses, even on a loaded machine.
+     */
+    static final class CpuProgress {
+        private final java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        private final long self = Thread.currentThread().getId();
+        private final java.util.Set<Long> waiters;
+        private final Map<Long, Long> last = new HashMap<>();                      // thread → its CPU
+        private final java.util.ArrayDeque<long[]> used = new java.util.ArrayDeque<>();  // {time, CPU used}
+        private long usedInWindow;
+
+        CpuProgress(java.util.Set<Long> waiters) {
+            this.waiters = waiters;
+        }
+
+        boolean progressedWithin(long millis, long now) {
+            long delta = 0;
+            try {
+                for (long id : mx.getAllThreadIds()) {
+                    if (id == self || waiters.contains(id))
+                        continue;
+                    long ns = mx.getThreadCpuTime(id);
+                    if (ns < 0)
+                        continue;  // ended meanwhile
+                    Long before = last.put(id, ns);
+                    if (before != null && ns > before)
+                        delta += ns - before;
+                }
+            } catch (UnsupportedOperationException e) {
+                return true;  // no CPU clocks: every working thread counts as working
+            }
+            used.addLast(new long[] {now, delta});
+            usedInWindow += delta;
+            while (!used.isEmpty() && used.peekFirst()[0] <= now - millis)
+                usedInWindow -= used.removeFirst()[1];
+            return usedInWindow >= CPU_PROGRESS_NANOS;
+        }
+    }
+
+    static final long CPU_PROGRESS_NANOS = 20_000_000;
     static final long THREAD_GRACE_MILLIS = 2000;
     static final long THREAD_POLL_MILLIS = 20;
     static final long FLUSH_MILLIS = 10000;
@@ -848,10 +900,10 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
     /**
      * Whether a thread is doing something rather than idling: running (also
      * when the system has not scheduled it), waiting to enter a monitor or take
-     * a lock, or waiting inside AWT (for the event thread to run its work, in a
-     * dialog's show(): fijirun closes every dialog). Asleep, parked in a pool,
-     * or waiting for a condition or another thread is idle. The first frame
-     * below the waiting primitives says which.
+     * a lock, for a result or another thread to finish, or inside AWT (for the
+     * event thread to run its work, in a dialog's show(): fijirun closes every
+     * dialog). Asleep, parked in a pool or waiting for a signal is idle. The
+     * first frame below the waiting primitives says which.
      */
     static boolean isWorking(Thread t) {
         Thread.State state = t.getState();
@@ -864,8 +916,13 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
             String m = e.getMethodName();
             if (c.equals("java.util.concurrent.locks.AbstractQueuedSynchronizer"))
                 return m.startsWith("acquire");  // a lock; ConditionObject.await is idle
+            if (c.equals("java.lang.Thread") && !m.equals("onSpinWait"))
+                return m.equals("join");  // waiting for another thread to finish; sleep is idle
+            if (c.equals("java.util.concurrent.FutureTask") || c.equals("java.util.concurrent.CompletableFuture")
+                    || c.equals("java.util.concurrent.ForkJoinTask"))
+                return true;  // waiting for a result (ImageJ's multithreaded filters)
             if (c.startsWith("java.util.concurrent.locks.") || c.startsWith("jdk.internal.misc.")
-                    || c.equals("java.lang.Object") || c.equals("java.lang.Thread"))
+                    || c.equals("java.lang.Object"))
                 continue;  // the waiting primitives on top of the stack
             // waiting inside AWT: for the event thread (invokeAndWait), in a modal
             // dialog's show(), or for AWT's own locks
