@@ -309,6 +309,9 @@ def _session_child(args):
         shutil.rmtree(task["outdir"], ignore_errors=True)
     print(json.dumps({"event": "end"}), flush=True)
     sys.stdout.flush()
+    from fijirun.backends.process import release_process_files
+
+    release_process_files()  # its ImageJ home: os._exit skips the atexit that removes it
     os._exit(0)  # no JVM shutdown wait
 
 

@@ -260,7 +260,6 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
          */
         private void awaitThreads() {
             Map<Thread, Long> idleSince = new HashMap<>();
-            long start = System.currentTimeMillis();
             CpuProgress cpu = new CpuProgress(waiters);
             while (true) {
                 List<Thread> live = liveThreads();
@@ -273,7 +272,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
                     if (progressing && isWorking(t))
                         idleSince.put(t, now);
                     else
-                        idleSince.putIfAbsent(t, start);
+                        idleSince.putIfAbsent(t, now);  // first seen: a grace period of its own
                     if (now - idleSince.get(t) < THREAD_GRACE_MILLIS)
                         waiting = true;
                 }
