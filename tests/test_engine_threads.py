@@ -9,6 +9,8 @@ verdict that depended on the machine's load (``j34_do_command_unknown.py``, once
 five shuffled regress runs under load).
 """
 
+import time
+
 import pytest
 
 import fijirun
@@ -77,9 +79,9 @@ def test_a_thread_that_works_past_the_timeout_is_a_timeout_and_is_stopped(ij_ses
 
 
 def test_a_thread_stuck_for_good_is_left_running_and_named(ij_session):
-    # The script ends holding a lock its thread waits for: the thread seems to work (it
-    # waits to take a lock) but nothing in the JVM moves. It is a survivor after the
-    # grace, as an idle thread is, not a timeout.
+    # The script ends holding a lock its thread waits for: the thread works (it waits for
+    # a lock another thread holds) and never gets on. After THREAD_WORK_MILLIS (20 s) it
+    # is a survivor, not a timeout.
     code = ("from java.util.concurrent.locks import ReentrantLock\n"
             "from java.lang import Thread, Runnable\n"
             "lock = ReentrantLock()\n"
@@ -91,6 +93,36 @@ def test_a_thread_stuck_for_good_is_left_running_and_named(ij_session):
             "t.setDaemon(True)\n"
             "t.start()\n"
             "print('left a waiter')\n")
-    result = ij_session.run_code(code, "jython", timeout=30)
+    result = ij_session.run_code(code, "jython", timeout=60)
     assert result.ok
     assert "thread 'fijirun-test-waiter' started by the script was still running when it ended" in result.log
+
+
+def test_a_thread_that_mostly_sleeps_is_left_running_and_named(ij_session):
+    # an animation-like loop: a little work, then a sleep, for 30 s; idle most of the time
+    code = ("from java.lang import Thread, Runnable, System\n"
+            "class Ticker(Runnable):\n"
+            "    def run(self):\n"
+            "        end = System.currentTimeMillis() + 30000\n"
+            "        while System.currentTimeMillis() < end:\n"
+            "            sum(range(200))\n"
+            "            Thread.sleep(50)\n"
+            "t = Thread(Ticker(), 'fijirun-test-ticker')\n"
+            "t.setDaemon(True)\n"
+            "t.start()\n"
+            "print('left a ticker')\n")
+    result = ij_session.run_code(code, "jython", timeout=25)
+    assert result.ok
+    assert "thread 'fijirun-test-ticker' started by the script was still running when it ended" in result.log
+
+
+def test_a_failed_run_keeps_its_error_while_its_thread_works_on(ij_session):
+    # the script's own error is the verdict: its working thread is not waited for up to
+    # the timeout (which would have turned the error into a ScriptTimeout)
+    code = _WORKS_THEN_FAILS.format(seconds=8) + "undefined_name\n"
+    start = time.monotonic()
+    with pytest.raises(fijirun.JythonError) as info:
+        ij_session.run_code(code, "jython", timeout=60)
+    assert "undefined_name" in str(info.value)
+    # the grace (2 s), not the 8 s its thread works
+    assert time.monotonic() - start < 6

@@ -138,7 +138,12 @@ class IJ1Runtime:
         self.reset()
 
     def uninstall(self):
-        """Remove the hooks (before the JVM shuts down; System.exit allowed again)."""
+        """Stop the threads runs left, remove the hooks (before the JVM shuts down; System.exit allowed again).
+
+        A script's thread still running Jython while the JVM goes down aborts the process
+        ("FATAL: exception not rethrown", status 134).
+        """
+        self.RunGuard.stopAllRunThreads()
         self.guard.uninstall()
 
     def dispose_windows(self):
@@ -146,9 +151,9 @@ class IJ1Runtime:
         self.RunGuard.disposeAllWindows()
 
     def script_still_running(self):
-        """Whether the last run's script thread survived being stopped (replace this ImageJ)."""
+        """Whether the last run's script thread, or one it started, outlived its stop (replace this ImageJ)."""
         run = self._last_run
-        return run is not None and bool(run.scriptThreadAlive())
+        return run is not None and (bool(run.scriptThreadAlive()) or bool(run.threadsOutlivedStop))
 
     @property
     def exit_guarded(self):
@@ -240,14 +245,20 @@ class IJ1Runtime:
         """
         run = self.guard.newRun(language, code, "<fijirun warm-up>", "", False, self.HashMap(), self.HashMap())
         self.guard.start(run)
-        settled = bool(run.waitSettled(int(_PRIVATE_RUN_S * 1000)))
-        if not settled:
-            where = str(self.RunGuard.threadDump(run))
+        self._last_run = run  # a warm-up thread that outlives its stop asks for a new ImageJ too
+        deadline = time.perf_counter() + _PRIVATE_RUN_S
+        try:
+            while not run.waitSettled(_WAIT_SLICE_MS):  # in slices: Ctrl-C is Python's
+                if time.perf_counter() >= deadline:
+                    where = str(self.RunGuard.threadDump(run))
+                    self.guard.terminate(run, _ABORT_GRACE_MS)
+                    raise EngineError(f"ImageJ's warm-up did not end within {_PRIVATE_RUN_S:g} s; where its "
+                                      f"threads and the event thread were:\n{where}")
+        except KeyboardInterrupt:
             self.guard.terminate(run, _ABORT_GRACE_MS)
+            raise
+        finally:
             self.guard.finish(run)
-            raise EngineError(f"ImageJ's warm-up did not end within {_PRIVATE_RUN_S:g} s; where its threads "
-                              f"and the event thread were:\n{where}")
-        self.guard.finish(run)
         return run
 
     def _warm_jython(self):
@@ -288,16 +299,23 @@ class IJ1Runtime:
             error = self._printed_exception(script, printed)
         if error is None:
             error = self._damaged_input(run, script)
-        alive = bool(run.scriptThreadAlive())
+        alive = bool(run.scriptThreadAlive()) or bool(run.threadsOutlivedStop)
         if timed_out:
             note = " (its script had ended; the run was settling)" if settling else ""
-            error = self._stopped_downloading(where, script, timeout) or ScriptTimeout(
-                f"stopped after the {timeout:g} s timeout{note}", path=script.path)
+            if settling and error is not None:
+                # the script's own error was made before its threads outlasted the timeout
+                warnings.append(f"the threads the script started were stopped at the {timeout:g} s timeout")
+            else:
+                error = self._stopped_downloading(where, script, timeout) or ScriptTimeout(
+                    f"stopped after the {timeout:g} s timeout{note}", path=script.path)
             warnings.append("where the script's threads and the event thread were at the timeout:\n" + where)
         for name in run.survivors:
             warnings.append(f"thread '{name}' started by the script was still running when it ended")
+        for name in run.stopped:
+            warnings.append(f"thread '{name}' started by the script still worked when it ended: stopped")
         if alive:
-            warnings.append("the script's thread could not be stopped: this ImageJ should be replaced")
+            warnings.append("the script's thread, or one it started, could not be stopped: this ImageJ should be "
+                            "replaced")
         stray = str(self.guard.drainStray())
         if stray.strip():
             warnings.extend(f"outside the script: {line}" for line in stray.strip().splitlines()[:50])

@@ -102,6 +102,8 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         public final List<Event> events = Collections.synchronizedList(new ArrayList<>());
         public final List<String[]> commands = Collections.synchronizedList(new ArrayList<>());
         public final List<String> survivors = Collections.synchronizedList(new ArrayList<>());
+        /** Threads it started that still worked when it ended, stopped then. */
+        public final List<String> stopped = Collections.synchronizedList(new ArrayList<>());
         public final java.util.Set<String> reads = Collections.synchronizedSet(new java.util.LinkedHashSet<>());
         /** Every particle analysis of the run, as RecordingParticleAnalyzer recorded it. */
         public final List<Map<String, Object>> analyses = Collections.synchronizedList(new ArrayList<>());
@@ -119,8 +121,10 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         volatile boolean failed;           // an error was recorded: abort under way
         public volatile boolean scriptEnded;  // its script is done; the run is settling
         final CountDownLatch settled = new CountDownLatch(1);
-        /** The threads that wait for it to settle (their waking up is not the run's work). */
-        final java.util.Set<Long> waiters = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        /** The threads it started that its settling last saw working (terminate stops them). */
+        final java.util.Set<Thread> working = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        /** A thread it started outlived being stopped: this ImageJ should be replaced. */
+        public volatile boolean threadsOutlivedStop;
 
         Run(String language, String code, String path, String arg, boolean batchMode,
             Map<String, Object> values, Map<String, String> samples) {
@@ -148,7 +152,6 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
         /** Wait up to {@code millis} for the run to settle. */
         public boolean waitSettled(long millis) throws InterruptedException {
-            waiters.add(Thread.currentThread().getId());
             return settled.await(millis, TimeUnit.MILLISECONDS);
         }
 
@@ -233,14 +236,21 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         /** On the script thread, once its script ended: see everything it caused. */
         private void settle() {
             scriptEnded = true;
+            Thread.interrupted();  // a flag the script left must not cut the waits short
             try {
                 if (batchMode && isMacro())
                     Interpreter.batchMode = false;
                 flushEvents();
                 flushEvents();  // events posted while the first flush was dispatched
                 awaitThreads();
-                if (!survivors.isEmpty())
+                if (!survivors.isEmpty()) {
+                    try {
+                        stopWorkingThreads(this, THREAD_GRACE_MILLIS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
                     flushEvents();
+                }
             } finally {
                 settled.countDown();
             }
@@ -249,45 +259,80 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         /**
          * Wait for the threads the script started (ImageJ's doCommand runs its
          * command on one): what they do belongs to this run, and reading the run
-         * earlier would make its verdict a matter of timing. A thread that works
-         * (running, waiting for a lock, a result, the event thread or a dialog)
-         * is waited for as long as it works, and the run's timeout, which Python
-         * keeps, is the only limit. A thread idle (asleep, parked in a pool,
-         * waiting for a signal) for THREAD_GRACE_MILLIS on end is left running
-         * and named as a survivor; so is a thread that only seems to work while
-         * no thread of the JVM has used any CPU for that long (a deadlock, a
-         * read that never returns).
+         * earlier would make its verdict a matter of timing.
+         *
+         * Every thread gets THREAD_GRACE_MILLIS from when it is first seen. After
+         * that, a thread is waited for while it works in most of the samples of
+         * the last grace period (running, waiting for a lock someone holds, for a
+         * result, for another thread to end, or inside AWT: for the event thread,
+         * in a dialog's show(), which fijirun closes). A thread idle most of the
+         * time (asleep, parked in a pool, waiting for a signal, or a loop that
+         * sleeps between short bursts such as ImageJ's animations) is left
+         * running and named as a survivor; so is every thread still working
+         * THREAD_WORK_MILLIS after the script ended (a deadlock, an endless
+         * loop), and, in a run that already failed, every thread after the
+         * grace (its verdict is made).
          */
         private void awaitThreads() {
-            Map<Thread, Long> idleSince = new HashMap<>();
-            CpuProgress cpu = new CpuProgress(waiters);
+            Map<Thread, java.util.ArrayDeque<long[]>> samples = new HashMap<>();  // {time, working 0/1}
+            Map<Thread, Long> firstSeen = new HashMap<>();
+            long start = System.nanoTime();
+            long grace = TimeUnit.MILLISECONDS.toNanos(THREAD_GRACE_MILLIS);
+            long limit = hasError() ? grace : TimeUnit.MILLISECONDS.toNanos(THREAD_WORK_MILLIS);
             while (true) {
                 List<Thread> live = liveThreads();
+                working.clear();
                 if (live.isEmpty())
                     return;
-                long now = System.currentTimeMillis();
-                boolean progressing = cpu.progressedWithin(THREAD_GRACE_MILLIS, now);
+                long now = System.nanoTime();
+                boolean[] busy = workingNow(live);
                 boolean waiting = false;
-                for (Thread t : live) {
-                    if (progressing && isWorking(t))
-                        idleSince.put(t, now);
-                    else
-                        idleSince.putIfAbsent(t, now);  // first seen: a grace period of its own
-                    if (now - idleSince.get(t) < THREAD_GRACE_MILLIS)
+                for (int k = 0; k < live.size(); k++) {
+                    Thread t = live.get(k);
+                    if (busy[k])
+                        working.add(t);
+                    java.util.ArrayDeque<long[]> ts = samples.computeIfAbsent(t, x -> new java.util.ArrayDeque<>());
+                    ts.addLast(new long[] {now, busy[k] ? 1 : 0});
+                    while (ts.peekFirst()[0] < now - grace)
+                        ts.removeFirst();
+                    firstSeen.putIfAbsent(t, now);
+                    if (now - firstSeen.get(t) < grace || mostlyWorking(ts))
                         waiting = true;
                 }
-                if (!waiting) {
+                if (hasError())
+                    limit = Math.min(limit, grace);  // failed meanwhile: its verdict is made
+                if (!waiting || now - start >= limit) {
                     for (Thread t : live)
                         survivors.add(t.getName());
                     return;
                 }
                 try {
-                    live.get(0).join(THREAD_POLL_MILLIS);  // returns at once when it ends
+                    // often at first (a thread that ends at once is seen at once), then less
+                    live.get(0).join(now - start < grace ? THREAD_POLL_MILLIS : 5 * THREAD_POLL_MILLIS);
                 } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                    Thread.currentThread().interrupt();  // terminate: stop waiting
                     return;
                 }
             }
+        }
+
+        /** Whether the run has its verdict already: an error (its first error is the verdict). */
+        boolean hasError() {
+            if (failed || failure != null)
+                return true;
+            synchronized (events) {
+                for (Event e : events)
+                    if (!e.kind.equals("message") && !e.kind.equals("exit-message"))
+                        return true;
+            }
+            return false;
+        }
+
+        private boolean mostlyWorking(java.util.ArrayDeque<long[]> samples) {
+            int busy = 0;
+            for (long[] sample : samples)
+                busy += (int) sample[1];
+            return 2 * busy > samples.size();
         }
 
         List<Thread> liveThreads() {
@@ -376,53 +421,9 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         }
     }
 
-    /**
-     * Whether the JVM's threads used CPU lately, sampled by the caller: all of
-     * them but the caller and the threads that only wait for the run (what
-     * those wait for, ImageJ's pool or the event thread, is counted). An idle
-     * JVM still uses a little (AWT polling X, JPype's reference queue: about
-     * 1 ms a second); CPU_PROGRESS_NANOS in a grace period is well above that
-     * and far below what a working thread uses, even on a loaded machine.
-     */
-    static final class CpuProgress {
-        private final java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
-        private final long self = Thread.currentThread().getId();
-        private final java.util.Set<Long> waiters;
-        private final Map<Long, Long> last = new HashMap<>();                      // thread → its CPU
-        private final java.util.ArrayDeque<long[]> used = new java.util.ArrayDeque<>();  // {time, CPU used}
-        private long usedInWindow;
-
-        CpuProgress(java.util.Set<Long> waiters) {
-            this.waiters = waiters;
-        }
-
-        boolean progressedWithin(long millis, long now) {
-            long delta = 0;
-            try {
-                for (long id : mx.getAllThreadIds()) {
-                    if (id == self || waiters.contains(id))
-                        continue;
-                    long ns = mx.getThreadCpuTime(id);
-                    if (ns < 0)
-                        continue;  // ended meanwhile
-                    Long before = last.put(id, ns);
-                    if (before != null && ns > before)
-                        delta += ns - before;
-                }
-            } catch (UnsupportedOperationException e) {
-                return true;  // no CPU clocks: every working thread counts as working
-            }
-            used.addLast(new long[] {now, delta});
-            usedInWindow += delta;
-            while (!used.isEmpty() && used.peekFirst()[0] <= now - millis)
-                usedInWindow -= used.removeFirst()[1];
-            return usedInWindow >= CPU_PROGRESS_NANOS;
-        }
-    }
-
-    static final long CPU_PROGRESS_NANOS = 20_000_000;
     static final long THREAD_GRACE_MILLIS = 2000;
     static final long THREAD_POLL_MILLIS = 20;
+    static final long THREAD_WORK_MILLIS = 20000;
     static final long FLUSH_MILLIS = 10000;
     static final int STRAY_LIMIT = 64 * 1024;
 
@@ -530,19 +531,68 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
             stopThreads(run);
             settled = run.waitSettled(graceMillis);
         }
-        // the threads the script started would work on into the next run (its images,
-        // its tables); idle ones (a pool's, a sleeper) are left as they are
-        List<Thread> stopped = new ArrayList<>();
-        for (Thread t : run.liveThreads()) {
-            if (t != run.thread && isWorking(t)) {
+        stopWorkingThreads(run, graceMillis);
+        return settled;
+    }
+
+    /**
+     * Stop the threads a run started that work (or worked when its settling
+     * last looked): they would work on into the next run (its images, its
+     * tables) and, at exit, abort the process. Idle ones (a pool's, a sleeper)
+     * are left. A thread waiting for a lock or inside AWT is interrupted, not
+     * stopped (a stop there can leave the lock's queue or AWT broken). Those
+     * that outlive it are survivors, and ask for a new ImageJ.
+     */
+    static void stopWorkingThreads(Run run, long graceMillis) throws InterruptedException {
+        List<Thread> live = run.liveThreads();
+        boolean[] busy = workingNow(live);
+        List<Thread> stopping = new ArrayList<>();
+        for (int k = 0; k < live.size(); k++) {
+            Thread t = live.get(k);
+            if (t == run.thread || !(busy[k] || run.working.contains(t)))
+                continue;
+            StackTraceElement[] stack = t.getStackTrace();
+            if (isPoolThread(stack))
+                continue;
+            if (stopIsUnsafe(stack))
+                t.interrupt();
+            else
                 stop(t);
-                stopped.add(t);
+            stopping.add(t);
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(graceMillis);
+        for (Thread t : stopping) {
+            long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            t.join(Math.max(1, left));
+            if (t.isAlive()) {
+                if (!run.survivors.contains(t.getName()))
+                    run.survivors.add(t.getName());
+                run.threadsOutlivedStop = true;
+            } else {
+                run.survivors.remove(t.getName());
+                run.stopped.add(t.getName());
             }
         }
-        long deadline = System.currentTimeMillis() + graceMillis;
-        for (Thread t : stopped)
-            t.join(Math.max(1, deadline - System.currentTimeMillis()));
-        return settled;
+    }
+
+    /** At exit: stop every thread any run started that is still alive (the process ends). */
+    public static int stopAllRunThreads() {
+        int left = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            ThreadGroup g = t.getThreadGroup();
+            if (g != null && g.getName().startsWith("fijirun-run-") && t != Thread.currentThread()) {
+                stop(t);
+                try {
+                    t.join(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+                if (t.isAlive())
+                    left++;
+            }
+        }
+        return left;
     }
 
     static void abortAsync(Run run) {
@@ -896,36 +946,89 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         t.start();
     }
 
+    private static final java.lang.management.ThreadMXBean THREADS =
+            java.lang.management.ManagementFactory.getThreadMXBean();
+    static final int STACK_DEPTH = 64;
+
+    /** Whether each thread works now (see isWorking); one stack snapshot for all that wait. */
+    static boolean[] workingNow(List<Thread> threads) {
+        boolean[] out = new boolean[threads.size()];
+        List<Integer> waiting = new ArrayList<>();
+        for (int k = 0; k < threads.size(); k++) {
+            Thread.State state = threads.get(k).getState();
+            if (state == Thread.State.NEW || state == Thread.State.RUNNABLE || state == Thread.State.BLOCKED)
+                out[k] = true;
+            else if (state != Thread.State.TERMINATED)
+                waiting.add(k);
+        }
+        if (waiting.isEmpty())
+            return out;
+        long[] ids = new long[waiting.size()];
+        for (int i = 0; i < ids.length; i++)
+            ids[i] = threads.get(waiting.get(i)).getId();
+        // one safepoint for all of them (each Thread.getStackTrace of another thread is one)
+        java.lang.management.ThreadInfo[] infos = THREADS.getThreadInfo(ids, STACK_DEPTH);
+        for (int i = 0; i < ids.length; i++)
+            out[waiting.get(i)] = infos[i] != null && isWorking(infos[i]);
+        return out;
+    }
+
     /**
      * Whether a thread is doing something rather than idling: running (also
-     * when the system has not scheduled it), waiting to enter a monitor or take
-     * a lock, for a result or another thread to finish, or inside AWT (for the
-     * event thread to run its work, in a dialog's show(): fijirun closes every
-     * dialog). Asleep, parked in a pool or waiting for a signal is idle. The
-     * first frame below the waiting primitives says which.
+     * when the system has not scheduled it), waiting to enter a monitor or for
+     * a lock another thread holds, for a result or another thread to end, or
+     * inside AWT (for the event thread to run its work, in a dialog's show():
+     * fijirun closes every dialog). Asleep, parked in a pool, or waiting for a
+     * signal (a condition, a latch, a semaphore) is idle. The first frame below
+     * the waiting primitives says which.
      */
-    static boolean isWorking(Thread t) {
-        Thread.State state = t.getState();
+    static boolean isWorking(java.lang.management.ThreadInfo info) {
+        Thread.State state = info.getThreadState();
         if (state == Thread.State.NEW || state == Thread.State.RUNNABLE || state == Thread.State.BLOCKED)
             return true;
         if (state == Thread.State.TERMINATED)
             return false;
-        for (StackTraceElement e : t.getStackTrace()) {
+        for (StackTraceElement e : info.getStackTrace()) {
             String c = e.getClassName();
             String m = e.getMethodName();
-            if (c.equals("java.util.concurrent.locks.AbstractQueuedSynchronizer"))
-                return m.startsWith("acquire");  // a lock; ConditionObject.await is idle
-            if (c.equals("java.lang.Thread") && !m.equals("onSpinWait"))
-                return m.equals("join");  // waiting for another thread to finish; sleep is idle
-            if (c.equals("java.util.concurrent.FutureTask") || c.equals("java.util.concurrent.CompletableFuture")
-                    || c.equals("java.util.concurrent.ForkJoinTask"))
-                return true;  // waiting for a result (ImageJ's multithreaded filters)
+            if (c.startsWith("java.util.concurrent.locks.AbstractQueuedSynchronizer$ConditionObject")
+                    || c.startsWith("java.util.concurrent.locks.AbstractQueuedLongSynchronizer$ConditionObject"))
+                return false;  // a signal
+            if (c.equals("java.util.concurrent.locks.AbstractQueuedSynchronizer")
+                    || c.equals("java.util.concurrent.locks.AbstractQueuedLongSynchronizer"))
+                return info.getLockOwnerId() != -1;  // a lock someone holds; a latch, a semaphore: a signal
+            if (c.equals("java.lang.Thread"))
+                return m.equals("join");  // sleep is idle
+            if (c.startsWith("java.util.concurrent.FutureTask") || c.startsWith("java.util.concurrent.CompletableFuture")
+                    || c.startsWith("java.util.concurrent.ForkJoinTask"))
+                return true;  // a result (ImageJ's multithreaded filters wait so)
             if (c.startsWith("java.util.concurrent.locks.") || c.startsWith("jdk.internal.misc.")
-                    || c.equals("java.lang.Object"))
+                    || c.equals("java.lang.Object") || c.equals("java.util.concurrent.ForkJoinPool"))
                 continue;  // the waiting primitives on top of the stack
             // waiting inside AWT: for the event thread (invokeAndWait), in a modal
             // dialog's show(), or for AWT's own locks
             return c.startsWith("java.awt.") || c.startsWith("sun.awt.") || c.startsWith("javax.swing.");
+        }
+        return false;
+    }
+
+    /** A thread of a pool (ImageJ's, a plugin's): it outlives its tasks by design, never stopped. */
+    private static boolean isPoolThread(StackTraceElement[] stack) {
+        if (stack.length == 0)
+            return false;
+        String bottom = stack[stack.length - 1].getClassName();
+        String above = stack.length > 1 ? stack[stack.length - 2].getClassName() : "";
+        return bottom.startsWith("java.util.concurrent.ForkJoinWorkerThread")
+                || above.startsWith("java.util.concurrent.ThreadPoolExecutor$Worker");
+    }
+
+    /** Waiting for a lock or inside AWT: a stop there could leave the lock's queue or AWT broken. */
+    private static boolean stopIsUnsafe(StackTraceElement[] stack) {
+        for (StackTraceElement e : stack) {
+            String c = e.getClassName();
+            if (c.equals("java.util.concurrent.locks.AbstractQueuedSynchronizer")
+                    || c.startsWith("java.awt.") || c.startsWith("sun.awt.") || c.startsWith("javax.swing."))
+                return true;
         }
         return false;
     }
