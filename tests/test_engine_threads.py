@@ -126,3 +126,17 @@ def test_a_failed_run_keeps_its_error_while_its_thread_works_on(ij_session):
     assert "undefined_name" in str(info.value)
     # the grace (2 s), not the 8 s its thread works
     assert time.monotonic() - start < 6
+
+
+def test_a_script_that_ends_interrupted_still_has_its_threads_waited_for(ij_session):
+    # The script thread's interrupt flag, left set at its end, cut every wait of the
+    # settling short (InterruptedException at once): the doCommand thread's error was
+    # never seen and the run passed.
+    code = ("from ij import IJ\n"
+            "from java.lang import Thread\n"
+            "IJ.createImage('shapes', '8-bit black', 64, 64, 1).show()\n"
+            "IJ.doCommand('Connected Components Labeling')\n"
+            "Thread.currentThread().interrupt()\n")
+    with pytest.raises(fijirun.UnrecognizedCommandError) as info:
+        ij_session.run_code(code, "jython", timeout=60)
+    assert info.value.command == "Connected Components Labeling"
