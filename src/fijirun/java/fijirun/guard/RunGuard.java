@@ -59,8 +59,8 @@ import java.util.concurrent.TimeUnit;
  *
  * A run is settled only after its script thread ended, the event queue was
  * flushed twice (so every window event the run posted has been dispatched
- * and seen) and the threads it started have ended or stayed idle for a grace
- * period (a thread that works is waited for up to the run's timeout).
+ * and seen) and the threads it started have ended, stayed idle for a grace
+ * period, or worked for THREAD_WORK_MILLIS (see Run.awaitThreads).
  */
 public final class RunGuard implements AWTEventListener, CommandListener, IJ.ExceptionHandler {
 
