@@ -143,8 +143,10 @@ class IJ1Runtime:
         A script's thread still running Jython while the JVM goes down aborts the process
         ("FATAL: exception not rethrown", status 134).
         """
-        self.RunGuard.stopAllRunThreads()
-        self.guard.uninstall()
+        try:
+            self.RunGuard.stopAllRunThreads()
+        finally:
+            self.guard.uninstall()
 
     def dispose_windows(self):
         """Dispose every AWT window on the event thread."""
@@ -309,9 +311,10 @@ class IJ1Runtime:
                 error = self._stopped_downloading(where, script, timeout) or ScriptTimeout(
                     f"stopped after the {timeout:g} s timeout{note}", path=script.path)
             warnings.append("where the script's threads and the event thread were at the timeout:\n" + where)
-        for name in run.survivors:
+        # copies (toArray takes the list's lock): a settling that outlived terminate may still add
+        for name in list(run.survivors.toArray()):
             warnings.append(f"thread '{name}' started by the script was still running when it ended")
-        for name in run.stopped:
+        for name in list(run.stopped.toArray()):
             warnings.append(f"thread '{name}' started by the script still worked when it ended: stopped")
         if alive:
             warnings.append("the script's thread, or one it started, could not be stopped: this ImageJ should be "

@@ -121,8 +121,10 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         volatile boolean failed;           // an error was recorded: abort under way
         public volatile boolean scriptEnded;  // its script is done; the run is settling
         final CountDownLatch settled = new CountDownLatch(1);
-        /** The threads it started that its settling last saw working (terminate stops them). */
-        final java.util.Set<Thread> working = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        /** The threads it started that its settling last judged working (null: not judged yet). */
+        volatile java.util.Set<Thread> working;
+        /** The threads already stopped or interrupted once (never twice: a second stop can break a lock). */
+        final java.util.Set<Thread> stopRequested = java.util.concurrent.ConcurrentHashMap.newKeySet();
         /** A thread it started outlived being stopped: this ImageJ should be replaced. */
         public volatile boolean threadsOutlivedStop;
 
@@ -243,11 +245,11 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
                 flushEvents();
                 flushEvents();  // events posted while the first flush was dispatched
                 awaitThreads();
-                if (!survivors.isEmpty()) {
+                if (!survivors.isEmpty() && !Thread.currentThread().isInterrupted()) {
                     try {
-                        stopWorkingThreads(this, THREAD_GRACE_MILLIS);
+                        stopWorkingThreads(this, THREAD_GRACE_MILLIS, false);
                     } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
+                        Thread.currentThread().interrupt();  // terminate came: it stops them
                     }
                     flushEvents();
                 }
@@ -281,24 +283,28 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
             long limit = hasError() ? grace : TimeUnit.MILLISECONDS.toNanos(THREAD_WORK_MILLIS);
             while (true) {
                 List<Thread> live = liveThreads();
-                working.clear();
-                if (live.isEmpty())
+                if (live.isEmpty()) {
+                    working = java.util.Collections.emptySet();
                     return;
+                }
                 long now = System.nanoTime();
                 boolean[] busy = workingNow(live);
                 boolean waiting = false;
+                java.util.Set<Thread> judged = new java.util.HashSet<>();
                 for (int k = 0; k < live.size(); k++) {
                     Thread t = live.get(k);
-                    if (busy[k])
-                        working.add(t);
                     java.util.ArrayDeque<long[]> ts = samples.computeIfAbsent(t, x -> new java.util.ArrayDeque<>());
                     ts.addLast(new long[] {now, busy[k] ? 1 : 0});
-                    while (ts.peekFirst()[0] < now - grace)
+                    while (now - ts.peekFirst()[0] > grace)
                         ts.removeFirst();
                     firstSeen.putIfAbsent(t, now);
-                    if (now - firstSeen.get(t) < grace || mostlyWorking(ts))
+                    boolean young = now - firstSeen.get(t) < grace;
+                    if ((young && busy[k]) || (!young && mostlyWorking(ts)))
+                        judged.add(t);
+                    if (young || mostlyWorking(ts))
                         waiting = true;
                 }
+                working = judged;  // published whole: terminate may read it meanwhile
                 if (hasError())
                     limit = Math.min(limit, grace);  // failed meanwhile: its verdict is made
                 if (!waiting || now - start >= limit) {
@@ -310,7 +316,10 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
                     // often at first (a thread that ends at once is seen at once), then less
                     live.get(0).join(now - start < grace ? THREAD_POLL_MILLIS : 5 * THREAD_POLL_MILLIS);
                 } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();  // terminate: stop waiting
+                    // terminate: stop waiting; what is left is named, and terminate stops it
+                    for (Thread t : live)
+                        survivors.add(t.getName());
+                    Thread.currentThread().interrupt();
                     return;
                 }
             }
@@ -424,6 +433,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
     static final long THREAD_GRACE_MILLIS = 2000;
     static final long THREAD_POLL_MILLIS = 20;
     static final long THREAD_WORK_MILLIS = 20000;
+    static final long EXIT_STOP_MILLIS = 1000;
     static final long FLUSH_MILLIS = 10000;
     static final int STRAY_LIMIT = 64 * 1024;
 
@@ -531,7 +541,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
             stopThreads(run);
             settled = run.waitSettled(graceMillis);
         }
-        stopWorkingThreads(run, graceMillis);
+        stopWorkingThreads(run, graceMillis, true);
         return settled;
     }
 
@@ -543,54 +553,81 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
      * stopped (a stop there can leave the lock's queue or AWT broken). Those
      * that outlive it are survivors, and ask for a new ImageJ.
      */
-    static void stopWorkingThreads(Run run, long graceMillis) throws InterruptedException {
-        List<Thread> live = run.liveThreads();
-        boolean[] busy = workingNow(live);
+    static void stopWorkingThreads(Run run, long graceMillis, boolean orWorkingNow) throws InterruptedException {
+        synchronized (run) {  // settle and terminate may both get here
+            List<Thread> live = run.liveThreads();
+            java.util.Set<Thread> judged = run.working;
+            // terminate before the settling judged anything (the script still ran): what works now
+            boolean[] busy = orWorkingNow || judged == null ? workingNow(live) : new boolean[live.size()];
+            List<Thread> stopping = new ArrayList<>();
+            for (int k = 0; k < live.size(); k++) {
+                Thread t = live.get(k);
+                if (t == run.thread || !(busy[k] || (judged != null && judged.contains(t))))
+                    continue;
+                StackTraceElement[] stack = t.getStackTrace();
+                if (isPoolThread(stack))
+                    continue;
+                if (run.stopRequested.add(t)) {
+                    if (stopIsUnsafe(stack))
+                        t.interrupt();
+                    else
+                        stop(t);
+                }
+                stopping.add(t);
+            }
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(graceMillis);
+            try {
+                for (Thread t : stopping)
+                    t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+            } finally {
+                for (Thread t : stopping) {
+                    if (t.isAlive()) {
+                        if (!run.survivors.contains(t.getName()))
+                            run.survivors.add(t.getName());
+                        run.threadsOutlivedStop = true;
+                    } else if (!run.stopped.contains(t.getName())) {
+                        run.survivors.remove(t.getName());
+                        run.stopped.add(t.getName());
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * At exit: stop the threads runs started that still work (a thread running
+     * Jython while the JVM goes down aborts the process). Idle ones are left
+     * (a parked pool thread is harmless); one shared deadline for all.
+     */
+    public static int stopAllRunThreads() {
+        List<Thread> threads = new ArrayList<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            ThreadGroup g = t.getThreadGroup();
+            if (g != null && g.getName().startsWith("fijirun-run-") && t != Thread.currentThread())
+                threads.add(t);
+        }
+        boolean[] busy = workingNow(threads);
         List<Thread> stopping = new ArrayList<>();
-        for (int k = 0; k < live.size(); k++) {
-            Thread t = live.get(k);
-            if (t == run.thread || !(busy[k] || run.working.contains(t)))
+        for (int k = 0; k < threads.size(); k++) {
+            if (!busy[k])
                 continue;
-            StackTraceElement[] stack = t.getStackTrace();
-            if (isPoolThread(stack))
-                continue;
-            if (stopIsUnsafe(stack))
+            Thread t = threads.get(k);
+            if (stopIsUnsafe(t.getStackTrace()))
                 t.interrupt();
             else
                 stop(t);
             stopping.add(t);
         }
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(graceMillis);
-        for (Thread t : stopping) {
-            long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-            t.join(Math.max(1, left));
-            if (t.isAlive()) {
-                if (!run.survivors.contains(t.getName()))
-                    run.survivors.add(t.getName());
-                run.threadsOutlivedStop = true;
-            } else {
-                run.survivors.remove(t.getName());
-                run.stopped.add(t.getName());
-            }
-        }
-    }
-
-    /** At exit: stop every thread any run started that is still alive (the process ends). */
-    public static int stopAllRunThreads() {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(EXIT_STOP_MILLIS);
         int left = 0;
-        for (Thread t : Thread.getAllStackTraces().keySet()) {
-            ThreadGroup g = t.getThreadGroup();
-            if (g != null && g.getName().startsWith("fijirun-run-") && t != Thread.currentThread()) {
-                stop(t);
-                try {
-                    t.join(100);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-                if (t.isAlive())
-                    left++;
+        for (Thread t : stopping) {
+            try {
+                t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();  // go on: the rest still counts
             }
+            if (t.isAlive())
+                left++;
         }
         return left;
     }
@@ -616,8 +653,12 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
     static void stopThreads(Run run) {
         Thread t = run.thread;
-        if (t != null && t.isAlive() && t != Thread.currentThread() && !run.isSettled())
-            stop(t);
+        if (t != null && t.isAlive() && t != Thread.currentThread() && !run.isSettled()) {
+            if (run.scriptEnded)
+                t.interrupt();  // settling: every wait there ends on an interrupt; a stop could break AWT's queue
+            else
+                stop(t);
+        }
     }
 
     @SuppressWarnings("deprecation")
@@ -1014,12 +1055,13 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
     /** A thread of a pool (ImageJ's, a plugin's): it outlives its tasks by design, never stopped. */
     private static boolean isPoolThread(StackTraceElement[] stack) {
-        if (stack.length == 0)
-            return false;
-        String bottom = stack[stack.length - 1].getClassName();
-        String above = stack.length > 1 ? stack[stack.length - 2].getClassName() : "";
-        return bottom.startsWith("java.util.concurrent.ForkJoinWorkerThread")
-                || above.startsWith("java.util.concurrent.ThreadPoolExecutor$Worker");
+        for (StackTraceElement e : stack) {
+            String c = e.getClassName();
+            if (c.startsWith("java.util.concurrent.ForkJoinWorkerThread")
+                    || c.startsWith("java.util.concurrent.ThreadPoolExecutor$Worker"))
+                return true;
+        }
+        return false;
     }
 
     /** Waiting for a lock or inside AWT: a stop there could leave the lock's queue or AWT broken. */
@@ -1027,6 +1069,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         for (StackTraceElement e : stack) {
             String c = e.getClassName();
             if (c.equals("java.util.concurrent.locks.AbstractQueuedSynchronizer")
+                    || c.equals("java.util.concurrent.locks.AbstractQueuedLongSynchronizer")
                     || c.startsWith("java.awt.") || c.startsWith("sun.awt.") || c.startsWith("javax.swing."))
                 return true;
         }
