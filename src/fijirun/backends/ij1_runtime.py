@@ -77,8 +77,6 @@ _UNRECOGNIZED = re.compile(r'Unrecognized command: "(?P<cmd>[^"]*)"')
 _TRACEBACK_LINE = re.compile(r'File "(?P<file>[^"]*)", line (?P<line>\d+)')
 # how long a stopped script may take to end before its thread is stopped harder
 _ABORT_GRACE_MS = 2000
-# fijirun's own warm-up runs: seconds on a loaded machine, never this long
-_PRIVATE_RUN_S = 120.0
 # how often the waiting Python thread looks up (Ctrl-C is noticed between slices)
 _WAIT_SLICE_MS = 200
 _WARNING = "[fijirun] warning: "
@@ -138,24 +136,17 @@ class IJ1Runtime:
         self.reset()
 
     def uninstall(self):
-        """Stop the threads runs left, remove the hooks (before the JVM shuts down; System.exit allowed again).
-
-        A script's thread still running Jython while the JVM goes down aborts the process
-        ("FATAL: exception not rethrown", status 134).
-        """
-        try:
-            self.RunGuard.stopAllRunThreads()
-        finally:
-            self.guard.uninstall()
+        """Remove the hooks (before the JVM shuts down; System.exit allowed again)."""
+        self.guard.uninstall()
 
     def dispose_windows(self):
         """Dispose every AWT window on the event thread."""
         self.RunGuard.disposeAllWindows()
 
     def script_still_running(self):
-        """Whether the last run's script thread, or one it started, outlived its stop (replace this ImageJ)."""
+        """Whether the last run's script thread survived being stopped (replace this ImageJ)."""
         run = self._last_run
-        return run is not None and (bool(run.scriptThreadAlive()) or bool(run.threadsOutlivedStop))
+        return run is not None and bool(run.scriptThreadAlive())
 
     @property
     def exit_guarded(self):
@@ -240,28 +231,12 @@ class IJ1Runtime:
                 self.reset()
 
     def _private_run(self, language, code):
-        """Run fijirun's own code through the guard, outside any user's run; the run.
-
-        Raises EngineError when it does not end within _PRIVATE_RUN_S: this ImageJ
-        does not work, and the error says where its threads were.
-        """
+        """Run fijirun's own code through the guard, outside any user's run; (run, settled)."""
         run = self.guard.newRun(language, code, "<fijirun warm-up>", "", False, self.HashMap(), self.HashMap())
         self.guard.start(run)
-        self._last_run = run  # a warm-up thread that outlives its stop asks for a new ImageJ too
-        deadline = time.perf_counter() + _PRIVATE_RUN_S
-        try:
-            while not run.waitSettled(_WAIT_SLICE_MS):  # in slices: Ctrl-C is Python's
-                if time.perf_counter() >= deadline:
-                    where = str(self.RunGuard.threadDump(run))
-                    self.guard.terminate(run, _ABORT_GRACE_MS)
-                    raise EngineError(f"ImageJ's warm-up did not end within {_PRIVATE_RUN_S:g} s; where its "
-                                      f"threads and the event thread were:\n{where}")
-        except KeyboardInterrupt:
-            self.guard.terminate(run, _ABORT_GRACE_MS)
-            raise
-        finally:
-            self.guard.finish(run)
-        return run
+        settled = bool(run.waitSettled(120_000))
+        self.guard.finish(run)
+        return run, settled
 
     def _warm_jython(self):
         """Initialise Jython's classes once, outside any user's run.
@@ -271,8 +246,8 @@ class IJ1Runtime:
         that class broken for every later run of this JVM.
         """
         code = "import sys\ntry:\n    raise ValueError('warm-up')\nexcept ValueError:\n    sys.exc_info()\n"
-        run = self._private_run("jython", code)
-        if run.failure is not None:
+        run, settled = self._private_run("jython", code)
+        if not settled or run.failure is not None:
             raise EngineError(f"Jython does not start in this ImageJ: {run.failure}")
         self._jython_ready = True
 
@@ -301,24 +276,16 @@ class IJ1Runtime:
             error = self._printed_exception(script, printed)
         if error is None:
             error = self._damaged_input(run, script)
-        alive = bool(run.scriptThreadAlive()) or bool(run.threadsOutlivedStop)
+        alive = bool(run.scriptThreadAlive())
         if timed_out:
             note = " (its script had ended; the run was settling)" if settling else ""
-            if settling and error is not None:
-                # the script's own error was made before its threads outlasted the timeout
-                warnings.append(f"the threads the script started were stopped at the {timeout:g} s timeout")
-            else:
-                error = self._stopped_downloading(where, script, timeout) or ScriptTimeout(
-                    f"stopped after the {timeout:g} s timeout{note}", path=script.path)
+            error = self._stopped_downloading(where, script, timeout) or ScriptTimeout(
+                f"stopped after the {timeout:g} s timeout{note}", path=script.path)
             warnings.append("where the script's threads and the event thread were at the timeout:\n" + where)
-        # copies (toArray takes the list's lock): a settling that outlived terminate may still add
-        for name in list(run.survivors.toArray()):
+        for name in run.survivors:
             warnings.append(f"thread '{name}' started by the script was still running when it ended")
-        for name in list(run.stopped.toArray()):
-            warnings.append(f"thread '{name}' started by the script still worked when it ended: stopped")
         if alive:
-            warnings.append("the script's thread, or one it started, could not be stopped: this ImageJ should be "
-                            "replaced")
+            warnings.append("the script's thread could not be stopped: this ImageJ should be replaced")
         stray = str(self.guard.drainStray())
         if stray.strip():
             warnings.extend(f"outside the script: {line}" for line in stray.strip().splitlines()[:50])

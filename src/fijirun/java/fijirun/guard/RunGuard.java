@@ -59,8 +59,7 @@ import java.util.concurrent.TimeUnit;
  *
  * A run is settled only after its script thread ended, the event queue was
  * flushed twice (so every window event the run posted has been dispatched
- * and seen) and the threads it started have ended, stayed idle for a grace
- * period, or worked for THREAD_WORK_MILLIS (see Run.awaitThreads).
+ * and seen) and the threads it started have ended (or a grace period passed).
  */
 public final class RunGuard implements AWTEventListener, CommandListener, IJ.ExceptionHandler {
 
@@ -102,8 +101,6 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         public final List<Event> events = Collections.synchronizedList(new ArrayList<>());
         public final List<String[]> commands = Collections.synchronizedList(new ArrayList<>());
         public final List<String> survivors = Collections.synchronizedList(new ArrayList<>());
-        /** Threads it started that still worked when it ended, stopped then. */
-        public final List<String> stopped = Collections.synchronizedList(new ArrayList<>());
         public final java.util.Set<String> reads = Collections.synchronizedSet(new java.util.LinkedHashSet<>());
         /** Every particle analysis of the run, as RecordingParticleAnalyzer recorded it. */
         public final List<Map<String, Object>> analyses = Collections.synchronizedList(new ArrayList<>());
@@ -121,12 +118,6 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         volatile boolean failed;           // an error was recorded: abort under way
         public volatile boolean scriptEnded;  // its script is done; the run is settling
         final CountDownLatch settled = new CountDownLatch(1);
-        /** The threads it started that its settling last judged working (null: not judged yet). */
-        volatile java.util.Set<Thread> working;
-        /** The threads already stopped or interrupted once (never twice: a second stop can break a lock). */
-        final java.util.Set<Thread> stopRequested = java.util.concurrent.ConcurrentHashMap.newKeySet();
-        /** A thread it started outlived being stopped: this ImageJ should be replaced. */
-        public volatile boolean threadsOutlivedStop;
 
         Run(String language, String code, String path, String arg, boolean batchMode,
             Map<String, Object> values, Map<String, String> samples) {
@@ -238,110 +229,32 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         /** On the script thread, once its script ended: see everything it caused. */
         private void settle() {
             scriptEnded = true;
-            Thread.interrupted();  // a flag the script left must not cut the waits short
+            // an interrupt flag the script left set cut every wait below short (the
+            // flushes and joins returned at once): its threads' errors were lost
+            Thread.interrupted();
             try {
                 if (batchMode && isMacro())
                     Interpreter.batchMode = false;
                 flushEvents();
                 flushEvents();  // events posted while the first flush was dispatched
-                awaitThreads();
-                if (!survivors.isEmpty() && !Thread.currentThread().isInterrupted()) {
-                    try {
-                        stopWorkingThreads(this, THREAD_GRACE_MILLIS, false);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();  // terminate came: it stops them
+                long deadline = System.currentTimeMillis() + THREAD_GRACE_MILLIS;
+                for (Thread t : liveThreads()) {
+                    long left = deadline - System.currentTimeMillis();
+                    if (left > 0) {
+                        try {
+                            t.join(left);
+                        } catch (InterruptedException e) {
+                            break;
+                        }
                     }
-                    flushEvents();
+                    if (t.isAlive())
+                        survivors.add(t.getName());
                 }
+                if (!survivors.isEmpty())
+                    flushEvents();
             } finally {
                 settled.countDown();
             }
-        }
-
-        /**
-         * Wait for the threads the script started (ImageJ's doCommand runs its
-         * command on one): what they do belongs to this run, and reading the run
-         * earlier would make its verdict a matter of timing.
-         *
-         * Every thread gets THREAD_GRACE_MILLIS from when it is first seen. After
-         * that, a thread is waited for while it works in most of the samples of
-         * the last grace period (running, waiting for a lock someone holds, for a
-         * result, for another thread to end, or inside AWT: for the event thread,
-         * in a dialog's show(), which fijirun closes). A thread idle most of the
-         * time (asleep, parked in a pool, waiting for a signal, or a loop that
-         * sleeps between short bursts such as ImageJ's animations) is left
-         * running and named as a survivor; so is every thread still working
-         * THREAD_WORK_MILLIS after the script ended (a deadlock, an endless
-         * loop), and, in a run that already failed, every thread after the
-         * grace (its verdict is made).
-         */
-        private void awaitThreads() {
-            Map<Thread, java.util.ArrayDeque<long[]>> samples = new HashMap<>();  // {time, working 0/1}
-            Map<Thread, Long> firstSeen = new HashMap<>();
-            long start = System.nanoTime();
-            long grace = TimeUnit.MILLISECONDS.toNanos(THREAD_GRACE_MILLIS);
-            long limit = hasError() ? grace : TimeUnit.MILLISECONDS.toNanos(THREAD_WORK_MILLIS);
-            while (true) {
-                List<Thread> live = liveThreads();
-                if (live.isEmpty()) {
-                    working = java.util.Collections.emptySet();
-                    return;
-                }
-                long now = System.nanoTime();
-                boolean[] busy = workingNow(live);
-                boolean waiting = false;
-                java.util.Set<Thread> judged = new java.util.HashSet<>();
-                for (int k = 0; k < live.size(); k++) {
-                    Thread t = live.get(k);
-                    java.util.ArrayDeque<long[]> ts = samples.computeIfAbsent(t, x -> new java.util.ArrayDeque<>());
-                    ts.addLast(new long[] {now, busy[k] ? 1 : 0});
-                    while (now - ts.peekFirst()[0] > grace)
-                        ts.removeFirst();
-                    firstSeen.putIfAbsent(t, now);
-                    boolean young = now - firstSeen.get(t) < grace;
-                    if ((young && busy[k]) || (!young && mostlyWorking(ts)))
-                        judged.add(t);
-                    if (young || mostlyWorking(ts))
-                        waiting = true;
-                }
-                working = judged;  // published whole: terminate may read it meanwhile
-                if (hasError())
-                    limit = Math.min(limit, grace);  // failed meanwhile: its verdict is made
-                if (!waiting || now - start >= limit) {
-                    for (Thread t : live)
-                        survivors.add(t.getName());
-                    return;
-                }
-                try {
-                    // often at first (a thread that ends at once is seen at once), then less
-                    live.get(0).join(now - start < grace ? THREAD_POLL_MILLIS : 5 * THREAD_POLL_MILLIS);
-                } catch (InterruptedException e) {
-                    // terminate: stop waiting; what is left is named, and terminate stops it
-                    for (Thread t : live)
-                        survivors.add(t.getName());
-                    Thread.currentThread().interrupt();
-                    return;
-                }
-            }
-        }
-
-        /** Whether the run has its verdict already: an error (its first error is the verdict). */
-        boolean hasError() {
-            if (failed || failure != null)
-                return true;
-            synchronized (events) {
-                for (Event e : events)
-                    if (!e.kind.equals("message") && !e.kind.equals("exit-message"))
-                        return true;
-            }
-            return false;
-        }
-
-        private boolean mostlyWorking(java.util.ArrayDeque<long[]> samples) {
-            int busy = 0;
-            for (long[] sample : samples)
-                busy += (int) sample[1];
-            return 2 * busy > samples.size();
         }
 
         List<Thread> liveThreads() {
@@ -431,9 +344,6 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
     }
 
     static final long THREAD_GRACE_MILLIS = 2000;
-    static final long THREAD_POLL_MILLIS = 20;
-    static final long THREAD_WORK_MILLIS = 20000;
-    static final long EXIT_STOP_MILLIS = 1000;
     static final long FLUSH_MILLIS = 10000;
     static final int STRAY_LIMIT = 64 * 1024;
 
@@ -536,100 +446,10 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
      */
     public boolean terminate(Run run, long graceMillis) throws InterruptedException {
         abortNow(run);
-        boolean settled = run.waitSettled(graceMillis);
-        if (!settled) {
-            stopThreads(run);
-            settled = run.waitSettled(graceMillis);
-        }
-        stopWorkingThreads(run, graceMillis, true);
-        return settled;
-    }
-
-    /**
-     * Stop the threads a run started that work (or worked when its settling
-     * last looked): they would work on into the next run (its images, its
-     * tables) and, at exit, abort the process. Idle ones (a pool's, a sleeper)
-     * are left. A thread waiting for a lock or inside AWT is interrupted, not
-     * stopped (a stop there can leave the lock's queue or AWT broken). Those
-     * that outlive it are survivors, and ask for a new ImageJ.
-     */
-    static void stopWorkingThreads(Run run, long graceMillis, boolean orWorkingNow) throws InterruptedException {
-        synchronized (run) {  // settle and terminate may both get here
-            List<Thread> live = run.liveThreads();
-            java.util.Set<Thread> judged = run.working;
-            // terminate before the settling judged anything (the script still ran): what works now
-            boolean[] busy = orWorkingNow || judged == null ? workingNow(live) : new boolean[live.size()];
-            List<Thread> stopping = new ArrayList<>();
-            for (int k = 0; k < live.size(); k++) {
-                Thread t = live.get(k);
-                if (t == run.thread || !(busy[k] || (judged != null && judged.contains(t))))
-                    continue;
-                StackTraceElement[] stack = t.getStackTrace();
-                if (isPoolThread(stack))
-                    continue;
-                if (run.stopRequested.add(t)) {
-                    if (stopIsUnsafe(stack))
-                        t.interrupt();
-                    else
-                        stop(t);
-                }
-                stopping.add(t);
-            }
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(graceMillis);
-            try {
-                for (Thread t : stopping)
-                    t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            } finally {
-                for (Thread t : stopping) {
-                    if (t.isAlive()) {
-                        if (!run.survivors.contains(t.getName()))
-                            run.survivors.add(t.getName());
-                        run.threadsOutlivedStop = true;
-                    } else if (!run.stopped.contains(t.getName())) {
-                        run.survivors.remove(t.getName());
-                        run.stopped.add(t.getName());
-                    }
-                }
-            }
-        }
-    }
-
-    /**
-     * At exit: stop the threads runs started that still work (a thread running
-     * Jython while the JVM goes down aborts the process). Idle ones are left
-     * (a parked pool thread is harmless); one shared deadline for all.
-     */
-    public static int stopAllRunThreads() {
-        List<Thread> threads = new ArrayList<>();
-        for (Thread t : Thread.getAllStackTraces().keySet()) {
-            ThreadGroup g = t.getThreadGroup();
-            if (g != null && g.getName().startsWith("fijirun-run-") && t != Thread.currentThread())
-                threads.add(t);
-        }
-        boolean[] busy = workingNow(threads);
-        List<Thread> stopping = new ArrayList<>();
-        for (int k = 0; k < threads.size(); k++) {
-            if (!busy[k])
-                continue;
-            Thread t = threads.get(k);
-            if (stopIsUnsafe(t.getStackTrace()))
-                t.interrupt();
-            else
-                stop(t);
-            stopping.add(t);
-        }
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(EXIT_STOP_MILLIS);
-        int left = 0;
-        for (Thread t : stopping) {
-            try {
-                t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();  // go on: the rest still counts
-            }
-            if (t.isAlive())
-                left++;
-        }
-        return left;
+        if (run.waitSettled(graceMillis))
+            return true;
+        stopThreads(run);
+        return run.waitSettled(graceMillis);
     }
 
     static void abortAsync(Run run) {
@@ -651,22 +471,15 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         }
     }
 
+    @SuppressWarnings("deprecation")
     static void stopThreads(Run run) {
         Thread t = run.thread;
         if (t != null && t.isAlive() && t != Thread.currentThread() && !run.isSettled()) {
-            if (run.scriptEnded)
-                t.interrupt();  // settling: every wait there ends on an interrupt; a stop could break AWT's queue
-            else
-                stop(t);
-        }
-    }
-
-    @SuppressWarnings("deprecation")
-    private static void stop(Thread t) {
-        try {
-            t.stop();
-        } catch (Throwable e) {
-            t.interrupt();  // Java >= 20 refuses Thread.stop
+            try {
+                t.stop();
+            } catch (Throwable e) {
+                t.interrupt();  // Java >= 20 refuses Thread.stop
+            }
         }
     }
 
@@ -985,95 +798,6 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         }, "fijirun-dialog-release");
         t.setDaemon(true);
         t.start();
-    }
-
-    private static final java.lang.management.ThreadMXBean THREADS =
-            java.lang.management.ManagementFactory.getThreadMXBean();
-    static final int STACK_DEPTH = 64;
-
-    /** Whether each thread works now (see isWorking); one stack snapshot for all that wait. */
-    static boolean[] workingNow(List<Thread> threads) {
-        boolean[] out = new boolean[threads.size()];
-        List<Integer> waiting = new ArrayList<>();
-        for (int k = 0; k < threads.size(); k++) {
-            Thread.State state = threads.get(k).getState();
-            if (state == Thread.State.NEW || state == Thread.State.RUNNABLE || state == Thread.State.BLOCKED)
-                out[k] = true;
-            else if (state != Thread.State.TERMINATED)
-                waiting.add(k);
-        }
-        if (waiting.isEmpty())
-            return out;
-        long[] ids = new long[waiting.size()];
-        for (int i = 0; i < ids.length; i++)
-            ids[i] = threads.get(waiting.get(i)).getId();
-        // one safepoint for all of them (each Thread.getStackTrace of another thread is one)
-        java.lang.management.ThreadInfo[] infos = THREADS.getThreadInfo(ids, STACK_DEPTH);
-        for (int i = 0; i < ids.length; i++)
-            out[waiting.get(i)] = infos[i] != null && isWorking(infos[i]);
-        return out;
-    }
-
-    /**
-     * Whether a thread is doing something rather than idling: running (also
-     * when the system has not scheduled it), waiting to enter a monitor or for
-     * a lock another thread holds, for a result or another thread to end, or
-     * inside AWT (for the event thread to run its work, in a dialog's show():
-     * fijirun closes every dialog). Asleep, parked in a pool, or waiting for a
-     * signal (a condition, a latch, a semaphore) is idle. The first frame below
-     * the waiting primitives says which.
-     */
-    static boolean isWorking(java.lang.management.ThreadInfo info) {
-        Thread.State state = info.getThreadState();
-        if (state == Thread.State.NEW || state == Thread.State.RUNNABLE || state == Thread.State.BLOCKED)
-            return true;
-        if (state == Thread.State.TERMINATED)
-            return false;
-        for (StackTraceElement e : info.getStackTrace()) {
-            String c = e.getClassName();
-            String m = e.getMethodName();
-            if (c.startsWith("java.util.concurrent.locks.AbstractQueuedSynchronizer$ConditionObject")
-                    || c.startsWith("java.util.concurrent.locks.AbstractQueuedLongSynchronizer$ConditionObject"))
-                return false;  // a signal
-            if (c.equals("java.util.concurrent.locks.AbstractQueuedSynchronizer")
-                    || c.equals("java.util.concurrent.locks.AbstractQueuedLongSynchronizer"))
-                return info.getLockOwnerId() != -1;  // a lock someone holds; a latch, a semaphore: a signal
-            if (c.equals("java.lang.Thread"))
-                return m.equals("join");  // sleep is idle
-            if (c.startsWith("java.util.concurrent.FutureTask") || c.startsWith("java.util.concurrent.CompletableFuture")
-                    || c.startsWith("java.util.concurrent.ForkJoinTask"))
-                return true;  // a result (ImageJ's multithreaded filters wait so)
-            if (c.startsWith("java.util.concurrent.locks.") || c.startsWith("jdk.internal.misc.")
-                    || c.equals("java.lang.Object") || c.equals("java.util.concurrent.ForkJoinPool"))
-                continue;  // the waiting primitives on top of the stack
-            // waiting inside AWT: for the event thread (invokeAndWait), in a modal
-            // dialog's show(), or for AWT's own locks
-            return c.startsWith("java.awt.") || c.startsWith("sun.awt.") || c.startsWith("javax.swing.");
-        }
-        return false;
-    }
-
-    /** A thread of a pool (ImageJ's, a plugin's): it outlives its tasks by design, never stopped. */
-    private static boolean isPoolThread(StackTraceElement[] stack) {
-        for (StackTraceElement e : stack) {
-            String c = e.getClassName();
-            if (c.startsWith("java.util.concurrent.ForkJoinWorkerThread")
-                    || c.startsWith("java.util.concurrent.ThreadPoolExecutor$Worker"))
-                return true;
-        }
-        return false;
-    }
-
-    /** Waiting for a lock or inside AWT: a stop there could leave the lock's queue or AWT broken. */
-    private static boolean stopIsUnsafe(StackTraceElement[] stack) {
-        for (StackTraceElement e : stack) {
-            String c = e.getClassName();
-            if (c.equals("java.util.concurrent.locks.AbstractQueuedSynchronizer")
-                    || c.equals("java.util.concurrent.locks.AbstractQueuedLongSynchronizer")
-                    || c.startsWith("java.awt.") || c.startsWith("sun.awt.") || c.startsWith("javax.swing."))
-                return true;
-        }
-        return false;
     }
 
     private static boolean inDialogShow(Thread t) {
