@@ -11,8 +11,7 @@ import pytest
 import fijirun
 
 # A thread that computes for `seconds` of wall time, then reports an error the way
-# ImageJ's commands do. Wall time, not a fixed amount of work: on a loaded machine
-# the thread must still be working when the 2 s grace has passed.
+# ImageJ's commands do (IJ.error: a dialog the guard reads).
 _WORKS_THEN_FAILS = """
 from ij import IJ
 from java.lang import Thread, Runnable, System

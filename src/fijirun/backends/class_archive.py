@@ -171,8 +171,8 @@ def build(path: Path, backend: str, options: dict) -> bool:
                 os.unlink(record)
         # the first line says why; the builder's last words say where (for whoever looks)
         lines = (detail or "").strip().splitlines()
-        errors = [line for line in lines if line.startswith(("fijirun.errors.", "EngineError", "Traceback"))]
-        if errors and errors[-1] != "Traceback (most recent call last):":
+        errors = [line for line in lines if line.startswith("fijirun.errors.")]  # a traceback's last line
+        if errors:
             reason += f": {errors[-1]}"
         tail = "\n".join(lines[-_DETAIL_LINES:])
         failed.write_text(f"building the class archive failed: {reason}\n{tail}\n")
