@@ -132,27 +132,45 @@ with fijirun.Session(jvm_options=("-XX:+UseSerialGC", "-XX:ActiveProcessorCount=
     for i, p in enumerate(paths[:20]):  # JIT warm-up, as a warm worker has it
         one(f"w{i}", p)
     r0 = resource.getrusage(resource.RUSAGE_SELF)
-    t0 = time.perf_counter()
+    start, t0 = time.time(), time.perf_counter()
     for i, p in enumerate(paths):
         one(i, p)
     r1 = resource.getrusage(resource.RUSAGE_SELF)
-    wall = time.perf_counter() - t0
+    wall, end = time.perf_counter() - t0, time.time()
 cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 print(json.dumps({"images": len(paths), "cpu_seconds_per_image": cpu / len(paths),
-                  "wall_seconds_per_image": wall / len(paths)}))
+                  "wall_seconds_per_image": wall / len(paths), "start": start, "end": end}))
 """
 
 
-def engine_cpu_per_image(paths, work):
-    """CPU seconds per image of the macro in one warm engine (ImageJ's work, plus fijirun's
-    ≈ 8 ms): measured in a process of its own, one CPU's worth of JVM, as a batch worker."""
-    out = work / "cpu-probe"
-    proc = subprocess.run([sys.executable, "-c", _CPU_PROBE, ",".join(map(str, paths)), str(MACRO), str(out)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the CPU probe failed: {proc.stderr[-3000:]}")
-    shutil.rmtree(out, ignore_errors=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def engine_cpu_per_image(paths, work, engines=1):
+    """CPU and wall seconds per image of the macro in warm engines (ImageJ's work, plus
+    fijirun's ≈ 8 ms), each in a process of its own with one CPU's worth of JVM, as a batch
+    worker; no Dask.
+
+    With ``engines`` > 1, that many such processes run at once, each on its own share of
+    ``paths``: what the machine does at best with one warm engine per worker and nothing
+    else (``images_per_second``, from the first start to the last end of the timed part).
+    """
+    shares = [paths[i::engines] for i in range(engines)]
+    procs = [subprocess.Popen([sys.executable, "-c", _CPU_PROBE, ",".join(map(str, share)), str(MACRO),
+                               str(work / f"cpu-probe-{i}")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+             for i, share in enumerate(shares)]
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"the CPU probe failed: {err[-3000:]}")
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    for i in range(engines):
+        shutil.rmtree(work / f"cpu-probe-{i}", ignore_errors=True)
+    n = sum(r["images"] for r in reports)
+    span = max(r["end"] for r in reports) - min(r["start"] for r in reports)
+    return {"engines": engines, "images": n,
+            "cpu_seconds_per_image": sum(r["cpu_seconds_per_image"] * r["images"] for r in reports) / n,
+            "wall_seconds_per_image": sum(r["wall_seconds_per_image"] * r["images"] for r in reports) / n,
+            "images_per_second": round(n / span, 2)}
 
 
 _SPIN = "import time\nt=time.perf_counter()\nx=0\nfor i in range(20_000_000): x+=i\nprint(time.perf_counter()-t)"
@@ -311,6 +329,8 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3, help="runs per fijirun figure (median)")
     ap.add_argument("--jvm-option", action="append", dest="jvm_options", metavar="OPT",
                     help="worker JVM option (repeatable; replaces the default)")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], metavar="N",
+                    help="worker counts to measure (default: 1 2; the fractions are for 2 and more)")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--backend", choices=["imagej1", "fiji"], default="imagej1")
     ap.add_argument("--fiji", metavar="PATH", help="Fiji.app for --backend fiji (or FIJI_HOME)")
@@ -334,14 +354,14 @@ def main(argv=None):
         print(f"this machine: two CPU-bound processes do {c['median']:.2f}x the work of one "
               f"(min {c['min']:.2f}, max {c['max']:.2f}): the ceiling of 1 -> 2 worker scaling here",
               flush=True)
-        for n in (1, 2):
+        for n in args.workers:
             r = _median([run_cold(work / "in", work / f"out{n}", n, jvm_options)
                          for _ in range(args.repeat)])
             results[f"cold_{n}_workers"] = r
             print(f"cold: fijirun batch, {n} worker(s): {r['images_per_second']:.2f} images/s "
                   f"({r['seconds']:.1f} s for {r['images']}; start-up {r['startup_seconds']:.1f} s; "
                   f"runs {r['all_images_per_second']})", flush=True)
-        for n in (1, 2):
+        for n in args.workers:
             r = run_warm(work / "in", work / "warmup", work, n, jvm_options, args.repeat)
             results[f"warm_{n}_workers"] = r
             print(f"warm cluster: fijirun batch, {n} worker(s): {r['images_per_second']:.2f} images/s "
@@ -355,14 +375,27 @@ def main(argv=None):
         cores = os.cpu_count() or 1
         ideal = e["cpu_seconds_per_image"] * args.images / cores
         print(f"one warm engine: {1000 * e['cpu_seconds_per_image']:.1f} ms CPU per image "
-              f"({1000 * e['wall_seconds_per_image']:.1f} ms wall); the machine's ideal for "
-              f"{args.images} images on {cores} cores: {ideal:.2f} s", flush=True)
+              f"({1000 * e['wall_seconds_per_image']:.1f} ms wall: the engine waits "
+              f"{1 - e['cpu_seconds_per_image'] / e['wall_seconds_per_image']:.0%} of the time); "
+              f"the machine's ideal for {args.images} images on {cores} cores: {ideal:.2f} s", flush=True)
+        # the best one engine per core does here with nothing else running (no Dask, no
+        # batch bookkeeping): ImageJ's own waits included, which the CPU ideal leaves out
+        results["engines_alone"] = a = engine_cpu_per_image(paths, work, engines=cores)
+        print(f"{cores} warm engines side by side, no Dask: {a['images_per_second']:.2f} images/s "
+              f"({a['images_per_second'] * ideal / args.images:.2f} of the machine's ideal)", flush=True)
         for mode in ("cold", "warm"):
-            two = results[f"{mode}_2_workers"]
-            results[f"{mode}_fraction_of_ideal"] = round(ideal / two["seconds"], 2)
-            print(f"{mode}: 2 workers reach {results[f'{mode}_fraction_of_ideal']:.2f} of the machine's ideal "
-                  f"(goal >= {0.8 if mode == 'warm' else 0.6})", flush=True)
-        for mode in ("cold", "warm"):
+            for n in args.workers:
+                r = results[f"{mode}_{n}_workers"]
+                if n < 2:
+                    continue
+                key = f"{mode}_fraction_of_ideal" + ("" if n == 2 else f"_{n}_workers")
+                results[key] = round(ideal / r["seconds"], 2)
+                results[key.replace("_ideal", "_engines_alone")] = round(
+                    r["images_per_second"] / a["images_per_second"], 2)
+                print(f"{mode}: {n} workers reach {results[key]:.2f} of the machine's ideal "
+                      f"(goal >= {0.8 if mode == 'warm' else 0.6}), "
+                      f"{results[key.replace('_ideal', '_engines_alone')]:.2f} of the engines alone", flush=True)
+        for mode in ("cold", "warm") if {1, 2} <= set(args.workers) else ():
             one, two = results[f"{mode}_1_workers"], results[f"{mode}_2_workers"]
             results[f"{mode}_speedup_2_workers_vs_imagej"] = round(
                 two["images_per_second"] / b["images_per_second"], 2)

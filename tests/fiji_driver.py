@@ -6,7 +6,6 @@ prints. Usage: python fiji_driver.py OUT_ROOT
 """
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -42,8 +41,6 @@ if __name__ == "__main__":
     # to be saved. A Fiji JVM's own shutdown aborted once in a loaded fresh-clone run
     # ("FATAL: exception not rethrown", SIGABRT) after the report was printed: an open
     # problem of the exit path, not of what this driver compares.
-    sys.stdout.flush()
-    from fijirun.backends.process import release_process_files
+    from fijirun.backends.process import exit_now
 
-    release_process_files()
-    os._exit(0)
+    exit_now(0)

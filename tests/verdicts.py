@@ -308,11 +308,9 @@ def _session_child(args):
         print(json.dumps({"event": "done", "index": i, "record": record}), flush=True)
         shutil.rmtree(task["outdir"], ignore_errors=True)
     print(json.dumps({"event": "end"}), flush=True)
-    sys.stdout.flush()
-    from fijirun.backends.process import release_process_files
+    from fijirun.backends.process import exit_now
 
-    release_process_files()  # its ImageJ home: os._exit skips the atexit that removes it
-    os._exit(0)  # no JVM shutdown wait
+    exit_now(0)  # no JVM shutdown wait; its ImageJ home removed
 
 
 def session_records(backend, order, tmp, *, timeout=TIMEOUT, corpus=CORPUS, on_record=None,

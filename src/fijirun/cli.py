@@ -429,15 +429,9 @@ def run_and_exit(argv=None):
     (``PR_SET_PDEATHSIG``) and the ImageJ home folder is removed first.
     """
     code = main(argv)
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        from .backends.process import release_process_files
+    from .backends.process import exit_now
 
-        release_process_files()
-    except BaseException:  # noqa: BLE001 - leaving anyway (a closed pipe, a late signal)
-        pass
-    os._exit(code if isinstance(code, int) and 0 <= code <= 255 else EXIT_FAILED)
+    exit_now(code if isinstance(code, int) and 0 <= code <= 255 else EXIT_FAILED)
 
 
 if __name__ == "__main__":
