@@ -26,8 +26,11 @@ options (``fijirun.batch.BATCH_JVM_OPTIONS``).
                                   [--jvm-option=-XX:TieredStopAtLevel=1] [--json out.json]
 
 The machine's ideal is measured in the same run: the macro's CPU time per image in one warm
-engine (a process of its own, after 20 warm-up images) × images ÷ cores; each mode's 2-worker
-wall time is reported as a fraction of it.
+engine (a process of its own, after 20 warm-up images) × images ÷ cores; each mode's wall time
+with 2 or more workers is reported as a fraction of it. Beside it, the engines alone: one warm
+engine per core side by side, each on its share of the images, with no Dask and no batch
+bookkeeping — the best one engine per core does here, ImageJ's own waits included (the CPU
+ideal leaves them out). ``--workers 1 2 3`` measures those worker counts (default 1 and 2).
 
 ``--backend fiji [--fiji PATH]`` (or ``FIJI_HOME``) measures the batch on the user's Fiji
 instead: ``fijirun batch --backend fiji`` with 2 workers (cold: the whole call, each
