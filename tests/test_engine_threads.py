@@ -6,9 +6,13 @@ ended (those still running are named in the Log). A thread that reports an error
 later than that is not waited for: an open limit (see the README's Limits).
 """
 
+import json
+
 import pytest
 
 import fijirun
+
+from conftest import run_cli
 
 # A thread that computes for `seconds` of wall time, then reports an error the way
 # ImageJ's commands do (IJ.error: a dialog the guard reads).
@@ -49,8 +53,45 @@ def test_a_thread_that_idles_is_left_running_and_named(ij_session):
     result = ij_session.run_code(code, "jython", timeout=30)
     assert result.ok
     assert "left a sleeper" in result.log
-    # fijirun's warnings end the log
-    assert "thread 'fijirun-test-sleeper' started by the script was still running when it ended" in result.log
+    named = "thread 'fijirun-test-sleeper' started by the script was still running when it ended"
+    # fijirun's warnings end the log, and are the result's (and --json's) own list
+    assert named in result.log
+    assert result.warnings == [named]
+    assert result.summary()["warnings"] == [named]
+
+
+def test_a_run_whose_threads_all_ended_has_no_warnings(ij_session):
+    code = ("from java.lang import Thread, Runnable\n"
+            "class Quick(Runnable):\n"
+            "    def run(self):\n"
+            "        Thread.sleep(50)\n"
+            "t = Thread(Quick(), 'fijirun-test-quick')\n"
+            "t.start()\n")
+    result = ij_session.run_code(code, "jython", timeout=30)
+    assert result.ok
+    assert result.warnings == []
+    assert "[fijirun] warning" not in result.log
+
+
+def test_the_command_line_shows_a_runs_warnings_and_records_them(tmp_path):
+    # `fijirun run` said "ok ... saved nothing" and nothing else: the thread the
+    # script left running was named only at the end of the Log
+    script = tmp_path / "leaves_a_thread.py"
+    script.write_text("from java.lang import Thread, Runnable\n"
+                      "class Sleeper(Runnable):\n"
+                      "    def run(self):\n"
+                      "        Thread.sleep(20000)\n"
+                      "t = Thread(Sleeper(), 'fijirun-test-left')\n"
+                      "t.setDaemon(True)\n"
+                      "t.start()\n")
+    named = "thread 'fijirun-test-left' started by the script was still running when it ended"
+    code, out, err = run_cli("run", script, "--output", tmp_path / "out", timeout=180)
+    assert code == 0, err
+    assert f"  warning: {named}\n" in out
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["warnings"] == [named]
+    code, out, err = run_cli("run", script, "--output", tmp_path / "out2", "--json", timeout=180)
+    assert code == 0, err
+    assert json.loads(out)["warnings"] == [named]
 
 
 def test_a_script_that_ends_interrupted_still_has_its_threads_waited_for(ij_session):

@@ -148,6 +148,8 @@ def _print_summary(result, out):
               f"label max: {s['label_max']}\n")
     for message in result.messages:
         out.write(f"  message: {message}\n")
+    for warning in result.warnings:
+        out.write(f"  warning: {warning.splitlines()[0]}\n")
     for path in result.saved_elsewhere:
         out.write(f"  saved outside the output folder: {path}\n")
 

@@ -102,6 +102,11 @@ class RunResult:
         Every ImageJ command executed, with its options.
     analyses : list of dict
         Every particle analysis: its resolved options, the image analysed, what it produced.
+    warnings : list of str
+        What fijirun saw beyond the script's own output, also at the end of
+        ``log``: a thread the script started still running when the run was
+        read, an error printed by a thread outside the run. A run with
+        warnings is still ``ok``; they say why it may not be the whole story.
     error : RunError or None
     """
 
@@ -118,6 +123,7 @@ class RunResult:
     log: str = ""
     commands: list = field(default_factory=list)
     messages: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
     saved_elsewhere: list = field(default_factory=list)
     parameters: dict = field(default_factory=dict)
     seconds: float = 0.0
@@ -184,8 +190,8 @@ class RunResult:
         -------
         dict
             Status, backend, ImageJ version, script, output folder and files,
-            row, ROI and label counts, seconds, messages, the files saved outside the
-            output folder and the error (as
+            row, ROI and label counts, seconds, messages, warnings, the files saved
+            outside the output folder and the error (as
             :meth:`RunError.to_dict <fijirun.errors.RunError.to_dict>`), all
             JSON-serialisable.
         """
@@ -204,6 +210,7 @@ class RunResult:
             "label_max": int(mask.max()) if mask is not None and mask.size else None,
             "seconds": round(self.seconds, 4),
             "messages": self.messages,
+            "warnings": self.warnings,
             "saved_elsewhere": self.saved_elsewhere,
             "error": self.error.to_dict() if self.error else None,
         }
@@ -525,7 +532,7 @@ class Session:
             backend=self.backend_name, imagej_version=self.backend.imagej_version,
             output_dir=output_dir, outputs=outputs, log=outcome.log,
             commands=self._unstage(outcome.commands, staging, output_dir),
-            messages=outcome.messages, parameters=values, error=error,
+            messages=outcome.messages, warnings=list(outcome.warnings), parameters=values, error=error,
             saved_elsewhere=_saved_elsewhere(outcome.writes, output_dir, staging, state_dir),
         )
         by_kind = {"table": {}, "rois": {}, "image": {}}
@@ -739,6 +746,7 @@ class Session:
             "outputs": [{"path": str(p.relative_to(staging)), "sha256": sha256(p),
                          "bytes": p.stat().st_size} for p in staged],
             "messages": result.messages,
+            "warnings": result.warnings,
             "saved_elsewhere": result.saved_elsewhere,
             "error": dict(result.error.to_dict(), partial_outputs=result.error.partial_outputs)
                      if result.error else None,
