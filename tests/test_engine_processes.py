@@ -139,3 +139,37 @@ def test_a_script_that_ran_multithreaded_filters_exits_cleanly():
         assert "FATAL" not in proc.stderr and "Fatal Python error" not in proc.stderr
         before, after = json.loads(proc.stdout.strip().splitlines()[-1])
         assert before and not after  # the pool ran, and ends at exit
+
+
+LEFT_THREAD_CHILD = textwrap.dedent("""
+    import json, fijirun
+    code = '''
+    from java.lang import Thread, Runnable
+    class Spin(Runnable):
+        def run(self):
+            n = 0
+            while True:
+                n += 1
+    t = Thread(Spin(), "fijirun-test-spinner")
+    t.start()
+    '''
+    with fijirun.Session() as s:
+        r = s.run_code(code, "jython", timeout=60)
+    print(json.dumps([r.status, r.warnings]), flush=True)
+""")
+
+
+def test_a_thread_a_script_left_running_does_not_abort_the_exit():
+    # A Jython thread still looping when Python and the JVM went down aborted the
+    # process, 1 exit in 2: "FATAL: exception not rethrown", exit status 134. The
+    # threads runs leave are stopped at exit, before the JVM's shutdown.
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    for _ in range(4):
+        proc = subprocess.run([sys.executable, "-c", LEFT_THREAD_CHILD], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "FATAL" not in proc.stderr and "Fatal Python error" not in proc.stderr
+        status, warnings = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert status == "ok"
+        assert warnings == ["thread 'fijirun-test-spinner' started by the script was still running when it ended"]

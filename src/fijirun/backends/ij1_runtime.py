@@ -136,7 +136,8 @@ class IJ1Runtime:
         self.reset()
 
     def uninstall(self):
-        """Remove the hooks (before the JVM shuts down; System.exit allowed again)."""
+        """At exit: stop the threads runs left running, remove the hooks (System.exit allowed again)."""
+        self.RunGuard.stopRunThreads()
         self.guard.uninstall()
 
     def dispose_windows(self):

@@ -26,6 +26,9 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.Writer;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
 import java.lang.reflect.Field;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
@@ -345,6 +348,8 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
     static final long THREAD_GRACE_MILLIS = 2000;
     static final long FLUSH_MILLIS = 10000;
+    /** How long the process's exit waits for the runs' threads it stops. */
+    static final long EXIT_STOP_MILLIS = 1000;
     static final int STRAY_LIMIT = 64 * 1024;
 
     private static RunGuard installed;
@@ -468,6 +473,75 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
             }
         } else {
             stopThreads(run);
+        }
+    }
+
+    /**
+     * At the process's exit: stop the threads runs left running (a script's
+     * thread that outlived its run, the threads a script started), before the
+     * JVM shuts down. A thread that still runs Jython code while the JVM and
+     * Python go down aborts the process ("FATAL: exception not rethrown",
+     * exit status 134; 1 exit in 2 for a thread that loops). A thread inside
+     * AWT, waiting for a lock or holding one is interrupted instead: stopped
+     * there, it could leave a lock held that the shutdown then waits for. One
+     * deadline for all. Returns how many are still alive.
+     */
+    public static int stopRunThreads() {
+        List<Thread> threads = new ArrayList<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            ThreadGroup g = t.getThreadGroup();
+            if (g != null && g.getName().startsWith("fijirun-run-") && t != Thread.currentThread() && t.isAlive())
+                threads.add(t);
+        }
+        if (threads.isEmpty())
+            return 0;
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        for (Thread t : threads) {
+            if (stopIsUnsafe(t, mx))
+                t.interrupt();
+            else
+                stop(t);
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(EXIT_STOP_MILLIS);
+        int left = 0;
+        for (Thread t : threads) {
+            long millis = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            if (millis > 0) {
+                try {
+                    t.join(millis);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    millis = 0;
+                }
+            }
+            if (t.isAlive())
+                left++;
+        }
+        return left;
+    }
+
+    /** Whether stopping {@code t} now could leave a lock held: it is inside AWT, or waits for or holds a java.util.concurrent lock. */
+    private static boolean stopIsUnsafe(Thread t, ThreadMXBean mx) {
+        for (StackTraceElement e : t.getStackTrace()) {
+            String c = e.getClassName();
+            if (c.startsWith("java.util.concurrent.locks.") || c.startsWith("java.awt.") || c.startsWith("sun.awt.")
+                    || c.startsWith("javax.swing."))
+                return true;
+        }
+        try {
+            ThreadInfo[] info = mx.getThreadInfo(new long[] {t.getId()}, false, mx.isSynchronizerUsageSupported());
+            return info.length == 1 && info[0] != null && info[0].getLockedSynchronizers().length > 0;
+        } catch (RuntimeException e) {
+            return true;  // cannot tell: interrupt only
+        }
+    }
+
+    @SuppressWarnings("deprecation")
+    private static void stop(Thread t) {
+        try {
+            t.stop();
+        } catch (Throwable e) {
+            t.interrupt();  // Java >= 20 refuses Thread.stop
         }
     }
 
