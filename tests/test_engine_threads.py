@@ -7,6 +7,9 @@ later than that is not waited for: an open limit (see the README's Limits).
 """
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -106,3 +109,50 @@ def test_a_script_that_ends_interrupted_still_has_its_threads_waited_for(ij_sess
     with pytest.raises(fijirun.UnrecognizedCommandError) as info:
         ij_session.run_code(code, "jython", timeout=60)
     assert info.value.command == "Connected Components Labeling"
+
+
+_POOL = """
+from java.util.concurrent import Executors, Callable
+from java.lang import Thread
+
+class Task(Callable):
+    def __init__(self, millis):
+        self.millis = millis
+    def call(self):
+        Thread.sleep(self.millis)
+        return self.millis
+
+pool = Executors.newFixedThreadPool(2)
+print(pool.submit(Task(10)).get())
+pool.submit(Task({left_busy}))
+"""
+
+
+def test_idle_workers_of_a_pool_the_script_started_are_not_waited_for_nor_named(ij_session):
+    # ImageJ's multithreaded filters start a pool of worker threads in the run that first
+    # uses one: the run waited the whole grace (2 s) for its idle workers and named them
+    # as threads the script had left running
+    result = ij_session.run_code(_POOL.format(left_busy=0), "jython", timeout=60)
+    assert result.ok
+    assert result.warnings == []
+
+
+def test_a_pool_worker_still_busy_with_the_scripts_task_is_named(ij_session):
+    result = ij_session.run_code(_POOL.format(left_busy=20000), "jython", timeout=60)
+    assert result.ok
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith("thread 'pool-") and "still running" in result.warnings[0]
+
+
+def test_imagejs_own_filter_pool_is_not_named_in_a_fresh_engine():
+    # the first multithreaded filter of a JVM starts ImageJ's pool (ij.util.ThreadUtil)
+    code = ("import json, fijirun\n"
+            "with fijirun.Session() as s:\n"
+            "    r = s.run_code('newImage(\"a\", \"32-bit ramp\", 512, 512, 1); "
+            "run(\"Gaussian Blur...\", \"sigma=3\"); close();', 'ijm', timeout=60)\n"
+            "print(json.dumps([r.status, r.warnings]))\n")
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == ["ok", []]

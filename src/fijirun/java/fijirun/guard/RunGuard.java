@@ -240,24 +240,38 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
                     Interpreter.batchMode = false;
                 flushEvents();
                 flushEvents();  // events posted while the first flush was dispatched
+                // the threads the script started, until they ended or the grace is over; an
+                // idle worker of a thread pool (ImageJ's multithreaded filters start one) is
+                // not waited for: it waits for work, and would keep every first run 2 s and
+                // be named as if the script had left it running. Checked again until none is
+                // busy: a thread still working may hand a pool thread more work.
                 long deadline = System.currentTimeMillis() + THREAD_GRACE_MILLIS;
-                for (Thread t : liveThreads()) {
+                List<Thread> busy = busyThreads();
+                while (!busy.isEmpty()) {
                     long left = deadline - System.currentTimeMillis();
-                    if (left > 0) {
-                        try {
-                            t.join(left);
-                        } catch (InterruptedException e) {
-                            break;
-                        }
+                    if (left <= 0)
+                        break;
+                    try {
+                        busy.get(0).join(Math.min(left, POOL_POLL_MILLIS));
+                    } catch (InterruptedException e) {
+                        break;
                     }
-                    if (t.isAlive())
-                        survivors.add(t.getName());
+                    busy = busyThreads();
                 }
+                for (Thread t : busy)
+                    survivors.add(t.getName());
                 if (!survivors.isEmpty())
                     flushEvents();
             } finally {
                 settled.countDown();
             }
+        }
+
+        /** The run's live threads other than idle thread-pool workers. */
+        List<Thread> busyThreads() {
+            List<Thread> out = liveThreads();
+            out.removeIf(RunGuard::idleInPool);
+            return out;
         }
 
         List<Thread> liveThreads() {
@@ -348,6 +362,8 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
     static final long THREAD_GRACE_MILLIS = 2000;
     static final long FLUSH_MILLIS = 10000;
+    /** How often the settling looks again whether the run's threads are busy. */
+    static final long POOL_POLL_MILLIS = 20;
     /** How long the process's exit waits for the runs' threads it stops. */
     static final long EXIT_STOP_MILLIS = 1000;
     static final int STRAY_LIMIT = 64 * 1024;
@@ -518,6 +534,20 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
                 left++;
         }
         return left;
+    }
+
+    /**
+     * Whether {@code t} is a thread-pool worker waiting for its next task
+     * (ThreadPoolExecutor, ForkJoinPool), not doing any of the run's work.
+     */
+    static boolean idleInPool(Thread t) {
+        for (StackTraceElement e : t.getStackTrace()) {
+            String c = e.getClassName(), m = e.getMethodName();
+            if ((c.equals("java.util.concurrent.ThreadPoolExecutor") && m.equals("getTask"))
+                    || (c.equals("java.util.concurrent.ForkJoinPool") && m.equals("awaitWork")))
+                return true;
+        }
+        return false;
     }
 
     /** Whether stopping {@code t} now could leave a lock held: it is inside AWT, or waits for or holds a java.util.concurrent lock. */
