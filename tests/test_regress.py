@@ -444,3 +444,21 @@ def test_a_file_saved_outside_the_activitys_folder_is_said(tmp_path):
     assert record["saved_elsewhere"] == [str(cwd / "beside.tif")]
     assert record["message"].endswith(f"saved outside its folder: {cwd / 'beside.tif'}")
     assert (cwd / "beside.tif").is_file()
+
+
+def test_a_thread_an_activity_left_running_is_in_its_record(tmp_path):
+    """The activity passes; its record's warnings name the thread (not its message: whether a
+    thread outlives the 2 s grace can depend on the machine's load)."""
+    course, out = tmp_path / "course", tmp_path / "out"
+    course.mkdir()
+    (course / "leaves.py").write_text(
+        "from ij import IJ\nfrom java.lang import Thread, Runnable\n"
+        "class Sleeper(Runnable):\n    def run(self):\n        Thread.sleep(20000)\n"
+        "t = Thread(Sleeper(), 'fijirun-test-course-thread')\nt.setDaemon(True)\nt.start()\n"
+        "IJ.log('left one')\n")
+    code, report = _regress(course, out)
+    (record,) = report["activities"]
+    assert record["class"] == "passed", record
+    assert record["warnings"] == [
+        "thread 'fijirun-test-course-thread' started by the script was still running when it ended"]
+    assert "fijirun-test-course-thread" not in (record["message"] or "")

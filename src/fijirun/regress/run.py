@@ -188,7 +188,7 @@ def _run_activity(task, out, root):
               "message": None,
               "line": None, "seconds": None, "outputs": [], "answers": [], "check": None,
               "plugin": None, "update_site": None, "data": None, "pid": os.getpid(), "worker": None,
-              "saved_elsewhere": []}
+              "saved_elsewhere": [], "warnings": []}
     try:  # a fresh folder: nothing of an earlier attempt may pass for this one's outputs
         empty_folder(out, task["path"], task.get("run"))
     except (OutputExistsError, OSError) as exc:
@@ -234,6 +234,7 @@ def _run_activity(task, out, root):
         result = session.run_code(text, language, params, path=task["file"], output_dir=out,
                                   timeout=task["timeout"], raise_on_error=False)
         record["saved_elsewhere"] = list(result.saved_elsewhere)
+        record["warnings"] = list(result.warnings)  # (not in the message: a thread's timing may vary)
         if result.ok:
             outputs = _outputs(out)
             verdict, reason = _check(out, outputs)
@@ -352,7 +353,7 @@ def _failed_record(task, message):
             "message": message,
             "line": None, "seconds": None, "outputs": [], "answers": [], "check": None,
             "plugin": None, "update_site": None, "data": None, "worker": None, "pid": None,
-            "saved_elsewhere": []}
+            "saved_elsewhere": [], "warnings": []}
 
 
 def _skipped_record(task):
