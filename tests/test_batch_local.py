@@ -18,6 +18,7 @@ import pytest
 
 import fijirun
 from fijirun.batch import output_name
+from fijirun.batch.inputs import BatchError
 from fijirun.batch.manifest import MANIFEST, TMP_DIR
 
 from batch_helpers import (
@@ -172,3 +173,37 @@ def test_files_saved_outside_an_images_folder_are_in_the_manifest(tmp_path):
     assert saved == {s: ([str(elsewhere / f"{s}_copy.tif")] if s.endswith("1") else []) for s in stems}
     assert [p.name for p in elsewhere.iterdir()] == [f"{s}_copy.tif" for s in stems if s.endswith("1")]
     assert all([o["path"] for o in e["outputs"]] == ["copy.tif"] for e in manifest.values())
+
+
+@pytest.mark.parametrize("name", ["results.csv", "results.parquet", "summary.json"])
+def test_a_combined_file_a_person_put_in_the_folder_is_never_replaced(tmp_path, name):
+    """A new batch into a folder that holds a results.csv (...) of someone else's is refused
+    before anything runs or is written: the file stays as it was, no manifest appears."""
+    make_good_images(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).write_text("mine\n")
+    proc = subprocess.run([sys.executable, "-m", "fijirun", "batch", str(ACTIVITY), str(tmp_path / "in"),
+                           "-o", str(out), "--workers", "1", "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().count("\n") == 0 and f"{out / name} was not written by fijirun" in proc.stderr
+    assert json.loads(proc.stdout)["error"]["type"] == "BatchError"
+    assert (out / name).read_text() == "mine\n"
+    assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+def test_resume_replaces_the_combined_files_it_wrote_but_not_a_changed_one(tmp_path):
+    make_good_images(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    fijirun.batch(ACTIVITY, [tmp_path / "in"], out, workers=1, timeout=30, progress=False)
+    recorded = json.loads((out / MANIFEST).read_text())["combined"]
+    assert sorted(recorded) == ["results.csv", "results.parquet", "summary.json"]
+    # unchanged: the resume runs (nothing left to do) and rewrites them
+    frame = fijirun.batch(ACTIVITY, [tmp_path / "in"], out, workers=1, timeout=30, progress=False, resume=True)
+    assert frame.attrs["summary"]["skipped"] == 2
+    # changed by a person since: kept, the resume refused
+    (out / "results.csv").write_text("my edits\n")
+    with pytest.raises(BatchError) as info:
+        fijirun.batch(ACTIVITY, [tmp_path / "in"], out, workers=1, timeout=30, progress=False, resume=True)
+    assert "results.csv was not written by fijirun (or was changed since)" in str(info.value)
+    assert (out / "results.csv").read_text() == "my edits\n"

@@ -150,6 +150,49 @@ def _replace(path, write):
         raise
 
 
+COMBINED_FILES = (RESULTS_CSV, RESULTS_PARQUET, SUMMARY_JSON)
+
+
+def combined_hashes(outdir):
+    """The SHA-256 of each combined file in ``outdir`` (a batch's manifest keeps them)."""
+    from ..outputs import sha256
+
+    return {name: sha256(Path(outdir) / name) for name in COMBINED_FILES if (Path(outdir) / name).is_file()}
+
+
+def refuse_foreign_combined(outdir, recorded):
+    """Refuse a batch whose folder holds a combined file fijirun did not write there.
+
+    Parameters
+    ----------
+    outdir : Path
+    recorded : dict
+        File name -> SHA-256 of the combined files the batch's manifest says
+        fijirun wrote (empty for a new batch).
+
+    Raises
+    ------
+    BatchError
+        ``results.csv``, ``results.parquet`` or ``summary.json`` exists and
+        is not the one fijirun wrote (or was changed since).
+    """
+    from ..outputs import sha256
+    from .inputs import BatchError
+
+    for name in COMBINED_FILES:
+        path = Path(outdir) / name
+        if not (path.exists() or path.is_symlink()):
+            continue
+        try:
+            ours = path.is_file() and not path.is_symlink() and recorded.get(name) == sha256(path)
+        except OSError:
+            ours = False
+        if not ours:
+            raise BatchError(f"{path} was not written by fijirun (or was changed since): a batch "
+                             "writes its combined results there; move the file away, or use another "
+                             "output folder")
+
+
 def write_combined(outdir, table, summary):
     """Write ``results.csv``, ``results.parquet`` and ``summary.json`` atomically.
 
