@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -38,6 +39,23 @@ def test_collect_files_folders_globs(tmp_path):
         collect_inputs([tmp_path / "missing.tif"])
     with pytest.raises(BatchError, match="no file matches"):
         collect_inputs([str(tmp_path / "*.png")])
+
+
+def test_pipes_links_to_nothing_and_kept_aside_outputs_are_no_inputs(tmp_path):
+    # a pipe named .tif blocked the worker that opened it until the timeout, twice; a loop
+    # of links failed with a raw RuntimeError; outputs kept aside were taken as images
+    images = make_good_images(tmp_path / "in", 1)
+    os.mkfifo(tmp_path / "in" / "pipe.tif")
+    (tmp_path / "in" / "loop1.tif").symlink_to(tmp_path / "in" / "loop2.tif")
+    (tmp_path / "in" / "loop2.tif").symlink_to(tmp_path / "in" / "loop1.tif")
+    (tmp_path / "in" / "gone.tif").symlink_to(tmp_path / "nowhere.tif")
+    aside = tmp_path / "in" / "fijirun-unsaved-out-1a2b3c"
+    aside.mkdir()
+    make_good_images(aside, 1, prefix="kept")
+    assert [i.path for i in collect_inputs([tmp_path / "in"])] == sorted(images)
+    for name in ("pipe.tif", "loop1.tif", "gone.tif"):
+        with pytest.raises(BatchError, match="is not a regular file"):
+            collect_inputs([tmp_path / "in" / name])
 
 
 def test_manifest_resume_rules(tmp_path):

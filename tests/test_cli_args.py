@@ -99,6 +99,14 @@ def test_run_paths_and_set(tmp_path):
     assert obj["error"]["type"] == "OutputDirError"  # as the run itself would say
     assert_usage(tmp_path, "run", "--output", "cannot create output folder", MACRO, "-o", blocker / "out")
     assert_usage(tmp_path, "batch", "--output", "cannot create output folder", MACRO, DATA, "-o", blocker)
+    # a pipe as the script hung (opening it waits for a writer); a loop of links was "no such file"
+    os.mkfifo(tmp_path / "pipe.ijm")
+    assert_usage(tmp_path, "run", "SCRIPT", "is not a regular file", tmp_path / "pipe.ijm", "-o", tmp_path / "out")
+    assert_usage(tmp_path, "run", "--input", "is not a regular file", MACRO, "-o", tmp_path / "out",
+                 "--input", tmp_path / "pipe.ijm")
+    (tmp_path / "a.ijm").symlink_to(tmp_path / "b.ijm")
+    (tmp_path / "b.ijm").symlink_to(tmp_path / "a.ijm")
+    assert_usage(tmp_path, "run", "SCRIPT", "loop of links", tmp_path / "a.ijm", "-o", tmp_path / "out")
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "1.5", "abc", "", "nan", "100000"])

@@ -158,9 +158,13 @@ def decode_script_bytes(data):
 def read_script_text(path):
     """Read a script file as ImageJ would; return ``(text, encoding)``.
 
-    See :func:`decode_script_bytes`. ``OSError`` when the file cannot be read.
+    See :func:`decode_script_bytes`. ``OSError`` when the file cannot be read,
+    also when it is no regular file (a pipe would block until written to).
     """
-    return decode_script_bytes(Path(path).read_bytes())
+    path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise OSError("not a regular file (a pipe, socket or device)")
+    return decode_script_bytes(path.read_bytes())
 
 
 def _strip_bom(text):

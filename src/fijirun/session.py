@@ -399,7 +399,7 @@ class Session:
         try:
             text, _encoding = read_script_text(path)
         except OSError as exc:
-            raise FileNotFoundError(f"cannot read script {script}: {exc.strerror}") from None
+            raise FileNotFoundError(f"cannot read script {script}: {exc.strerror or exc}") from None
         return self._run(text, detect_language(path, language), params, path=str(path), input=input,
                          output_dir=output_dir, arg=arg, timeout=timeout, check=check,
                          raise_on_error=raise_on_error)

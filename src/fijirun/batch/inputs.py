@@ -85,9 +85,13 @@ def _is_hidden(path, root):
 def _folder_images(folder, extensions):
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        # a fijirun-unsaved-* folder holds a run's outputs kept aside (a clash with a
+        # person's files), not images to analyse
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not d.startswith("fijirun-unsaved-"))
         for f in filenames:
-            if not f.startswith(".") and f.lower().endswith(extensions):
+            # regular files only (isfile follows links): a pipe named .tif blocks the worker
+            # that opens it until the timeout; a broken or looping link is no image either
+            if not f.startswith(".") and f.lower().endswith(extensions) and os.path.isfile(os.path.join(dirpath, f)):
                 found.append(Path(dirpath) / f)
     return found
 
@@ -99,8 +103,9 @@ def collect_inputs(inputs, extensions=IMAGE_EXTENSIONS, *, output=None):
     ----------
     inputs : path-like or iterable of path-like
         Files (taken whatever their type: a file that is not an image fails
-        its run and is recorded), folders (searched recursively for files
-        ending in ``extensions``; hidden files and folders skipped) and glob
+        its run and is recorded), folders (searched recursively for regular
+        files ending in ``extensions``; hidden files and folders, pipes,
+        links to nothing and fijirun's ``fijirun-unsaved-*`` folders skipped) and glob
         patterns (``*``, ``?``, ``[...]``, ``**``; every matching file).
     extensions : tuple of str
         File name endings taken from folders (lower case).
@@ -141,6 +146,9 @@ def collect_inputs(inputs, extensions=IMAGE_EXTENSIONS, *, output=None):
                 raise BatchError(f"input {text} is inside the output folder {output}: "
                                  "a batch does not take its own outputs as inputs")
             files.append(Path(text))
+        elif os.path.lexists(text) and not _GLOB_CHARS.search(text):
+            raise BatchError(f"input {text} is not a regular file (a pipe, socket or device, or a "
+                             "link to nothing or a loop of links)")
         elif _GLOB_CHARS.search(text):
             matches = [Path(m) for m in glob.glob(os.path.expanduser(text), recursive=True)
                        if os.path.isfile(m) and outside(m)]
