@@ -68,7 +68,7 @@ def assert_usage(tmp_path, command, option, fragment, *args):
 
 
 BAD_TIMEOUTS = ["nan", "inf", "-inf", "-1", "0", "abc", "", "1e400", "1e7"]
-BAD_MEMORY = ["2x", "1m", "-3g", "", "1.5g", "2gb", "2048t", "63m"]
+BAD_MEMORY = ["２g", "2x", "1m", "-3g", "", "1.5g", "2gb", "2048t", "63m"]
 
 
 @pytest.mark.parametrize("value", BAD_TIMEOUTS)

@@ -101,7 +101,7 @@ def worker_count(text, option="--workers", limit=MAX_WORKERS):
     if text is None:
         return None
     s = str(text).strip()
-    if not re.fullmatch(r"[+]?\d+", s):
+    if not re.fullmatch(r"[+]?[0-9]+", s):
         raise UsageError(f"expected a whole number of workers >= 1, got {text!r}", option)
     value = int(s)
     if value < 1:
@@ -112,7 +112,7 @@ def worker_count(text, option="--workers", limit=MAX_WORKERS):
     return value
 
 
-_MEMORY = re.compile(r"(?P<n>\d+)(?P<unit>[kKmMgGtT]?)")
+_MEMORY = re.compile(r"(?P<n>[0-9]+)(?P<unit>[kKmMgGtT]?)")  # ASCII digits: "２g" is no heap size
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 
@@ -185,7 +185,7 @@ def measurement_keys(text, option="--measurements"):
         key, sep, value = raw.partition("=")
         key = key.lower()
         if key in valued:
-            if key == "decimal" and not re.fullmatch(r"\d", value.strip()):
+            if key == "decimal" and not re.fullmatch(r"[0-9]", value.strip()):
                 raise UsageError(f"decimal= expects 0 to 9, got {raw!r}", option)
             continue
         if key not in flags or sep:
@@ -214,7 +214,7 @@ def analyze_options(text, option="--options"):
 
 def threshold_range(text, option="--threshold"):
     """``LO-HI`` with two finite numbers, LO <= HI."""
-    m = re.fullmatch(r"\s*(-?[\d.]+(?:[eE][+-]?\d+)?)\s*[-,]\s*(-?[\d.]+(?:[eE][+-]?\d+)?)\s*", str(text))
+    m = re.fullmatch(r"\s*(-?[0-9.]+(?:[eE][+-]?[0-9]+)?)\s*[-,]\s*(-?[0-9.]+(?:[eE][+-]?[0-9]+)?)\s*", str(text))
     try:
         lo, hi = (float(m.group(1)), float(m.group(2))) if m else (None, None)
     except ValueError:
@@ -319,7 +319,7 @@ def scheduler_address(text, option="--scheduler", timeout=CONNECT_TIMEOUT, conne
         raise UsageError(f"expected tcp://HOST:PORT, got {text!r}", option)
     if not 1 <= port <= 65535:
         raise UsageError(f"port {port} is not in 1-65535", option)
-    if re.fullmatch(r"[\d.]+", host):
+    if re.fullmatch(r"[0-9.]+", host):
         try:
             ipaddress.IPv4Address(host)
         except ValueError:
