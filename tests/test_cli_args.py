@@ -166,6 +166,26 @@ def test_check_options(tmp_path):
     assert_usage(tmp_path, "check", "--html", "no such folder", run, "--html", tmp_path / "a" / "r.html")
 
 
+@pytest.mark.parametrize("record, fragment", [
+    ('{"outputs": 5}', "its 'outputs' is a JSON int, not an array"),
+    ('{"outputs": "x"}', "its 'outputs' is a JSON str, not an array"),
+    ('{"outputs": [{"path": 5}]}', "an entry of its 'outputs' is not an object with a text 'path'"),
+    ('{"parameters": [1]}', "its 'parameters' is a JSON list, not an object"),
+    ('{"analyses": [3]}', "an entry of its 'analyses' is not an object"),
+    ("[]", "holds a JSON list, not a run record"),
+    ("{bad", "cannot read"),
+])
+def test_check_a_run_json_of_the_wrong_shape_cannot_start(tmp_path, record, fragment):
+    # a hand-edited record was a TypeError deep in the checker: "internal error", exit 1
+    folder = tmp_path / "edited"
+    folder.mkdir()
+    (folder / "run.json").write_text(record)
+    code, out, err, _ = fijirun(tmp_path, "check", folder, "--json")
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("fijirun: check: cannot read") and fragment in err
+    assert one_json(out)["error"]["type"] == "CheckError"
+
+
 def test_regress_paths(tmp_path):
     assert_usage(tmp_path, "regress", "COURSE_DIR", "no such course folder", tmp_path / "nope",
                  "-o", tmp_path / "out")

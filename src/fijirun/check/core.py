@@ -21,11 +21,32 @@ __all__ = ["check"]
 _DEFAULT_KEYS = "area centroid"
 
 
+#: The shapes of the run.json entries the checker reads (a hand-edited record must fail
+#: with a clear CheckError, not a TypeError deep inside).
+_RECORD_SHAPES = {"outputs": list, "inputs": list, "commands": list, "analyses": list, "parameters": dict,
+                  "script": dict, "state": dict}
+
+
 def _read_record(outdir):
+    path = Path(outdir) / RUN_RECORD
     try:
-        return read_run_record(outdir)
+        record = read_run_record(outdir)
     except (OSError, ValueError) as exc:
-        raise CheckError(f"cannot read {Path(outdir) / RUN_RECORD}: {exc}") from None
+        raise CheckError(f"cannot read {path}: {exc}") from None
+    if record is None:
+        return None
+    for key, kind in _RECORD_SHAPES.items():
+        value = record.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise CheckError(f"cannot read {path}: its {key!r} is a JSON {type(value).__name__}, "
+                             f"not {'an array' if kind is list else 'an object'}")
+    for key in ("outputs", "inputs", "commands", "analyses"):
+        for entry in record.get(key) or []:
+            if not isinstance(entry, dict) or (key in ("outputs", "inputs") and not isinstance(entry.get("path"), str)):
+                raise CheckError(f"cannot read {path}: an entry of its {key!r} is not an object"
+                                 + (" with a text 'path'" if key in ("outputs", "inputs") else "")
+                                 + f": {json.dumps(entry)[:80]}")
+    return record
 
 
 def _pick_mask(stored):
