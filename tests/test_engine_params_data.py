@@ -47,6 +47,35 @@ def test_numbers_stay_numbers(ij_session):
     assert r.log.strip() == "42"
 
 
+@pytest.mark.parametrize("language", [MACRO, JYTHON])
+@pytest.mark.parametrize("text, params, fragment, line", [
+    # a typed number took any text (and "1;print(1)" went into the script as a string)
+    ("#@ Double d\n", {"d": "abc"}, "script parameter 'd' (Double): its value 'abc' is not a number", 1),
+    ("#@ Float f\n", {"f": "1;print(1)"}, "its value '1;print(1)' is not a number", 1),
+    # 1e999 reached the script as inf: an "Undefined variable" on line 1
+    ("#@ Double d\n", {"d": "1e999"}, "its value '1e999' is too large for a number", 1),
+    ("#@ Integer (value=abc) n\n", {}, "script parameter 'n' (Integer): its default value 'abc' is not an integer", 1),
+    # a template's literal keeps its type: a typo never becomes text silently
+    ("x = 1;\nmin_size = 0;\n", {"min_size": "abc"}, "'min_size': 'abc' is not a number (the script's value is 0)", 2),
+    ("min_size = 0;\n", {"min_size": "-1e999"}, "'-1e999' is too large for a number", 1),
+])
+def test_a_value_that_does_not_fit_its_parameter_names_it(text, params, fragment, line, language):
+    from fijirun.errors import ParameterError
+
+    with pytest.raises(ParameterError) as info:
+        prepare_script(text, language, params, path="course.ijm")
+    assert fragment in str(info.value)
+    assert info.value.line == line
+
+
+def test_a_boolean_literal_takes_true_or_false_only():
+    from fijirun.errors import ParameterError
+
+    assert "flag = false;" in prepare_script("flag = true;\n", MACRO, {"flag": "False"}).text
+    with pytest.raises(ParameterError, match="'maybe' is not true or false"):
+        prepare_script("flag = true;\n", MACRO, {"flag": "maybe"})
+
+
 def test_preparation_keeps_line_numbers():
     text = "#@ Integer a\n// comment\nb = FIXME; // set me\nfunction f() {\n  b = 3;\n}\nprint(a + b);\n"
     prepared = prepare_script(text, MACRO, {"a": 1, "b": 2})

@@ -27,6 +27,7 @@ import codecs
 import copy
 import functools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,7 +245,11 @@ def coerce(value, type_name=None):
             raise ParameterError(f"{value!r} is not an integer") from None
     if _NUMBER.match(value.strip()):
         v = float(value)
-        return int(v) if re.match(r"^[+-]?\d+$", value.strip()) else v
+        if not math.isfinite(v):  # 1e999: the script would get "inf", an undefined variable
+            raise ParameterError(f"{value!r} is too large for a number")
+        return int(value.strip()) if re.match(r"^[+-]?[0-9]+$", value.strip()) else v
+    if t in _FLOAT_TYPES:  # a typed number never silently becomes text
+        raise ParameterError(f"{value!r} is not a number")
     return value
 
 
@@ -278,8 +283,12 @@ def coerce_like(value, current, language):
     kind = literal_kind(current, language)
     if kind == "string":
         return value
-    if kind == "boolean" and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
+    if kind == "boolean":
+        if value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise ParameterError(f"{value!r} is not true or false (the script's value is {current.strip()})")
+    if kind == "number" and not _NUMBER.match(value.strip()):
+        raise ParameterError(f"{value!r} is not a number (the script's value is {current.strip()})")
     return coerce(value)
 
 
@@ -422,13 +431,20 @@ def prepare_script(text, language, params=None, *, path="<code>", data_dir=None,
                 lines[p.line - 1] = "// " + lines[p.line - 1].lstrip()
             continue
         t = p.type.lower()
-        if p.name in params:
-            value = coerce(params[p.name], p.type)
-        elif p.default is not None:
-            value = coerce(p.default, p.type)
-        elif t in _BOOL_TYPES:
+        try:
+            if p.name in params:
+                value = coerce(params[p.name], p.type)
+            elif p.default is not None:
+                value = coerce(p.default, p.type)
+            else:
+                value = None
+        except ParameterError as exc:
+            given = "value" if p.name in params else "default value"
+            raise ParameterError(f"script parameter '{p.name}' ({p.type}): its {given} {exc}",
+                                 name=p.name, path=path, line=p.line) from None
+        if value is None and t in _BOOL_TYPES:
             value = False
-        else:
+        elif value is None:
             if t not in (_INT_TYPES | _FLOAT_TYPES | _STRING_TYPES | _FILE_TYPES | _BOOL_TYPES):
                 raise ParameterError(
                     f"script parameter '#@ {p.type} {p.name}' needs a SciJava service or object "
@@ -454,7 +470,10 @@ def prepare_script(text, language, params=None, *, path="<code>", data_dir=None,
         if multiline:
             raise ParameterError(f"cannot override '{name}': its value spans several lines",
                                  name=name, path=path, line=index + 1)
-        value = coerce_like(value, lines[index][start:end], language)
+        try:
+            value = coerce_like(value, lines[index][start:end], language)
+        except ParameterError as exc:
+            raise ParameterError(f"'{name}': {exc}", name=name, path=path, line=index + 1) from None
         values[name] = value
         line = lines[index]
         lines[index] = line[:start] + literal(value, language) + line[end:]
