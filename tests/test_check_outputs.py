@@ -10,7 +10,7 @@ import pytest
 import roifile
 import tifffile
 
-from fijirun.check import check
+from fijirun.check import CheckError, check
 
 from conftest import ACTIVITIES, MACROS, RANDOMSHAPES, run_cli
 
@@ -248,6 +248,15 @@ def test_empty_output_dir_fails_missing(tmp_path):
     assert report.verdict == "fail"
     assert [o.kind for o in report.outputs] == ["missing"]
     assert report.outputs[0].reason.startswith("missing")
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all"])
+def test_an_image_given_by_name_that_cannot_be_read_is_an_error(activities, tmp_path, content):
+    # it was silently replaced by the saved mask's foreground: verdict warn, exit 0
+    bad = tmp_path / "given.tif"
+    bad.write_bytes(content)
+    with pytest.raises(CheckError, match=f"cannot read the image {bad}"):
+        check(activities["output_saving.ijm"].output_dir, image=bad)
 
 
 def test_no_run_json_uses_image_and_options(activities, tmp_path):

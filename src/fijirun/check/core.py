@@ -74,6 +74,9 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
     if not outdir.is_dir():
         raise CheckError(f"no such output folder: {outdir}")
     record = _read_record(outdir)
+    if image is not None:
+        # an image given by name must be readable: never the saved mask's foreground in its place
+        load_image(image)
     failure = last_failure(folder_state(outdir))
     found = discover(outdir, record, exclude=exclude)
     report = CheckReport(outdir=outdir.resolve(), run_record=record)
