@@ -207,3 +207,25 @@ def test_resume_replaces_the_combined_files_it_wrote_but_not_a_changed_one(tmp_p
         fijirun.batch(ACTIVITY, [tmp_path / "in"], out, workers=1, timeout=30, progress=False, resume=True)
     assert "results.csv was not written by fijirun (or was changed since)" in str(info.value)
     assert (out / "results.csv").read_text() == "my edits\n"
+
+
+def test_another_clusters_dashboard_port_prints_nothing(tmp_path):
+    """Dask's default port 8787 taken (another cluster, a notebook): the batch's stderr had
+    Dask's four-line 'Port 8787 is already in use' warning."""
+    import socket
+
+    make_good_images(tmp_path / "in", 1)
+    holder = socket.socket()
+    try:
+        holder.bind(("0.0.0.0", 8787))
+        holder.listen()
+    except OSError:
+        pass  # already taken by someone else: the same situation
+    try:
+        proc = subprocess.run([sys.executable, "-m", "fijirun", "batch", str(ACTIVITY), str(tmp_path / "in"),
+                               "-o", str(tmp_path / "out"), "--workers", "1", "--json"],
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        holder.close()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "already in use" not in proc.stderr and "warnings.warn" not in proc.stderr

@@ -56,8 +56,10 @@ def local_cluster(workers: int | None = None,
         own = local_directory = make_temp_dir("dask")
     # the nannies pass the config on to their workers; the scheduler's scratch space too
     with dask.config.set(CLUSTER_CONFIG), dask.config.set({"temporary-directory": str(local_directory)}):
+        # ":0": the scheduler's HTTP server on a free port; Dask's 8787, when another
+        # cluster has it, printed a four-line warning on the batch's stderr
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None, memory_limit=0, local_directory=local_directory,
+                               dashboard_address=":0", memory_limit=0, local_directory=local_directory,
                                silence_logs=logging.CRITICAL)
     if own is not None:
         close = cluster.close
