@@ -240,8 +240,9 @@ def cmd_batch(args):
                          f"{summary['timeout']} timeout ({summary['ran']} run, {summary['skipped']} "
                          f"skipped) in {summary['seconds']:.1f} s"
                          + (f", {rate:.2f} images/s" if rate else "") + "\n")
-        for failure in summary["failures"]:
-            sys.stdout.write(f"  {failure['status']}: {failure['input']}: {failure['error']}\n")
+        for failure in summary["failures"]:  # one line each (ImageJ's messages hold newlines)
+            error = " ".join(str(failure["error"]).split())
+            sys.stdout.write(f"  {failure['status']}: {failure['input']}: {error}\n")
         sys.stdout.write(f"  results: {summary['results_csv']}, manifest: {summary['manifest']}\n")
     return 0 if summary["failed"] == 0 and summary["timeout"] == 0 else 1
 
