@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+
+# A suite started in the background of a non-interactive shell (`cmd &`, nohup) inherits
+# SIGINT ignored, and so would every fijirun process it starts: the Ctrl-C tests would send
+# SIGINT to processes that rightly ignore it. The suite restores Python's own handler, so
+# that its children start with SIGINT's default disposition.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from fijirun.tempdirs import owner_pid
 
