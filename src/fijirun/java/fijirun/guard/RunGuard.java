@@ -131,7 +131,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
             this.batchMode = batchMode;
             this.values = values;
             this.samples = samples;
-            this.group = new ThreadGroup("fijirun-run-" + (++runCount));
+            this.group = new ThreadGroup(RUN_GROUP_PREFIX + (++runCount));
             this.group.setDaemon(false);
         }
 
@@ -362,6 +362,8 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
     static final long THREAD_GRACE_MILLIS = 2000;
     static final long FLUSH_MILLIS = 10000;
+    /** Each run's thread group is named this and a number. */
+    static final String RUN_GROUP_PREFIX = "fijirun-run-";
     /** How often the settling looks again whether the run's threads are busy. */
     static final long POOL_POLL_MILLIS = 20;
     /** How long the process's exit waits for the runs' threads it stops. */
@@ -506,7 +508,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         List<Thread> threads = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
             ThreadGroup g = t.getThreadGroup();
-            if (g != null && g.getName().startsWith("fijirun-run-") && t != Thread.currentThread() && t.isAlive())
+            if (g != null && g.getName().startsWith(RUN_GROUP_PREFIX) && t != Thread.currentThread() && t.isAlive())
                 threads.add(t);
         }
         if (threads.isEmpty())
@@ -526,8 +528,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
                 try {
                     t.join(millis);
                 } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    millis = 0;
+                    Thread.currentThread().interrupt();  // go on: the rest still counts
                 }
             }
             if (t.isAlive())
@@ -575,16 +576,10 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         }
     }
 
-    @SuppressWarnings("deprecation")
     static void stopThreads(Run run) {
         Thread t = run.thread;
-        if (t != null && t.isAlive() && t != Thread.currentThread() && !run.isSettled()) {
-            try {
-                t.stop();
-            } catch (Throwable e) {
-                t.interrupt();  // Java >= 20 refuses Thread.stop
-            }
-        }
+        if (t != null && t.isAlive() && t != Thread.currentThread() && !run.isSettled())
+            stop(t);
     }
 
     // ------------------------------------------------------------ state
