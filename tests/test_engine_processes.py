@@ -130,15 +130,21 @@ def test_a_script_that_ran_multithreaded_filters_exits_cleanly():
     # ImageJ's ThreadUtil pool (non-daemon threads) kept the JVM from shutting down; the
     # process then ended with a live JVM and, 1 exit in 4 to 12, aborted (exit 134,
     # "FATAL: exception not rethrown") when a Java thread ran Python's collector
+    for report in _clean_exits(POOL_CHILD, 6):
+        before, after = report
+        assert before and not after  # the pool ran, and ends at exit
+
+
+def _clean_exits(child, times):
+    """Run the Python code ``child`` ``times`` times in a fresh process with its own Xvfb;
+    each must exit 0 without an abort. Yields the JSON each printed last."""
     env = dict(os.environ)
     env.pop("DISPLAY", None)
-    for _ in range(6):
-        proc = subprocess.run([sys.executable, "-c", POOL_CHILD], env=env, capture_output=True,
-                              text=True, timeout=120)
+    for _ in range(times):
+        proc = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "FATAL" not in proc.stderr and "Fatal Python error" not in proc.stderr
-        before, after = json.loads(proc.stdout.strip().splitlines()[-1])
-        assert before and not after  # the pool ran, and ends at exit
+        yield json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 LEFT_THREAD_CHILD = textwrap.dedent("""
@@ -163,13 +169,6 @@ def test_a_thread_a_script_left_running_does_not_abort_the_exit():
     # A Jython thread still looping when Python and the JVM went down aborted the
     # process, 1 exit in 2: "FATAL: exception not rethrown", exit status 134. The
     # threads runs leave are stopped at exit, before the JVM's shutdown.
-    env = dict(os.environ)
-    env.pop("DISPLAY", None)
-    for _ in range(4):
-        proc = subprocess.run([sys.executable, "-c", LEFT_THREAD_CHILD], env=env, capture_output=True,
-                              text=True, timeout=120)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        assert "FATAL" not in proc.stderr and "Fatal Python error" not in proc.stderr
-        status, warnings = json.loads(proc.stdout.strip().splitlines()[-1])
+    for status, warnings in _clean_exits(LEFT_THREAD_CHILD, 4):
         assert status == "ok"
         assert warnings == ["thread 'fijirun-test-spinner' started by the script was still running when it ended"]
