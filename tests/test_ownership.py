@@ -28,7 +28,7 @@ from fijirun.batch.worker import BATCH_RECORD, publish
 from fijirun.check import CheckError
 from fijirun.check.model import CheckReport
 from fijirun.check.report import write_junit
-from fijirun.ownership import ReportPathError, folder_state, guard_report, last_failure
+from fijirun.ownership import REPORT_MARK, ReportPathError, folder_state, guard_report, last_failure, write_report
 from fijirun.provenance import LOG_CAP, ForeignRecord, load_record
 from fijirun.tempdirs import owner_pid
 
@@ -199,6 +199,61 @@ def test_reports_never_overwrite_a_run(ij_session, tmp_path, clean_temp):
     write_junit(CheckReport(outdir=out), out / "check.xml")   # beside the outputs: allowed
     with pytest.raises(ReportPathError):                       # regress reports: the same rule
         guard_report(out / "a.tif", "HTML report")
+
+
+def test_reports_replace_only_their_own_files(ij_session, tmp_path, clean_temp):
+    out = tmp_path / "out"
+    ij_session.run_code(save("a.tif"), "ijm", output_dir=out)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    mine = {"report.html": b"<html>my notes</html>\n", "junit.xml": b"<?xml version='1.0'?><mine/>\n"}
+    for name, content in mine.items():
+        (reports / name).write_bytes(content)
+    for option, name in (("--html", "report.html"), ("--junit", "junit.xml")):
+        code, stdout, err = run_cli("check", out, option, reports / name)
+        assert code == 2 and err.count("\n") == 1, err
+        assert f"{reports / name} would replace a file fijirun did not write" in err
+    # regress refuses before it runs anything: no output folder made
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "a.ijm").write_text('print("never runs");\n')
+    code, _, err = run_cli("regress", course, "-o", tmp_path / "reg", "--html", reports / "report.html")
+    assert code == 2 and "would replace a file fijirun did not write" in err and not (tmp_path / "reg").exists()
+    assert {n: (reports / n).read_bytes() for n in mine} == mine
+    # a report fijirun wrote is replaced by its next one, atomically (no temporary file left)
+    for option, name in (("--html", "new.html"), ("--junit", "new.xml")):
+        for _ in range(2):
+            code, _, err = run_cli("check", out, option, reports / name)
+            assert code == 0, err
+            assert REPORT_MARK in (reports / name).read_text()[:4096]
+    assert sorted(p.name for p in reports.iterdir()) == ["junit.xml", "new.html", "new.xml", "report.html"]
+    # a link or a folder at the path: refused, the link's target untouched
+    (reports / "link.html").symlink_to(reports / "new.html")
+    (reports / "dir.html").mkdir()
+    before = snapshot(reports)
+    for name in ("link.html", "dir.html"):
+        with pytest.raises(ReportPathError, match="exists and is not a regular file"):
+            write_report(reports / name, f"<!DOCTYPE html>\n{REPORT_MARK}\n", "HTML report")
+    assert snapshot(reports) == before
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=6000), st.integers(min_value=0, max_value=8000))
+def test_a_file_is_a_report_only_with_the_mark_near_its_start(tmp_path, content, at):
+    path = tmp_path / "r.html"
+    mark = REPORT_MARK.encode()
+    content = content.replace(mark, b"")
+    cut = min(at, len(content))
+    for data in (content, content[:cut] + mark + content[cut:]):
+        path.write_bytes(data)
+        ours = mark in data[:4096]
+        try:
+            write_report(path, f"<!DOCTYPE html>\n{REPORT_MARK}\nnew\n", "HTML report")
+        except ReportPathError as exc:
+            assert not ours and "fijirun did not write" in str(exc)
+            assert path.read_bytes() == data  # never replaced, never half-written
+        else:
+            assert ours and path.read_text().endswith("new\n")
 
 
 def test_disk_full_while_writing_the_record(ij_session, tmp_path, clean_temp, monkeypatch):
@@ -382,6 +437,7 @@ def test_property_nothing_lost_records_true(ij_session, ops):
         user = {}                # path -> (bytes the user wrote, step)
         record_step = {"run.json": -1, "run.failed.json": -1}
         foreign = set()          # names whose content fijirun did not write (the user's, reports)
+        reports = {}             # name -> the bytes of the report written there
         for step, (op, arg) in enumerate(ops):
             records_before = {n: (out / n).read_bytes() if (out / n).is_file() else None for n in record_step}
             blocked = bool(foreign & set(provenance.RECORD_FILES))  # a record file is not fijirun's
@@ -411,15 +467,16 @@ def test_property_nothing_lost_records_true(ij_session, ops):
             else:
                 claimed = arg in ("run.json", "run.log") or arg in folder_state(out).owned
                 old = (out / arg).read_bytes() if (out / arg).is_file() else None
+                # a report replaces nothing but the report it wrote there, unchanged since
+                refused = claimed or (old is not None and old != reports.get(arg))
                 try:
                     write_junit(CheckReport(outdir=out), out / arg)
-                    assert not claimed, f"a report overwrote {arg}"
+                    assert not refused, f"a report overwrote {arg}"
                     foreign.add(arg)
+                    reports[arg] = (out / arg).read_bytes()
                 except CheckError:
-                    assert claimed
+                    assert refused
                     assert ((out / arg).read_bytes() if (out / arg).is_file() else None) == old
-                if arg in user and not claimed:
-                    user.pop(arg)  # the user asked for a report over their own file
             for n in record_step:
                 now = (out / n).read_bytes() if (out / n).is_file() else None
                 if now != records_before[n] and op != "user":

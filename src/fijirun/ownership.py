@@ -21,8 +21,9 @@ The records themselves:
   in ImageJ), their files hashed in ``run.json``.
 
 Reports (``fijirun check --html/--junit``, ``fijirun regress --html/--junit``)
-never overwrite a run's record or a file a run's record claims
-(:func:`guard_report`).
+never overwrite a run's record or a file a run's record claims, and replace an
+existing file only when it is a fijirun report: one that carries
+:data:`REPORT_MARK` near its start (:func:`guard_report`, :func:`write_report`).
 """
 
 from __future__ import annotations
@@ -34,10 +35,24 @@ from .analyses import snapshot_files
 from .backends.final_state import state_files
 from .errors import FijirunError, OutputExistsError
 from .outputs import sha256
-from .provenance import FAILED_LOG, FAILED_RECORD, RECORD_FILES, RUN_LOG, RUN_RECORD, ForeignRecord, load_record
+from .provenance import (
+    FAILED_LOG,
+    FAILED_RECORD,
+    RECORD_FILES,
+    RUN_LOG,
+    RUN_RECORD,
+    ForeignRecord,
+    load_record,
+    write_atomic,
+)
 
 __all__ = ["FolderState", "folder_state", "foreign_files", "last_failure", "guard_report",
-           "not_fijiruns", "own_json", "ReportPathError"]
+           "write_report", "junit_text", "not_fijiruns", "own_json", "ReportPathError", "REPORT_MARK"]
+
+#: The comment every HTML and JUnit report of fijirun carries in its first lines:
+#: a file at a report's path without it is a person's, never replaced.
+REPORT_MARK = "<!-- written by fijirun: its next report may replace this file -->"
+_MARK_WINDOW = 4096  # bytes: the mark follows at most a DOCTYPE or an XML declaration
 
 
 class ReportPathError(FijirunError):
@@ -200,16 +215,37 @@ def last_failure(state):
     return None
 
 
-def guard_report(path, what="report"):
-    """Refuse to write a report over a run's record, Log or output.
+def _is_report(path):
+    """Whether the file at ``path`` carries :data:`REPORT_MARK` near its start."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_MARK_WINDOW)
+    except OSError:
+        return False
+    return REPORT_MARK.encode() in head
+
+
+def guard_report(path, what="report", *, marked=True):
+    """Refuse to write a report over a run's record, Log or output, or over a person's file.
+
+    Parameters
+    ----------
+    path : str or Path
+    what : str
+        What the report is, for the message ("HTML report").
+    marked : bool
+        The report carries :data:`REPORT_MARK` (HTML, JUnit): an existing file
+        at ``path`` without it is not fijirun's and is refused.
 
     Raises
     ------
     ReportPathError
-        ``path`` has the name of a run record file, or a run record in one of
-        its parent folders claims it.
+        ``path`` has the name of a run record file, a run record in one of
+        its parent folders claims it, or (``marked``) a file that is not a
+        fijirun report is there.
     """
-    path = Path(path).resolve()
+    given = Path(path).absolute()
+    path = given.resolve()
     if path.name in RECORD_FILES:
         raise ReportPathError(f"the {what} {path} would overwrite a run record: "
                               f"{', '.join(RECORD_FILES)} are fijirun's; write the {what} elsewhere")
@@ -221,3 +257,41 @@ def guard_report(path, what="report"):
         if rel in state.owned:
             raise ReportPathError(f"the {what} {path} would overwrite {rel}, an output of the run "
                                   f"recorded in {folder}; write the {what} elsewhere")
+    if not marked:
+        return
+    if given.is_symlink() or (given.exists() and not given.is_file()):
+        raise ReportPathError(f"the {what} {given} exists and is not a regular file; "
+                              f"write the {what} elsewhere")
+    if given.exists() and not _is_report(given):
+        raise ReportPathError(f"the {what} {given} would replace a file fijirun did not write; "
+                              f"remove it or write the {what} elsewhere")
+
+
+def write_report(path, text, what="report"):
+    """Write a report (HTML, JUnit XML) atomically, after :func:`guard_report`; return its path.
+
+    ``text`` must carry :data:`REPORT_MARK` in its first lines, so that the
+    next report may replace it.
+
+    Raises
+    ------
+    ReportPathError
+        See :func:`guard_report`; also when the file cannot be written.
+    """
+    if REPORT_MARK.encode() not in text.encode("utf-8")[:_MARK_WINDOW]:
+        raise ValueError(f"a report must carry fijirun's mark in its first {_MARK_WINDOW} bytes")
+    guard_report(path, what)
+    path = Path(path)
+    try:
+        write_atomic(path, lambda f: f.write(text))
+    except OSError as exc:
+        raise ReportPathError(f"cannot write the {what} {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def junit_text(root):
+    """A JUnit XML document (an ElementTree element) as text, with :data:`REPORT_MARK` after its declaration."""
+    import xml.etree.ElementTree as ET
+
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n{REPORT_MARK}\n'
+            f'{ET.tostring(root, encoding="unicode")}\n')

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 from .core import report_json
 from .model import FAIL, PASS, WARN, CheckError
@@ -42,6 +41,7 @@ def print_summary(report, console=None):
 # --------------------------------------------------------------------------- HTML
 
 _TEMPLATE = """<!DOCTYPE html>
+{{ mark | safe }}
 <html lang="en"><head><meta charset="utf-8">
 <title>fijirun check: {{ verdict }} — {{ outdir }}</title>
 <style>
@@ -99,32 +99,28 @@ def render_html(report):
                 "findings": o.findings, "mismatches": o.details.get("mismatches", [])[:20],
                 "pictures": [(k, _data_uri(v)) for k, v in o.pictures.items()]}
                for o in report.outputs]
+    from ..ownership import REPORT_MARK
+
     return env.from_string(_TEMPLATE).render(
-        verdict=report.verdict, outdir=str(report.outdir), counts=report.counts(),
+        mark=REPORT_MARK, verdict=report.verdict, outdir=str(report.outdir), counts=report.counts(),
         when=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"), outputs=outputs,
         recovered=report.recovered, assumptions=report.assumptions,
         pictures=[(k, _data_uri(v)) for k, v in getattr(report, "pictures", {}).items()])
 
 
-def _guard(path, what):
-    """A report never overwrites a run's record, Log or outputs (:func:`fijirun.ownership.guard_report`)."""
-    from ..ownership import ReportPathError, guard_report
+def _write(path, text, what):
+    """Write a report by fijirun's rule (:func:`fijirun.ownership.write_report`), as a CheckError."""
+    from ..ownership import ReportPathError, write_report
 
     try:
-        guard_report(path, what)
+        return write_report(path, text, what)
     except ReportPathError as exc:
         raise CheckError(str(exc)) from None
 
 
 def write_html(report, path):
     """Write the self-contained HTML report; returns its path."""
-    path = Path(path)
-    _guard(path, "HTML report")
-    try:
-        path.write_text(render_html(report), encoding="utf-8")
-    except OSError as exc:
-        raise CheckError(f"cannot write the HTML report {path}: {exc.strerror}") from None
-    return path
+    return _write(path, render_html(report), "HTML report")
 
 
 # --------------------------------------------------------------------------- JUnit
@@ -135,8 +131,6 @@ def write_junit(report, path):
     ``fail`` is a ``<failure>`` with the reason; ``warn`` passes, with the
     reason in ``<system-out>`` (CI shows it without failing the build).
     """
-    path = Path(path)
-    _guard(path, "JUnit report")
     counts = report.counts()
     suites = ET.Element("testsuites", name="fijirun check", tests=str(len(report.outputs)),
                         failures=str(counts[FAIL]))
@@ -151,8 +145,6 @@ def write_junit(report, path):
         out = ET.SubElement(case, "system-out")
         out.text = "\n".join(f"{f.verdict}: {f.message}" for f in o.findings)
     ET.indent(suites)
-    try:
-        ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
-    except OSError as exc:
-        raise CheckError(f"cannot write the JUnit report {path}: {exc.strerror}") from None
-    return path
+    from ..ownership import junit_text
+
+    return _write(path, junit_text(suites), "JUnit report")

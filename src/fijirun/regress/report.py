@@ -118,9 +118,6 @@ def write_junit(report, path):
     ``failed`` and ``changed`` are failures, ``timeout`` an error; needs-*, xfail,
     skipped and no-code are skipped.
     """
-    from ..ownership import guard_report
-
-    guard_report(path, "JUnit report")  # never over a run's record or outputs
     suites = ET.Element("testsuites", name="fijirun-regress", tests=str(len(report["activities"])),
                         time=f"{report['seconds']:.3f}")
     for module, activities in _groups(report["activities"]):
@@ -150,7 +147,9 @@ def write_junit(report, path):
             out += [f"change: {c}" for c in a.get("changes") or []]
             out += [f"answer: line {x['line']} {x['call']} -> {x['value']!r}" for x in a["answers"]]
             ET.SubElement(case, "system-out").text = "\n".join(out)
-    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+    from ..ownership import junit_text, write_report
+
+    write_report(path, junit_text(suites), "JUnit report")  # never over a run's outputs or a person's file
 
 
 def _preview(src, dest):
@@ -225,9 +224,9 @@ def write_html(report, path):
     this run, differing pixels). Long text wraps; nothing is wider than the
     window.
     """
-    from ..ownership import guard_report
+    from ..ownership import REPORT_MARK, guard_report, write_report
 
-    guard_report(path, "HTML report")  # never over a run's record or outputs
+    guard_report(path, "HTML report")  # before the work: never over a run's outputs or a person's file
     path = Path(path).resolve()
     root = Path(report["output"])
     esc = html.escape
@@ -273,6 +272,7 @@ def write_html(report, path):
     compared = (f"<p>compared with the baseline <code>{esc(base['folder'])}</code> (backend "
                 f"{esc(str(base.get('backend')))})</p>" if base else "")
     page = f"""<!DOCTYPE html>
+{REPORT_MARK}
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>fijirun regress</title><style>
 body{{font-family:sans-serif;margin:1em auto;max-width:1400px;padding:0 1em;overflow-wrap:anywhere}}
@@ -314,6 +314,4 @@ for (const box of document.querySelectorAll(".filters input")) {{
 </script>
 </body></html>
 """
-    tmp = path.with_name(f".{path.name}.fijirun-tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    write_report(path, page, "HTML report")

@@ -581,7 +581,7 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
               "seconds": round(time.perf_counter() - t0, 3)}
     from ..ownership import guard_report
 
-    guard_report(out / REPORT, "regression report")
+    guard_report(out / REPORT, "regression report", marked=False)  # in its own folder
     write_json_atomic(out / REPORT, report)
     if old is not None and update_baseline:
         from .accept import replace_baseline
