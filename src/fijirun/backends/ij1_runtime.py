@@ -79,6 +79,8 @@ _TRACEBACK_LINE = re.compile(r'File "(?P<file>[^"]*)", line (?P<line>\d+)')
 _ABORT_GRACE_MS = 2000
 # how often the waiting Python thread looks up (Ctrl-C is noticed between slices)
 _WAIT_SLICE_MS = 200
+# fijirun's own code (warm-up, Jython's first start) is stopped after this long
+_PRIVATE_TIMEOUT_S = 120
 _WARNING = "[fijirun] warning: "
 
 
@@ -177,28 +179,37 @@ class IJ1Runtime:
             if analysis_dir is not None:
                 run.analysisFolder = str(analysis_dir)
             start = time.perf_counter()
-            deadline = start + timeout
-            timed_out = False
-            where, settling = "", False
-            self.guard.start(run)
-            try:
-                while not run.waitSettled(_WAIT_SLICE_MS):
-                    if time.perf_counter() >= deadline:
-                        timed_out = True
-                        where = str(self.RunGuard.threadDump(run))
-                        settling = bool(run.scriptEnded)
-                        self.guard.terminate(run, _ABORT_GRACE_MS)
-                        break
-            except KeyboardInterrupt:
-                self.guard.terminate(run, _ABORT_GRACE_MS)
-                self.guard.finish(run)
-                self._last_run = run
-                raise
+            settled, where, settling = self._start_and_wait(run, timeout)
             seconds = time.perf_counter() - start
+            return self._outcome(run, script, data_dir, timeout, not settled, seconds, where, settling,
+                                 state_dir=state_dir)
+
+    def _start_and_wait(self, run, timeout):
+        """Start ``run``, wait until it settles or ``timeout`` seconds pass, then finish it.
+
+        The wait is sliced so that Python sees Ctrl-C within a slice: the run
+        is then stopped and finished, and KeyboardInterrupt raised. Returns
+        (settled, where, settling); a run not settled in time is stopped, and
+        ``where`` is its thread dump, ``settling`` whether its script had ended.
+        """
+        deadline = time.perf_counter() + timeout
+        settled, where, settling = True, "", False
+        self.guard.start(run)
+        try:
+            while not run.waitSettled(_WAIT_SLICE_MS):
+                if time.perf_counter() >= deadline:
+                    settled = False
+                    where = str(self.RunGuard.threadDump(run))
+                    settling = bool(run.scriptEnded)
+                    self.guard.terminate(run, _ABORT_GRACE_MS)
+                    break
+        except KeyboardInterrupt:
+            self.guard.terminate(run, _ABORT_GRACE_MS)
+            raise
+        finally:
             self.guard.finish(run)
             self._last_run = run
-            return self._outcome(run, script, data_dir, timeout, timed_out, seconds, where, settling,
-                                 state_dir=state_dir)
+        return settled, where, settling
 
     _WARM_UP_MACRO = (
         'newImage("fijirun-warm-up", "8-bit ramp", 64, 64, 1);\n'
@@ -234,9 +245,7 @@ class IJ1Runtime:
     def _private_run(self, language, code):
         """Run fijirun's own code through the guard, outside any user's run; (run, settled)."""
         run = self.guard.newRun(language, code, "<fijirun warm-up>", "", False, self.HashMap(), self.HashMap())
-        self.guard.start(run)
-        settled = bool(run.waitSettled(120_000))
-        self.guard.finish(run)
+        settled, _, _ = self._start_and_wait(run, _PRIVATE_TIMEOUT_S)
         return run, settled
 
     def _warm_jython(self):
