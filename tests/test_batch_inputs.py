@@ -53,9 +53,42 @@ def test_pipes_links_to_nothing_and_kept_aside_outputs_are_no_inputs(tmp_path):
     aside.mkdir()
     make_good_images(aside, 1, prefix="kept")
     assert [i.path for i in collect_inputs([tmp_path / "in"])] == sorted(images)
-    for name in ("pipe.tif", "loop1.tif", "gone.tif"):
-        with pytest.raises(BatchError, match="is not a regular file"):
+    for name, problem in (("pipe.tif", "is not a regular file"), ("loop1.tif", "loop of links"),
+                          ("gone.tif", "link to nothing")):
+        with pytest.raises(BatchError, match=problem):
             collect_inputs([tmp_path / "in" / name])
+
+
+def test_what_is_at_a_path_one_rule_for_every_layer(tmp_path):
+    # the script (run), --input, a batch input, a report's path: the same answer for each kind
+    import socket
+
+    from fijirun.files import file_problem
+
+    (tmp_path / "file.tif").write_bytes(b"x")
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "pipe")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "sock"))
+    (tmp_path / "to-file").symlink_to(tmp_path / "file.tif")
+    (tmp_path / "to-nothing").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    expected = {"file.tif": None, "to-file": None, "folder": "is a folder, not a file",
+                "pipe": "is not a regular file (a pipe, socket or device)",
+                "sock": "is not a regular file (a pipe, socket or device)",
+                "to-nothing": "is a symbolic link to nothing", "loop1": "is a symbolic link to nothing (or a loop",
+                "missing": "no such file: ", "file.tif/below": "no such file: ", "/dev/null": "is not a regular file"}
+    try:
+        for name, want in expected.items():
+            path = tmp_path / name
+            got = file_problem(path)
+            if want is None:
+                assert got is None, name
+            else:
+                assert got is not None and want in got and str(path) in got, (name, got)
+    finally:
+        sock.close()
 
 
 def test_manifest_resume_rules(tmp_path):

@@ -227,15 +227,11 @@ def threshold_range(text, option="--threshold"):
 # --------------------------------------------------------------------------- places
 
 def existing_file(text, option, kind="UsageError"):
-    p = Path(str(text))
-    if str(text).strip() and not p.exists() and p.is_symlink():
-        raise UsageError(f"{text} is a symbolic link to nothing (or a loop of links)", option, kind)
-    if not str(text).strip() or not p.exists():
-        raise UsageError(f"no such file: {text}", option, kind)
-    if p.is_dir():
-        raise UsageError(f"{text} is a folder, not a file", option, kind)
-    if not p.is_file():  # opening a pipe waits for a writer: a hang, not an error
-        raise UsageError(f"{text} is not a regular file (a pipe, socket or device)", option, kind)
+    from .files import file_problem
+
+    problem = file_problem(str(text)) if str(text).strip() else f"no such file: {text}"
+    if problem is not None:
+        raise UsageError(problem, option, kind)
     return text
 
 

@@ -28,12 +28,14 @@ existing file only when it is a fijirun report: one that carries
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .analyses import snapshot_files
 from .backends.final_state import state_files
 from .errors import FijirunError, OutputExistsError
+from .files import file_problem
 from .outputs import sha256
 from .provenance import (
     FAILED_LOG,
@@ -259,9 +261,9 @@ def guard_report(path, what="report", *, marked=True):
                                   f"recorded in {folder}; write the {what} elsewhere")
     if not marked:
         return
-    if given.is_symlink() or (given.exists() and not given.is_file()):
+    if given.is_symlink() or (os.path.lexists(given) and file_problem(given)):
         raise ReportPathError(f"the {what} {given} exists and is not a regular file; "
-                              f"write the {what} elsewhere")
+                              f"write the {what} elsewhere")  # a link: its target is not ours to replace
     if given.exists() and not _is_report(given):
         raise ReportPathError(f"the {what} {given} would replace a file fijirun did not write; "
                               f"remove it or write the {what} elsewhere")

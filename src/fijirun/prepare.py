@@ -28,12 +28,14 @@ import copy
 import functools
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data import URL_PATTERN, DataDir
 from .errors import InputError, ParameterError
+from .files import file_problem
 
 __all__ = [
     "MACRO",
@@ -163,8 +165,9 @@ def read_script_text(path):
     also when it is no regular file (a pipe would block until written to).
     """
     path = Path(path)
-    if path.exists() and not path.is_file() and not path.is_dir():
-        raise OSError("not a regular file (a pipe, socket or device)")
+    problem = file_problem(path)
+    if problem is not None and os.path.lexists(path) and not path.is_dir():
+        raise OSError(problem)  # a pipe would block; a missing file or a folder: read_bytes says so
     return decode_script_bytes(path.read_bytes())
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FijirunError
+from ..files import file_problem
 
 __all__ = ["BatchError", "BatchInput", "IMAGE_EXTENSIONS", "collect_inputs", "output_name"]
 
@@ -89,9 +90,10 @@ def _folder_images(folder, extensions):
         # person's files), not images to analyse
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not d.startswith("fijirun-unsaved-"))
         for f in filenames:
-            # regular files only (isfile follows links): a pipe named .tif blocks the worker
+            # regular files only (links followed): a pipe named .tif blocks the worker
             # that opens it until the timeout; a broken or looping link is no image either
-            if not f.startswith(".") and f.lower().endswith(extensions) and os.path.isfile(os.path.join(dirpath, f)):
+            if (not f.startswith(".") and f.lower().endswith(extensions)
+                    and file_problem(os.path.join(dirpath, f)) is None):
                 found.append(Path(dirpath) / f)
     return found
 
@@ -147,8 +149,7 @@ def collect_inputs(inputs, extensions=IMAGE_EXTENSIONS, *, output=None):
                                  "a batch does not take its own outputs as inputs")
             files.append(Path(text))
         elif os.path.lexists(text) and not _GLOB_CHARS.search(text):
-            raise BatchError(f"input {text} is not a regular file (a pipe, socket or device, or a "
-                             "link to nothing or a loop of links)")
+            raise BatchError(f"input {file_problem(text)}")
         elif _GLOB_CHARS.search(text):
             matches = [Path(m) for m in glob.glob(os.path.expanduser(text), recursive=True)
                        if os.path.isfile(m) and outside(m)]
