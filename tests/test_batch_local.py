@@ -201,6 +201,9 @@ def test_resume_replaces_the_combined_files_it_wrote_but_not_a_changed_one(tmp_p
     # unchanged: the resume runs (nothing left to do) and rewrites them
     frame = fijirun.batch(ACTIVITY, [tmp_path / "in"], out, workers=1, timeout=30, progress=False, resume=True)
     assert frame.attrs["summary"]["skipped"] == 2
+    # the same batch again without --resume: told to resume, not that its own files are foreign
+    with pytest.raises(BatchError, match="already holds a batch .*use --resume"):
+        fijirun.batch(ACTIVITY, [tmp_path / "in"], out, workers=1, timeout=30, progress=False)
     # changed by a person since: kept, the resume refused
     (out / "results.csv").write_text("my edits\n")
     with pytest.raises(BatchError) as info:

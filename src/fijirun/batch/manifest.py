@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..provenance import write_json_atomic
+from .combine import refuse_foreign_combined
 from .inputs import BatchError
 
 __all__ = ["Manifest", "MANIFEST", "TMP_DIR", "STATUSES", "DONE", "script_sha256", "tmp_root",
@@ -99,13 +100,18 @@ class Manifest:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise BatchError(f"cannot read {path}: {exc}") from None
+            if not isinstance(data, dict) or data.get("kind", "fijirun-batch") != "fijirun-batch":
+                raise BatchError(f"{path} is not a fijirun batch manifest")
             if data.get("script", {}).get("sha256") != digest:
                 raise BatchError(f"{path} was written for another script "
                                  f"({data.get('script', {}).get('path')}); the script changed since")
             if data.get("params", {}) != params:
                 raise BatchError(f"{path} was written with other parameters "
                                  f"({data.get('params')}, now {params})")
+            combined = data.get("combined")
+            refuse_foreign_combined(outdir, combined if isinstance(combined, dict) else {})
             return cls(outdir, data)
+        refuse_foreign_combined(outdir, {})  # before anything is written: never a person's results.csv
         data = {
             "kind": "fijirun-batch",
             "fijirun": __version__,

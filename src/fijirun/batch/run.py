@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from ..cluster import DEFAULT_GRACE, TaskJob, TaskRunner, connect, local_cluster
-from .combine import combine_tables, combined_hashes, image_frame, refuse_foreign_combined, write_combined
+from .combine import combine_tables, combined_hashes, image_frame, write_combined
 from .inputs import BatchError, collect_inputs
 from .manifest import MANIFEST, Manifest, remove_tmp
 
@@ -101,16 +101,6 @@ class _BatchRecorder:
         self.counts[entry["status"]] = self.counts.get(entry["status"], 0) + 1
         self.manifest.save(force=False)
         self.progress.update(self.counts)
-
-
-def _recorded_combined(outdir):
-    """The combined files' hashes the batch's manifest recorded (empty when there is none)."""
-    try:
-        data = Manifest.load(outdir)
-    except (OSError, ValueError):
-        return {}  # no manifest, or one Manifest.open refuses with its own message
-    combined = data.get("combined") if isinstance(data, dict) else None
-    return combined if isinstance(combined, dict) else {}
 
 
 def _close(cluster):
@@ -213,8 +203,6 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
     items = collect_inputs(inputs, output=output)
     outdir = Path(output).resolve()
     params = dict(params or {})
-    # before anything is written: never replace a results.csv (...) a person put there
-    refuse_foreign_combined(outdir, _recorded_combined(outdir) if resume else {})
     manifest = Manifest.open(outdir, script, params, resume=resume)
     todo, skipped = manifest.plan(items)
     info = manifest.begin_run(images=len(items), to_run=len(todo), skipped=len(skipped),
