@@ -74,9 +74,8 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
     if not outdir.is_dir():
         raise CheckError(f"no such output folder: {outdir}")
     record = _read_record(outdir)
-    if image is not None:
-        # an image given by name must be readable: never the saved mask's foreground in its place
-        load_image(image)
+    # an image given by name must be readable: never the saved mask's foreground in its place
+    given_image = load_image(image) if image is not None else None
     failure = last_failure(folder_state(outdir))
     found = discover(outdir, record, exclude=exclude)
     report = CheckReport(outdir=outdir.resolve(), run_record=record)
@@ -127,7 +126,7 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
                             f"{item.whole_particles} particles of the whole image")
                 report.outputs.append(v)
     else:
-        _legacy_reference(report, spec, outdir, stored, found)
+        _legacy_reference(report, spec, outdir, stored, found, given_image)
 
     def reference_for(rel):
         """(reference, why none, decimals, pixel size) for an output."""
@@ -252,10 +251,13 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
     return report
 
 
-def _legacy_reference(report, spec, outdir, stored, found):
-    """The reference recovered from run.json's commands, the script and its parameters (no record)."""
-    input_image = None
-    if spec.image_path is not None:
+def _legacy_reference(report, spec, outdir, stored, found, given_image=None):
+    """The reference recovered from run.json's commands, the script and its parameters (no record).
+
+    ``given_image``: the image given by name (``--image``), already read; it is ``spec.image_path``.
+    """
+    input_image = given_image
+    if input_image is None and spec.image_path is not None:
         try:
             input_image = load_image(spec.image_path)
         except CheckError as exc:
