@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fijirun.regress import discover
+import fijirun
+from fijirun.regress import NoActivityError, discover
 from fijirun.regress.answers import answer_interactive
 from fijirun.regress.discover import markdown_blocks
 from fijirun.regress.run import update_site
@@ -207,15 +208,16 @@ def test_exit_zero_without_failures(tmp_path):
 
 
 def test_a_course_with_no_activity_is_an_error(tmp_path):
-    """Nothing to run is no verdict: exit 2 (cannot start), one line on stderr."""
+    """Nothing to run is no verdict: exit 2 (cannot start), one line on stderr, nothing written."""
     course = tmp_path / "course"
     course.mkdir()
     code, stdout, stderr = run_cli("regress", course, "--output", tmp_path / "out")
     assert code == 2, (stdout, stderr)
     assert stderr.strip().splitlines() == [
-        f"fijirun: no activities found in {course}: no .ijm files, no ImageJ Jython .py files "
+        f"fijirun: regress: no activities found in {course}: no .ijm files, no ImageJ Jython .py files "
         "(--markdown: also .md code blocks)"]
     assert "passed" not in stdout
+    assert not (tmp_path / "out").exists()  # no folder, no regress.json with an empty verdict
 
     # a CPython script is not an activity, nor is a Markdown block without --markdown
     (course / "plot.py").write_text("import numpy as np\nprint(np.zeros(3))\n")
@@ -223,13 +225,17 @@ def test_a_course_with_no_activity_is_an_error(tmp_path):
     code, stdout, stderr = run_cli("regress", course, "--output", tmp_path / "out2", "--json")
     assert code == 2, (stdout, stderr)
     assert len(stderr.strip().splitlines()) == 1
-    assert stderr.startswith(f"fijirun: no activities found in {course}")
+    assert stderr.startswith(f"fijirun: regress: no activities found in {course}")
     lines = [line for line in stdout.splitlines() if line.strip()]
     assert len(lines) == 1, stdout
-    report = json.loads(lines[0])
-    assert report["activities"] == []
-    assert report["error"] == stderr.strip().removeprefix("fijirun: ")
-    assert not report["counts"].get("passed")
+    error = json.loads(lines[0])
+    assert error["status"] == "error" and error["exit_code"] == 2
+    assert error["error"]["type"] == "NoActivityError"
+    assert error["error"]["message"] == stderr.strip().removeprefix("fijirun: regress: ")
+    assert not (tmp_path / "out2").exists()
+    with pytest.raises(NoActivityError, match="no activities found"):
+        fijirun.regress(course, tmp_path / "out3")
+    assert not (tmp_path / "out3").exists()
 
 
 def test_a_crashing_activity_does_not_stop_the_others(tmp_path):

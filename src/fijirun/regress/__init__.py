@@ -10,6 +10,6 @@ this package does not import Dask.
 """
 
 from .discover import Activity, discover
-from .run import CLASSES, regress
+from .run import CLASSES, NoActivityError, regress
 
-__all__ = ["CLASSES", "Activity", "discover", "regress"]
+__all__ = ["CLASSES", "Activity", "NoActivityError", "discover", "regress"]

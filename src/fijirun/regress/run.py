@@ -33,8 +33,25 @@ from .baseline import BaselineError
 from .discover import discover
 from .folders import ACTIVITY_RECORD, LOCKS, empty_folder, finish_unfinished, record_folder, remove_locks, sole_writer
 
-__all__ = ["CLASSES", "UPDATE_SITES", "BaselineError", "activity_tasks", "load_baseline", "regress",
-           "run_activity", "run_alone", "update_site"]
+__all__ = ["CLASSES", "UPDATE_SITES", "BaselineError", "NoActivityError", "activity_tasks", "load_baseline",
+           "regress", "run_activity", "run_alone", "update_site"]
+
+
+class NoActivityError(ValueError):
+    """A course, or the modules selected, holds no activity: nothing to run is no verdict.
+
+    Attributes
+    ----------
+    course : Path
+    markdown : bool
+        Whether Markdown code blocks were looked at.
+    """
+
+    def __init__(self, course, markdown):
+        self.course, self.markdown = course, markdown
+        where = "no .ijm files, no ImageJ Jython .py files" + (
+            ", no ImageJ code blocks in .md files" if markdown else " (--markdown: also .md code blocks)")
+        super().__init__(f"no activities found in {course}: {where}")
 
 PASSED, FAILED, NEEDS_PLUGIN, NEEDS_DATA, TIMEOUT = "passed", "failed", "needs-plugin", "needs-data", "timeout"
 NEEDS_INPUT, CHANGED, XFAIL, XPASS, SKIPPED = "needs-input", "changed", "xfail", "xpass", "skipped"
@@ -495,6 +512,8 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
     ------
     ConfigError, BaselineError
         The configuration or the baseline cannot be used.
+    NoActivityError
+        The course (or the selected modules) holds no activity; nothing is written.
     """
     from ..provenance import write_json_atomic
     from .config import load_config
@@ -508,6 +527,11 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
     out = Path(output).resolve()
     if old is not None and old["folder"] == out:
         raise BaselineError(f"{out}: the baseline cannot be this run's own output folder")
+    tasks = activity_tasks(course, out, data_dir=data_dir, backend=backend, timeout=timeout,
+                           memory=memory, fiji_dir=fiji_dir, markdown=markdown, config=settings,
+                           exclude=[old["folder"]] if old else [], course_name=course_name, modules=modules)
+    if not tasks:  # nothing to run is no verdict: refused before anything is written
+        raise NoActivityError(course, markdown)
     out.mkdir(parents=True, exist_ok=True)
     if old is not None and pictures is None:
         from .accept import CHANGES_DIR
@@ -515,9 +539,6 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
         pictures = out / CHANGES_DIR
         for stale in pictures.glob("*.png") if pictures.is_dir() else []:  # an earlier run's
             stale.unlink()
-    tasks = activity_tasks(course, out, data_dir=data_dir, backend=backend, timeout=timeout,
-                           memory=memory, fiji_dir=fiji_dir, markdown=markdown, config=settings,
-                           exclude=[old["folder"]] if old else [], course_name=course_name, modules=modules)
     token = uuid.uuid4().hex  # this regression: its reruns take over what its attempts left
     for task in tasks:
         task["run"] = token
