@@ -46,6 +46,23 @@ with fijirun.Session(data_dir=sys.argv[2]) as s:
 print("AFTER THE SESSION", flush=True)
 """
 
+OWN_CODE_SCRIPT = """\
+import sys
+from pathlib import Path
+
+import fijirun
+
+marker = Path(sys.argv[1])
+with fijirun.Session(data_dir=sys.argv[2]) as s:
+    try:
+        # fijirun's own code (the warm-up's way of running) that never ends
+        s.backend.runtime._private_run("ijm", 'File.saveString("started", "%s");\\nwhile (true) {}\\n'
+                                       % marker.as_posix())
+    finally:
+        print("FINALLY", flush=True)
+print("AFTER THE SESSION", flush=True)
+"""
+
 ENDLESS_JYTHON = """\
 #@ File input
 #@ File outputDir
@@ -227,9 +244,11 @@ def test_sigterm_stops_fijirun_run_and_cleans_up(watched, tmp_path):
 
 
 @pytest.mark.parametrize("target", ["process", "group"])
-def test_ctrl_c_in_a_python_session_runs_finally(watched, tmp_path, target):
+@pytest.mark.parametrize("running", ["script", "own"], ids=["a-script", "fijiruns-own-code"])
+def test_ctrl_c_in_a_python_session_runs_finally(watched, tmp_path, target, running):
+    # "own": fijirun's warm-up and Jython's first start wait as a script's run does (in slices)
     script = tmp_path / "session_script.py"
-    script.write_text(SESSION_SCRIPT)
+    script.write_text(SESSION_SCRIPT if running == "script" else OWN_CODE_SCRIPT)
     marker = tmp_path / "started.txt"
     w = watched([sys.executable, script, marker, DATA])
     w.wait_for(marker.exists, 90, "macro running")
@@ -264,39 +283,3 @@ def test_ctrl_c_stops_a_batch_of_jython_scripts_showing_images(watched, tmp_path
         (seconds < 20, f"{seconds:.1f} s after SIGINT"),
     ])
     assert not problems, f"stdout {stdout[-1000:]!r}; stderr {stderr[-3000:]!r}"
-
-
-WARM_UP_SCRIPT = """\
-import sys
-from pathlib import Path
-
-import fijirun
-
-marker = Path(sys.argv[1])
-with fijirun.Session(data_dir=sys.argv[2]) as s:
-    try:
-        # fijirun's own code (the warm-up's way of running) that never ends
-        s.backend.runtime._private_run("ijm", 'File.saveString("started", "%s");\\nwhile (true) {}\\n'
-                                       % marker.as_posix())
-    finally:
-        print("FINALLY", flush=True)
-print("AFTER THE SESSION", flush=True)
-"""
-
-
-def test_ctrl_c_stops_fijiruns_own_code_too(watched, tmp_path):
-    # the warm-up and Jython's first start run through the same sliced wait as a script
-    script = tmp_path / "warm_up_script.py"
-    script.write_text(WARM_UP_SCRIPT)
-    marker = tmp_path / "started.txt"
-    w = watched([sys.executable, script, marker, DATA])
-    w.wait_for(marker.exists, 90, "fijirun's own macro running")
-    time.sleep(0.5)
-    code, seconds, stdout, stderr = w.interrupt("process", timeout=10)
-    problems = _leftovers(w) + _check([
-        ("FINALLY" in stdout.splitlines(), "the finally block did not run"),
-        ("AFTER THE SESSION" not in stdout, "the script went on after the interrupted run"),
-        ("KeyboardInterrupt" in stderr, "no KeyboardInterrupt"),
-        (seconds < 10, f"{seconds:.1f} s after SIGINT"),
-    ])
-    assert not problems, f"exit status {code}; stdout {stdout[-1000:]!r}; stderr {stderr[-2000:]!r}"
