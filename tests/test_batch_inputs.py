@@ -118,3 +118,47 @@ def test_manifest_resume_rules(tmp_path):
     (out / items[0].name / "a.csv").unlink()
     todo, skipped = Manifest.open(out, ACTIVITY, {"minSize": 1}, resume=True).plan(items)
     assert not skipped and len(todo) == 3
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: d.pop("images"), lambda d: d.pop("runs"), lambda d: d.update(script="x"),
+    lambda d: d.update(images=[1]), lambda d: d.update(runs={}), lambda d: d.update(kind="other"),
+    lambda d: d["images"].update(img=5), lambda d: d["images"].update(img={"outputs": ["x"]}),
+    lambda d: d.update(combined=[]),
+], ids=["no-images", "no-runs", "script-text", "images-list", "runs-object", "other-kind",
+        "entry-number", "outputs-text", "combined-list"])
+def test_a_damaged_manifest_is_refused_in_one_line(tmp_path, damage):
+    # each was a raw KeyError, AttributeError or TypeError ("internal error") on --resume
+    items = collect_inputs(list(make_good_images(tmp_path / "in", 1)))
+    out = tmp_path / "out"
+    m = Manifest.open(out, ACTIVITY, {})
+    m.plan(items)
+    m.save()
+    data = json.loads((out / MANIFEST).read_text())
+    damage(data)
+    (out / MANIFEST).write_text(json.dumps(data))
+    with pytest.raises(BatchError, match="is not a fijirun batch manifest"):
+        Manifest.open(out, ACTIVITY, {}, resume=True)
+
+
+@pytest.mark.parametrize("kind", ["pipe", "folder", "link-to-nothing", "loop"])
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_manifest_path_that_is_no_file_is_never_replaced(tmp_path, kind, resume):
+    # a pipe there was silently replaced by a new manifest (and with --resume a new batch began)
+    out = tmp_path / "out"
+    out.mkdir()
+    path = out / MANIFEST
+    if kind == "pipe":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "link-to-nothing":
+        path.symlink_to(tmp_path / "nowhere")
+    else:
+        path.symlink_to(out / "other")
+        (out / "other").symlink_to(path)
+    before = os.lstat(path)
+    with pytest.raises(BatchError, match="a batch keeps its manifest.json there"):
+        Manifest.open(out, ACTIVITY, {}, resume=resume)
+    after = os.lstat(path)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)

@@ -256,6 +256,28 @@ def test_a_file_is_a_report_only_with_the_mark_near_its_start(tmp_path, content,
             assert ours and path.read_text().endswith("new\n")
 
 
+@pytest.mark.parametrize("record", ["run.json", "run.failed.json"])
+def test_a_pipe_named_like_a_record_is_refused_never_opened(ij_session, tmp_path, clean_temp, record):
+    # reading it waited for a writer: check, run and a report beside it hung
+    out = tmp_path / "out"
+    ij_session.run_code(save("a.tif"), "ijm", output_dir=out)
+    (out / record).unlink(missing_ok=True)
+    os.mkfifo(out / record)
+    code, stdout, err = run_cli("check", out, "--json", timeout=60)
+    verdict = json.loads(stdout)["verdict"]
+    # the same verdict as with a folder of that name (no record either way)
+    twin = tmp_path / "twin"
+    shutil.copytree(out, twin, ignore=shutil.ignore_patterns(record))
+    (twin / record).mkdir()
+    twin_code, twin_stdout, _ = run_cli("check", twin, "--json", timeout=60)
+    assert (code, verdict) == (twin_code, json.loads(twin_stdout)["verdict"]), (stdout, err)
+    code, _, err = run_cli("check", out, "--html", out / "report.html", timeout=60)
+    assert code == twin_code and (out / "report.html").is_file(), err
+    with pytest.raises(fijirun.OutputExistsError, match="is not a regular file"):
+        ij_session.run_code(save("b.tif"), "ijm", output_dir=out)
+    assert stat.S_ISFIFO(os.lstat(out / record).st_mode) and not (out / "b.tif").exists()
+
+
 def test_disk_full_while_writing_the_record(ij_session, tmp_path, clean_temp, monkeypatch):
     out = tmp_path / "out"
     ij_session.run_code(save("a.tif"), "ijm", output_dir=out)

@@ -24,6 +24,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .files import file_problem
+
 __all__ = ["RUN_RECORD", "RUN_LOG", "FAILED_RECORD", "FAILED_LOG", "RECORD_FILES", "LOG_CAP",
            "write_atomic", "write_temp", "write_json_atomic", "fix_mode", "read_run_record",
            "load_record", "record_digest", "ForeignRecord", "write_log_temp", "cap_log", "json_writer"]
@@ -176,6 +178,9 @@ def load_record(path):
         It cannot be read.
     """
     path = Path(path)
+    if os.path.lexists(path) and (problem := file_problem(path)) is not None:
+        # a pipe would block the reader; a link to nothing is no record to replace either
+        raise ForeignRecord(problem)
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -200,7 +205,7 @@ def read_run_record(output_dir, name=RUN_RECORD):
     Raises ValueError when it is not JSON or not a JSON object, OSError when unreadable.
     """
     path = Path(output_dir) / name
-    if not path.is_file():
+    if not path.is_file():  # follows links: a pipe, a folder or a link to nothing is no record
         return None
     with open(path, encoding="utf-8") as f:
         data = json.load(f)

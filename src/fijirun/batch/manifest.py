@@ -16,10 +16,12 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
 from .. import __version__
+from ..files import file_problem
 from ..provenance import write_json_atomic
 from .combine import refuse_foreign_combined
 from .inputs import BatchError
@@ -92,6 +94,9 @@ class Manifest:
         path = outdir / MANIFEST
         digest = script_sha256(script)
         params = _jsonable(params)
+        if os.path.lexists(path) and not path.is_file():  # never replaced: it is not a manifest of ours
+            raise BatchError(f"{file_problem(path)}: a batch keeps its {MANIFEST} "
+                             "there; move it away, or use another output folder")
         if path.is_file():
             if not resume:
                 raise BatchError(f"{outdir} already holds a batch ({MANIFEST}): "
@@ -100,8 +105,9 @@ class Manifest:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise BatchError(f"cannot read {path}: {exc}") from None
-            if not isinstance(data, dict) or data.get("kind", "fijirun-batch") != "fijirun-batch":
-                raise BatchError(f"{path} is not a fijirun batch manifest")
+            problem = _shape_problem(data)
+            if problem is not None:
+                raise BatchError(f"{path} is not a fijirun batch manifest ({problem})")
             if data.get("script", {}).get("sha256") != digest:
                 raise BatchError(f"{path} was written for another script "
                                  f"({data.get('script', {}).get('path')}); the script changed since")
@@ -233,3 +239,21 @@ def remove_tmp(outdir):
         shutil.rmtree(root, ignore_errors=True)
     return not root.exists()
 
+
+def _shape_problem(data):
+    """What makes ``data`` no manifest this module wrote (None when it has the shape)."""
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}, not an object"
+    if data.get("kind", "fijirun-batch") != "fijirun-batch":
+        return f"its kind is {data.get('kind')!r}"
+    shapes = {"script": dict, "params": dict, "runs": list, "images": dict}
+    for key, kind in shapes.items():
+        if not isinstance(data.get(key), kind):
+            return f"its {key!r} is not a JSON {'object' if kind is dict else 'array'}"
+    if not isinstance(data.get("combined", {}), dict) or not all(isinstance(r, dict) for r in data["runs"]):
+        return "its 'combined' or 'runs' entries are not JSON objects"
+    for name, entry in data["images"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("outputs", []), list) or not all(
+                isinstance(o, dict) and isinstance(o.get("path"), str) for o in entry.get("outputs", [])):
+            return f"its entry for {name!r} is not an image entry"
+    return None
