@@ -12,6 +12,7 @@ left among the ones the run started.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -281,5 +282,59 @@ def test_ctrl_c_stops_a_batch_of_jython_scripts_showing_images(watched, tmp_path
     problems = _leftovers(w, out) + _check([
         (code == 130, f"exit status {code}, not 130"),
         (seconds < 20, f"{seconds:.1f} s after SIGINT"),
+    ])
+    assert not problems, f"stdout {stdout[-1000:]!r}; stderr {stderr[-3000:]!r}"
+
+
+WAITING_MACRO = """\
+#@ File input
+#@ File outputDir
+File.saveString("started", outputDir + "/started.txt");
+wait(60000);
+newImage("x", "8-bit", 8, 8, 1);
+saveAs("Tiff", outputDir + "/x.tif");
+"""
+
+
+def _claims_ok(folder):
+    """The records under ``folder`` that call a run or an image ``ok``."""
+    found = []
+    for path in list(folder.rglob("run.json")) + list(folder.rglob("batch.json")):
+        try:
+            if json.loads(path.read_text()).get("status") in ("ok", "passed"):
+                found.append(str(path.relative_to(folder)))
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+@pytest.mark.parametrize("command", ["batch", "regress"])
+def test_ctrl_c_to_the_group_records_no_interrupted_run_as_ok(watched, tmp_path, command):
+    # the workers got the terminal's SIGINT too: Dask printed their tracebacks, and the
+    # closing engine's stopped script was recorded "ok" (run.json, batch.json), no outputs
+    out = tmp_path / "out"
+    if command == "batch":
+        make_good_images(tmp_path / "in", 2)
+        script = tmp_path / "waiting.ijm"
+        script.write_text(WAITING_MACRO)
+        cmd = [sys.executable, "-m", "fijirun", "batch", script, tmp_path / "in", "--output", out,
+               "--workers", "2", "--json"]
+    else:
+        course = tmp_path / "course"
+        course.mkdir()
+        (course / "waiting.ijm").write_text(f'File.saveString("started", "{tmp_path.as_posix()}/started.txt");\n'
+                                            'wait(60000);\n')
+        cmd = [sys.executable, "-m", "fijirun", "regress", course, "--output", out, "--json"]
+    w = watched(cmd)
+    w.wait_for(lambda: list(out.rglob("started.txt")) or (tmp_path / "started.txt").exists(), 120,
+               "a script running")
+    time.sleep(0.5)
+    code, seconds, stdout, stderr = w.interrupt("group", timeout=30)
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    problems = _leftovers(w, out) + _check([
+        (code == 130, f"exit status {code}, not 130"),
+        ("Traceback" not in stderr, "a traceback on stderr"),
+        (len(lines) == 1 and json.loads(lines[0]).get("exit_code") == 130, "not one JSON object saying 130"),
+        (not (ok := _claims_ok(out)), f"records calling the interrupted work ok: {ok}"),
     ])
     assert not problems, f"stdout {stdout[-1000:]!r}; stderr {stderr[-3000:]!r}"

@@ -343,6 +343,14 @@ def _usage_error(exc, command, as_json):
     return EXIT_USAGE
 
 
+def _stopped(command, as_json, kind, message, code):
+    """Ctrl-C or SIGTERM: one line on stderr, and with --json the command's one object."""
+    sys.stderr.write(f"fijirun: {message}\n")
+    if as_json and not _emitted:
+        _emit_json(error_object(command, kind, message, code))
+    return code
+
+
 def _write_crash_log(command, argv):
     """The traceback of an internal error, in a log file of its own; its path (or None)."""
     import time
@@ -403,11 +411,9 @@ def main(argv=None):
     except UsageError as exc:
         return _usage_error(exc, command, as_json)
     except Terminated:
-        sys.stderr.write("fijirun: terminated (SIGTERM)\n")
-        return EXIT_TERMINATED
+        return _stopped(command, as_json, "Terminated", "terminated (SIGTERM)", EXIT_TERMINATED)
     except KeyboardInterrupt:
-        sys.stderr.write("fijirun: interrupted\n")
-        return EXIT_INTERRUPTED
+        return _stopped(command, as_json, "KeyboardInterrupt", "interrupted", EXIT_INTERRUPTED)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_FAILED
     except Exception as exc:  # noqa: BLE001 - no traceback reaches a user

@@ -132,13 +132,19 @@ class IJ1Runtime:
             # not news for a user who runs a macro
             self.guard = self.RunGuard.install()
         self._jython_ready = False
+        self._ending = False  # set at exit, before the runs' threads are stopped
         self._last_run = None
         self._samples = {}  # data dir root -> java.util.HashMap of sample name -> local path
         self._defaults = self._snapshot_settings()
         self.reset()
 
     def uninstall(self):
-        """At exit: stop the threads runs left running, remove the hooks (System.exit allowed again)."""
+        """At exit: stop the threads runs left running, remove the hooks (System.exit allowed again).
+
+        A run still waited for (another thread's) then fails with an EngineError:
+        its script was stopped by the exit, not finished.
+        """
+        self._ending = True
         self.RunGuard.stopRunThreads()
         self.guard.uninstall()
 
@@ -207,8 +213,12 @@ class IJ1Runtime:
             self.guard.terminate(run, _ABORT_GRACE_MS)
             raise
         finally:
-            self.guard.finish(run)
+            if not self._ending:
+                self.guard.finish(run)
             self._last_run = run
+        if self._ending:  # the process is ending (a worker closing, Ctrl-C): never an "ok"
+            raise EngineError("the engine shut down while the script ran (the process is ending): "
+                              "the run did not finish")
         return settled, where, settling
 
     _WARM_UP_MACRO = (

@@ -23,6 +23,10 @@ CLUSTER_CONFIG = {
     # the workers' statistical profiler samples every thread 100 times a second:
     # about 7 ms of CPU per image of the batch benchmark, taken from the images
     "distributed.worker.profile.enabled": False,
+    # the workers ignore Ctrl-C (a terminal sends it to every process of the group): the
+    # client owns it — it cancels the tasks and closes the cluster, whose workers then
+    # stop their scripts; a worker's own KeyboardInterrupt printed Dask's tracebacks
+    "distributed.worker.preload": ["fijirun.cluster.worker"],
 }
 
 

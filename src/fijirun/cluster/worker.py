@@ -18,7 +18,7 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-__all__ = ["PLUGIN_NAME", "SessionPlugin", "announce_start", "current_task", "get_session"]
+__all__ = ["PLUGIN_NAME", "SessionPlugin", "announce_start", "current_task", "dask_setup", "get_session"]
 
 PLUGIN_NAME = "fijirun-session"
 
@@ -47,6 +47,18 @@ def get_session(options: dict) -> Any:
             session = Session(**options)
             _SESSIONS[key] = session
     return session.start()
+
+
+def dask_setup(worker):  # noqa: ARG001 - Dask's preload interface
+    """At a worker process's start (``distributed.worker.preload``): Ctrl-C is the client's.
+
+    The client cancels the tasks and closes the cluster; the closing worker
+    then stops its script (:meth:`SessionPlugin.teardown`).
+    """
+    import signal
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class SessionPlugin(WorkerPlugin):
