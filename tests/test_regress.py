@@ -188,6 +188,30 @@ def test_html_matrix_links_outputs_and_pictures(first_run):
     assert len(pictures) == 2 and all(f'src="report_pictures/{p.name}"' in page for p in pictures)
 
 
+def test_thumbnails_replace_only_their_own_files(first_run, tmp_path):
+    # the HTML's thumbnails replaced a person's file there, and wrote through a link
+    from fijirun.regress.report import write_html
+
+    _, report, tmp = first_run
+    page = tmp_path / "r.html"
+    write_html(report, page)
+    thumbs = sorted((tmp_path / "r_pictures").glob("*.png"))
+    assert len(thumbs) == 2
+    write_html(report, page)  # its own thumbnails: replaced
+    assert sorted((tmp_path / "r_pictures").glob("*.png")) == thumbs
+    mine, linked = thumbs
+    mine.write_bytes(b"my notes\n")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("precious\n")
+    linked.unlink()
+    linked.symlink_to(precious)
+    write_html(report, page)
+    assert mine.read_bytes() == b"my notes\n" and precious.read_text() == "precious\n" and linked.is_symlink()
+    text = page.read_text()
+    assert f"r_pictures/{mine.name}" not in text and f"r_pictures/{linked.name}" not in text  # no thumbnail
+    assert not [p for p in (tmp_path / "r_pictures").iterdir() if p.name.startswith(".")]  # no temporary left
+
+
 def test_second_run_and_two_workers_agree(first_run, tmp_path):
     _, report, _ = first_run
     code, again = _regress(COURSE, tmp_path / "again")
