@@ -164,6 +164,37 @@ def test_check_options(tmp_path):
     assert_usage(tmp_path, "check", "--image", "no such file", run, "--image", tmp_path / "no.tif")
     assert_usage(tmp_path, "check", "OUTDIR", "no such output folder", tmp_path / "nope")
     assert_usage(tmp_path, "check", "--html", "no such folder", run, "--html", tmp_path / "a" / "r.html")
+    # found by a hostile review: one report silently replaced the other; a loop of links was an
+    # internal error (RuntimeError); a trailing '/' wrote the file anyway
+    assert_usage(tmp_path, "check", "--junit", "name the same file", run, "--html", tmp_path / "r.x",
+                 "--junit", tmp_path / "r.x")
+    (tmp_path / "l1.html").symlink_to(tmp_path / "l2.html")
+    (tmp_path / "l2.html").symlink_to(tmp_path / "l1.html")
+    (tmp_path / "gone.xml").symlink_to(tmp_path / "nowhere.xml")
+    assert_usage(tmp_path, "check", "--html", "loop of links", run, "--html", tmp_path / "l1.html")
+    assert_usage(tmp_path, "check", "--junit", "link to nothing", run, "--junit", tmp_path / "gone.xml")
+    assert_usage(tmp_path, "check", "--html", "names a folder", run, "--html", f"{tmp_path}/new.html/")
+    assert not (tmp_path / "new.html").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "batch", "regress"])
+def test_an_output_folder_through_a_loop_or_a_link_to_nothing_is_a_usage_error(tmp_path, command):
+    # a loop was an internal error (RuntimeError); a link to nothing was written through
+    (tmp_path / "lp1").symlink_to(tmp_path / "lp2")
+    (tmp_path / "lp2").symlink_to(tmp_path / "lp1")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nothing")
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "a.ijm").write_text('print("hi");\n')
+    first = {"run": [MACRO], "batch": [MACRO, DATA / "blobs.gif"], "regress": [course]}[command]
+    for target, fragment in (("lp1", "loop of links"), ("lp1/sub", "loop of links"), ("dangling", "link to nothing")):
+        assert_usage(tmp_path, command, "--output", fragment, *first, "--output", tmp_path / target)
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_an_error_message_is_one_line_even_for_a_path_with_a_newline(tmp_path):
+    code, stdout, stderr, _ = fijirun(tmp_path, "run", "a\nb.ijm", "-o", tmp_path / "out")
+    assert code == 2 and stderr.count("\n") == 1 and "a\\nb.ijm" in stderr, stderr
 
 
 @pytest.mark.parametrize("record, fragment", [

@@ -262,6 +262,25 @@ def test_a_course_with_no_activity_is_an_error(tmp_path):
     assert not (tmp_path / "out3").exists()
 
 
+def test_a_report_that_cannot_be_written_is_one_line_not_an_internal_error(tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "a.ijm").write_text('print("hi");\n')
+    out = tmp_path / "out"
+    code, _, stderr = run_cli("regress", course, "-o", out)
+    assert code == 0 and (out / "a.ijm").is_dir(), stderr
+    # inside an activity's folder: the next regress found a file it did not write there, and failed it
+    code, stdout, stderr = run_cli("regress", course, "-o", out, "--html", out / "a.ijm" / "report.html")
+    assert code == 2 and len(stderr.strip().splitlines()) == 1 and "inside an activity's folder" in stderr
+    assert not (out / "a.ijm" / "report.html").exists()
+    # a report that fails after the activities ran: exit 2, one line, one JSON object
+    code, stdout, stderr = run_cli("regress", course, "-o", out, "--junit", "/proc/r.xml", "--json")
+    assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    assert stderr.startswith("fijirun: regress: cannot write the JUnit report /proc/r.xml")
+    error = json.loads(stdout)
+    assert error["error"]["type"] == "ReportPathError" and (out / "regress.json").is_file()
+
+
 def test_a_crashing_activity_does_not_stop_the_others(tmp_path):
     course = tmp_path / "course"
     course.mkdir()

@@ -249,6 +249,10 @@ def creatable_dir(text, option, kind="UsageError"):
     if not str(text).strip():
         raise UsageError("expected a folder, got ''", option, kind)
     p = Path(str(text)).absolute()
+    for part in (p, *p.parents):  # creating it would write through a link to nothing, or loop
+        if part.is_symlink() and not part.exists():
+            raise UsageError(f"cannot create output folder {text}: {part} is a symbolic link to nothing "
+                             "(or a loop of links)", option, kind)
     if p.exists() and not p.is_dir():
         raise UsageError(f"cannot create output folder {text}: it is a file", option, kind)
     for parent in p.parents:
@@ -263,12 +267,26 @@ def writable_file(text, option):
     """A file to write: its folder exists and it is not a folder itself."""
     if not str(text).strip():
         raise UsageError("expected a file name, got ''", option)
+    if str(text).endswith(("/", os.sep)):
+        raise UsageError(f"{text} names a folder (it ends with '/'), not a file", option)
     p = Path(str(text)).absolute()
+    if p.is_symlink() and not p.exists():
+        raise UsageError(f"{text} is a symbolic link to nothing (or a loop of links)", option)
     if p.is_dir():
         raise UsageError(f"{text} is a folder, not a file", option)
     if not p.parent.is_dir():
         raise UsageError(f"no such folder: {p.parent}", option)
     return text
+
+
+def _report_files(args):
+    """``--html`` and ``--junit``: files to write, and not the same one (one would replace the other)."""
+    given = {option: getattr(args, option) for option in ("html", "junit") if getattr(args, option) is not None}
+    for option, text in given.items():
+        writable_file(text, f"--{option}")
+    if len(given) == 2 and os.path.abspath(given["html"]) == os.path.abspath(given["junit"]):
+        raise UsageError(f"--html and --junit name the same file {given['html']}: one would replace the other",
+                         "--junit")
 
 
 def _resolve(host, port, timeout):
@@ -393,9 +411,7 @@ def validate(command, args):
             measurement_keys(args.measurements)
         if args.threshold is not None:
             threshold_range(args.threshold)
-        for option in ("html", "junit"):
-            if getattr(args, option) is not None:
-                writable_file(getattr(args, option), f"--{option}")
+        _report_files(args)
     elif command == "batch":
         script_file(args.script)
         _common(args)
@@ -413,9 +429,7 @@ def validate(command, args):
         _common(args)
         args.workers = worker_count(args.workers, limit=local_worker_limit())
         creatable_dir(args.output, "--output")
-        for option in ("html", "junit"):
-            if getattr(args, option) is not None:
-                writable_file(getattr(args, option), f"--{option}")
+        _report_files(args)
         if args.config is not None:
             existing_file(args.config, "--config")
         if args.baseline is not None:

@@ -175,7 +175,7 @@ def cmd_run(args):
                    "label_max": None, "seconds": None, "error": error}
         if isinstance(exc, RunError) and exc.partial_outputs:
             summary["partial_outputs_discarded"] = exc.partial_outputs
-        sys.stderr.write(f"fijirun: {type(exc).__name__}: {exc}\n")
+        _say(f"{type(exc).__name__}: {exc}")
     except FileNotFoundError as exc:
         code = 1
         summary = {"status": "failed", "backend": args.backend, "imagej_version": None,
@@ -183,7 +183,7 @@ def cmd_run(args):
                    "label_max": None, "seconds": None,
                    "error": {"type": "FileNotFoundError", "message": str(exc), "line": None,
                              "source": None}}
-        sys.stderr.write(f"fijirun: {exc}\n")
+        _say(exc)
     if args.json:
         _emit_json(summary)
     elif code == 0:
@@ -205,7 +205,7 @@ def cmd_check(args):
         if args.junit:
             write_junit(report, args.junit)
     except CheckError as exc:
-        sys.stderr.write(f"fijirun: check: {exc}\n")
+        _say(f"check: {exc}")
         if args.json:
             _emit_json(error_object("check", "CheckError", str(exc), EXIT_USAGE))
         return EXIT_USAGE
@@ -227,7 +227,7 @@ def cmd_batch(args):
                       memory=args.memory, jvm_options=args.jvm_options,
                       progress=True, backend=args.backend, fiji_dir=args.fiji)
     except BatchError as exc:
-        sys.stderr.write(f"fijirun: batch: {exc}\n")
+        _say(f"batch: {exc}")
         if args.json:
             _emit_json(error_object("batch", "BatchError", str(exc), EXIT_USAGE))
         return EXIT_USAGE
@@ -262,23 +262,29 @@ def cmd_regress(args):
     try:
         from .ownership import guard_report
 
+        out = Path(args.output).absolute()
         for path, what in ((args.junit, "JUnit report"), (args.html, "HTML report")):
             if path:
                 guard_report(path, what)  # a report never overwrites a run's record or outputs
+                where = Path(path).absolute()
+                if out in where.parents and (where.parent != out or where.name == "regress.json"):
+                    raise UsageError(f"the {what} {path} would be inside an activity's folder or replace "
+                                     f"regress.json; write it beside {args.output} or at its top level",
+                                     "--junit" if what.startswith("JUnit") else "--html")
         report = regress(args.course, args.output, data_dir=args.data_dir, backend=args.backend,
                          timeout=args.timeout, workers=args.workers, markdown=args.markdown,
                          memory=args.memory, fiji_dir=args.fiji, on_done=progress,
                          config=args.config, baseline=args.baseline, update_baseline=args.update_baseline,
                          course_name=args.course_name, modules=args.modules)
+        if args.junit:
+            write_junit(report, args.junit)
+        if args.html:
+            write_html(report, args.html)
     except (FileNotFoundError, FijirunError, ValueError) as exc:  # ConfigError, BaselineError, NoActivityError
-        sys.stderr.write(f"fijirun: regress: {exc}\n")
+        _say(f"regress: {exc}")  # also a report that cannot be written: ReportPathError
         if args.json:
             _emit_json(error_object("regress", type(exc).__name__, str(exc), EXIT_USAGE))
         return EXIT_USAGE
-    if args.junit:
-        write_junit(report, args.junit)
-    if args.html:
-        write_html(report, args.html)
     if args.json:
         _emit_json(to_json(report))
     else:
@@ -316,6 +322,12 @@ def error_object(command, kind, message, code, **extra):
 _emitted: list[bool] = []
 
 
+def _say(message):
+    """One line on stderr, ``fijirun: message``: a newline in a path or a message is shown escaped."""
+    text = str(message).replace("\r", "\\r").replace("\n", "\\n")
+    sys.stderr.write(f"fijirun: {text}\n")
+
+
 def _emit_json(obj):
     """Print a command's one JSON object (a dict, or JSON text) on stdout."""
     text = obj if isinstance(obj, str) else json.dumps(obj)
@@ -336,7 +348,7 @@ def _command_of(argv):
 
 def _usage_error(exc, command, as_json):
     where = f"{command}: " if command else ""
-    sys.stderr.write(f"fijirun: {where}{exc}\n")
+    _say(f"{where}{exc}")
     if as_json:
         extra = {"option": exc.option} if exc.option else {}
         sys.stdout.write(json.dumps(error_object(command, exc.kind, str(exc), EXIT_USAGE, **extra)) + "\n")
@@ -345,7 +357,7 @@ def _usage_error(exc, command, as_json):
 
 def _stopped(command, as_json, kind, message, code):
     """Ctrl-C or SIGTERM: one line on stderr, and with --json the command's one object."""
-    sys.stderr.write(f"fijirun: {message}\n")
+    _say(message)
     if as_json and not _emitted:
         _emit_json(error_object(command, kind, message, code))
     return code
@@ -396,6 +408,11 @@ def main(argv=None):
     as_json = _wants_json(argv)
     command = _command_of(argv)
     _emitted.clear()
+    # a library's warnings (tifffile: "ImageJ series metadata invalid or corrupted file") are
+    # not the command's output: its own one-line error says what is wrong with the file
+    import logging
+
+    logging.getLogger("tifffile").addHandler(logging.NullHandler())
     try:
         # The JVM runs with -Xrs (no signal handlers of its own): SIGTERM is ours too.
         if threading.current_thread() is threading.main_thread():

@@ -247,7 +247,10 @@ def guard_report(path, what="report", *, marked=True):
         fijirun report is there.
     """
     given = Path(path).absolute()
-    path = given.resolve()
+    try:
+        path = given.resolve()
+    except (RuntimeError, OSError) as exc:  # a loop of links (Python 3.11 raises RuntimeError)
+        raise ReportPathError(f"the {what} {given} cannot be written: {exc}") from None
     if path.name in RECORD_FILES:
         raise ReportPathError(f"the {what} {path} would overwrite a run record: "
                               f"{', '.join(RECORD_FILES)} are fijirun's; write the {what} elsewhere")
