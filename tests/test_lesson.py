@@ -94,6 +94,36 @@ def test_bad_front_matter_names_the_page_and_line(tmp_path):
         lesson_activities(lesson)
 
 
+@pytest.mark.parametrize("kind", ["pipe", "link-to-nothing"])
+def test_a_lesson_page_that_cannot_be_read_is_one_line(tmp_path, kind):
+    # it was an internal error (OSError from reading the page)
+    import os
+    import shutil
+
+    lesson = tmp_path / "lesson"
+    shutil.copytree(LESSON, lesson)
+    page = lesson / "_modules" / "z.md"
+    if kind == "pipe":
+        os.mkfifo(page)
+    else:
+        page.symlink_to(tmp_path / "nowhere.md")
+    code, stdout, stderr = run_cli("regress", lesson, "--output", tmp_path / "out", "--json", timeout=60)
+    assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    assert f"cannot read the lesson page {page}" in stderr
+    assert json.loads(stdout)["error"]["type"] == "LessonError" and not (tmp_path / "out").exists()
+
+
+def test_a_module_without_activities_says_so(tmp_path):
+    import shutil
+
+    lesson = tmp_path / "lesson"
+    shutil.copytree(LESSON, lesson)
+    (lesson / "_modules" / "empty.md").write_text("---\ntitle: Empty\n---\n\nNothing to run.\n")
+    code, stdout, stderr = run_cli("regress", lesson, "--output", tmp_path / "out", "--module", "empty", timeout=60)
+    assert code == 2 and stderr.strip() == (f"fijirun: regress: no activities found in {lesson}: "
+                                            "the modules empty list no ImageJ activity"), stderr
+
+
 @pytest.fixture(scope="module")
 def lesson_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lesson")

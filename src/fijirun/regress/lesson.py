@@ -55,11 +55,12 @@ def front_matter(path: Path) -> dict:
     Raises
     ------
     LessonError
-        The front matter is not valid YAML or not a mapping.
+        The front matter is not valid YAML or not a mapping, or the page
+        cannot be read (a pipe, a link to nothing).
     """
     import yaml
 
-    text, _ = read_script_text(path)
+    text = _read(path, "lesson page")
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
         return {}
@@ -125,13 +126,21 @@ def _entries(fm: dict, page: Path) -> list:
     return out
 
 
+def _read(path: Path, what: str) -> str:
+    """The text of a lesson's file; a LessonError naming it when it cannot be read (a pipe, a link to nothing)."""
+    try:
+        return read_script_text(path)[0]
+    except OSError as exc:
+        raise LessonError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
+
+
 def _expand_includes(code: str, includes: Path) -> str:
     """A fence holding only ``{% include file %}`` is that file."""
     lines = [line for line in code.splitlines() if line.strip()]
     if len(lines) == 1:
         m = _INCLUDE.match(lines[0])
         if m and (includes / m.group(1)).is_file():
-            return read_script_text(includes / m.group(1))[0]
+            return _read(includes / m.group(1), "included file")
     return code
 
 
@@ -179,7 +188,7 @@ def lesson_activities(root: Path, modules=None) -> list:
                     found.append(Activity(path, None, f"the page lists {rel}, which does not exist",
                                           file, **common))
                 continue
-            text, _ = read_script_text(file)
+            text = _read(file, "activity")
             suffix = file.suffix.lower()
             runnable = []
             if suffix == ".ijm":

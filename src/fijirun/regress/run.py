@@ -47,10 +47,14 @@ class NoActivityError(ValueError):
         Whether Markdown code blocks were looked at.
     """
 
-    def __init__(self, course, markdown):
+    def __init__(self, course, markdown, lesson_modules=None):
         self.course, self.markdown = course, markdown
-        where = "no .ijm files, no ImageJ Jython .py files" + (
-            ", no ImageJ code blocks in .md files" if markdown else " (--markdown: also .md code blocks)")
+        if lesson_modules is not None:  # a lesson repository: its pages list the activities
+            which = f"the modules {', '.join(lesson_modules)}" if lesson_modules else "its modules"
+            where = f"{which} list no ImageJ activity"
+        else:
+            where = "no .ijm files, no ImageJ Jython .py files" + (
+                ", no ImageJ code blocks in .md files" if markdown else " (--markdown: also .md code blocks)")
         super().__init__(f"no activities found in {course}: {where}")
 
 PASSED, FAILED, NEEDS_PLUGIN, NEEDS_DATA, TIMEOUT = "passed", "failed", "needs-plugin", "needs-data", "timeout"
@@ -531,7 +535,12 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
                            memory=memory, fiji_dir=fiji_dir, markdown=markdown, config=settings,
                            exclude=[old["folder"]] if old else [], course_name=course_name, modules=modules)
     if not tasks:  # nothing to run is no verdict: refused before anything is written
-        raise NoActivityError(course, markdown)
+        from .lesson import is_lesson
+
+        selection = None
+        if is_lesson(course):
+            selection = list(modules or []) + ([f"of course {course_name}"] if course_name else [])
+        raise NoActivityError(course, markdown, selection)
     out.mkdir(parents=True, exist_ok=True)
     if old is not None and pictures is None:
         from .accept import CHANGES_DIR
