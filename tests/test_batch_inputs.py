@@ -59,6 +59,13 @@ def test_pipes_links_to_nothing_and_kept_aside_outputs_are_no_inputs(tmp_path):
             collect_inputs([tmp_path / "in" / name])
 
 
+def test_an_input_name_too_long_says_so(tmp_path):
+    with pytest.raises(BatchError, match=r"cannot be read \(File name too long\)"):
+        collect_inputs([tmp_path / ("x" * 300 + ".tif")])
+    with pytest.raises(BatchError, match="input not found"):
+        collect_inputs([tmp_path / "nope.tif"])
+
+
 def test_what_is_at_a_path_one_rule_for_every_layer(tmp_path):
     # the script (run), --input, a batch input, a report's path: the same answer for each kind
     import socket

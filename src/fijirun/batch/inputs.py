@@ -157,8 +157,10 @@ def collect_inputs(inputs, extensions=IMAGE_EXTENSIONS, *, output=None):
                 raise BatchError(f"no file matches {text}"
                                  + (f" outside the output folder {output}" if out is not None else ""))
             files.extend(matches)
-        else:
-            raise BatchError(f"input not found: {text}")
+        else:  # "no such file", or why it cannot be looked at (a name too long, a file as a folder)
+            problem = file_problem(text) or f"no such file: {text}"
+            raise BatchError(f"input not found: {text}" if problem.startswith("no such file")
+                             else f"input {problem}")
     unique = {}
     for f in files:
         path = Path(os.path.abspath(f))
