@@ -212,6 +212,27 @@ def test_resume_replaces_the_combined_files_it_wrote_but_not_a_changed_one(tmp_p
     assert (out / "results.csv").read_text() == "my edits\n"
 
 
+def test_a_failure_between_the_combined_files_leaves_a_resumable_folder(tmp_path, monkeypatch):
+    # results.csv was written, the parquet failed (a Ctrl-C in a half-imported numpy did it), and
+    # the next --resume refused fijirun's own results.csv as "not written by fijirun"
+    import pandas as pd
+
+    make_good_images(tmp_path / "in", 2)
+    out = tmp_path / "out"
+
+    def fail(*args, **kwargs):
+        raise OSError("disk trouble")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", fail)
+    with pytest.raises(OSError, match="disk trouble"):
+        fijirun.batch(ACTIVITY, [tmp_path / "in"], out, workers=1, timeout=30, progress=False)
+    assert (out / "results.csv").is_file() and not (out / "results.parquet").exists()
+    assert "results.csv" in json.loads((out / MANIFEST).read_text())["combined"]
+    monkeypatch.undo()
+    frame = fijirun.batch(ACTIVITY, [tmp_path / "in"], out, workers=1, timeout=30, progress=False, resume=True)
+    assert frame.attrs["summary"]["skipped"] == 2 and (out / "results.parquet").is_file()
+
+
 def test_another_clusters_dashboard_port_prints_nothing(tmp_path):
     """Dask's default port 8787 taken (another cluster, a notebook): the batch's stderr had
     Dask's four-line 'Port 8787 is already in use' warning."""

@@ -113,6 +113,20 @@ def test_a_lesson_page_that_cannot_be_read_is_one_line(tmp_path, kind):
     assert json.loads(stdout)["error"]["type"] == "LessonError" and not (tmp_path / "out").exists()
 
 
+def test_an_activity_file_that_is_a_pipe_is_named_not_called_missing(tmp_path):
+    # it was a no-code activity "which does not exist", and the regression passed
+    import os
+    import shutil
+
+    lesson = tmp_path / "lesson"
+    shutil.copytree(LESSON, lesson)
+    act = lesson / "_includes" / "output_saving" / "act2_imagej-macro.ijm"
+    act.unlink()
+    os.mkfifo(act)
+    with pytest.raises(LessonError, match=r"lists output_saving/act2_imagej-macro\.ijm, and .* is not a regular file"):
+        lesson_activities(lesson, ["output_saving"])
+
+
 def test_a_module_without_activities_says_so(tmp_path):
     import shutil
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -321,3 +322,57 @@ def test_table_cells_compared_as_printed(tmp_path):
     new = _run_folder(tmp_path / "new", tables=[("Results", " ,Area,Mean\n1,12,3.501\n2,7,1.000\n3,1,1\n")])
     assert compare_runs(old, new) == ["table 'Results': 2 rows -> 3",
                                       "table 'Results' row 1, column Mean: 3.500 -> 3.501"]
+
+
+def test_regress_never_replaces_or_removes_a_persons_files_beside_its_own(tmp_path):
+    # found by a hostile review: --baseline removed every .png in OUTPUT/regress.changes (also
+    # through a link), regress.json was replaced whatever it was, and a pipe named
+    # regress.activity.json hung the regression
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "a.ijm").write_text('print("the answer is 42");\n')
+    code, _ = _regress(course, tmp_path / "base")
+    assert code == 0
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "holiday.png").write_bytes(b"holiday")
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "regress.changes").symlink_to(photos)
+    code, stdout, stderr = run_cli("regress", course, "-o", linked, "--baseline", tmp_path / "base", "--json")
+    assert code == 2 and "not fijirun's folder of change pictures" in stderr and len(stderr.splitlines()) == 1
+    assert (photos / "holiday.png").read_bytes() == b"holiday" and not (linked / "regress.json").exists()
+    # a person's picture in a real regress.changes folder: kept, the regression runs
+    mine = tmp_path / "mine"
+    (mine / "regress.changes").mkdir(parents=True)
+    (mine / "regress.changes" / "notes.png").write_bytes(b"notes")
+    code, report = _regress(course, mine, "--baseline", tmp_path / "base")
+    assert code == 0 and (mine / "regress.changes" / "notes.png").read_bytes() == b"notes"
+    # regress.json that is not fijirun's: refused before anything runs, left as it was
+    for kind in ("file", "pipe", "folder", "link"):
+        out = tmp_path / f"out-{kind}"
+        out.mkdir()
+        path = out / "regress.json"
+        if kind == "file":
+            path.write_text('{"mine": 1}\n')
+        elif kind == "pipe":
+            os.mkfifo(path)
+        elif kind == "folder":
+            path.mkdir()
+        else:
+            path.symlink_to(tmp_path / "base" / "regress.json")  # even a link to fijirun's own report
+        before = os.lstat(path)
+        code, stdout, stderr = run_cli("regress", course, "-o", out, "--json", timeout=60)
+        assert code == 2 and "regress.json was not written by fijirun" in stderr, (kind, stderr)
+        assert json.loads(stdout)["error"]["type"] == "ReportPathError"
+        after = os.lstat(path)
+        assert (after.st_ino, after.st_mode, after.st_size) == (before.st_ino, before.st_mode, before.st_size)
+        assert sorted(p.name for p in out.iterdir()) == ["regress.json"], kind  # nothing ran
+    # a pipe named like an activity's record: the activity fails naming it, no hang
+    record = tmp_path / "base" / "a.ijm" / "regress.activity.json"
+    record.unlink()
+    os.mkfifo(record)
+    code, report = _regress(course, tmp_path / "base", timeout=120)
+    (activity,) = report["activities"]
+    assert code == 1 and activity["class"] == "failed" and "regress.activity.json" in activity["message"]
+    assert stat.S_ISFIFO(os.lstat(record).st_mode)

@@ -413,6 +413,13 @@ def main(argv=None):
     import logging
 
     logging.getLogger("tifffile").addHandler(logging.NullHandler())
+    # nor are asyncio's reports of Dask's connections that a closing cluster cut ("Future
+    # exception was never retrieved ... CommClosedError" when SIGTERM ends the workers)
+    logging.getLogger("asyncio").addHandler(logging.NullHandler())
+    # and multiprocessing's resource tracker (a process of its own, started with this
+    # interpreter's -W options) counts the semaphores of a cluster that SIGTERM cut short
+    # while it started: it removes them, and its count is no user's business
+    sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
     try:
         # The JVM runs with -Xrs (no signal handlers of its own): SIGTERM is ours too.
         if threading.current_thread() is threading.main_thread():

@@ -142,6 +142,9 @@ def own_json(path, keys):
     """Whether ``path`` is a JSON object with all of ``keys`` (a report or record fijirun wrote)."""
     import json
 
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():  # a pipe would block the reader; a link is no record
+        return False
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)

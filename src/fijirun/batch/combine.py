@@ -193,8 +193,18 @@ def refuse_foreign_combined(outdir, recorded):
                              "output folder")
 
 
-def write_combined(outdir, table, summary):
+def write_combined(outdir, table, summary, on_written=None):
     """Write ``results.csv``, ``results.parquet`` and ``summary.json`` atomically.
+
+    Parameters
+    ----------
+    outdir : Path
+    table : pandas.DataFrame
+    summary : dict
+    on_written : callable, optional
+        ``on_written(name, path)`` right after each file is in place: the
+        batch records its hash at once, so that a failure (or Ctrl-C) before
+        the next one never leaves a file of fijirun's that a resume refuses.
 
     Returns
     -------
@@ -202,15 +212,22 @@ def write_combined(outdir, table, summary):
         Their paths.
     """
     outdir = Path(outdir)
+    def written(name, path):
+        if on_written is not None:
+            on_written(name, path)
+
     csv, parquet = outdir / RESULTS_CSV, outdir / RESULTS_PARQUET
     _replace(csv, lambda tmp: table.to_csv(tmp, index=False))
+    written(RESULTS_CSV, csv)
     frame = table.copy()
     frame.columns = [str(c) for c in frame.columns]
     for column in frame.columns:  # mixed object columns (a table's text column): as text
         if frame[column].dtype == object:
             frame[column] = frame[column].astype("string")
     _replace(parquet, lambda tmp: frame.to_parquet(tmp, index=False))
+    written(RESULTS_PARQUET, parquet)
     write_json_atomic(outdir / SUMMARY_JSON, summary)
+    written(SUMMARY_JSON, outdir / SUMMARY_JSON)
     return {"results_csv": str(csv), "results_parquet": str(parquet),
             "summary_json": str(outdir / SUMMARY_JSON)}
 

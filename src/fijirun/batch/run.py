@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 from ..cluster import DEFAULT_GRACE, TaskJob, TaskRunner, connect, local_cluster
-from .combine import combine_tables, combined_hashes, image_frame, write_combined
+from ..outputs import sha256
+from .combine import combine_tables, image_frame, write_combined
 from .inputs import BatchError, collect_inputs
 from .manifest import MANIFEST, Manifest, remove_tmp
 
@@ -249,46 +250,77 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
         raise
     finally:
         bar.stop()
+        table = None
         try:
             if interrupted and closing is not None:
                 closing.join()  # cancelled images may still be running: workers end first
-            table = combine_tables(outdir, manifest.images)
+            with _after_ctrl_c(interrupted):
+                table = combine_tables(outdir, manifest.images)
         finally:
             if closing is not None:
                 closing.join()
             remove_tmp(outdir)
-        seconds = time.perf_counter() - t0
-        ran = recorder.counts["done"]
-        info.update(finished=manifest.data["updated"], interrupted=interrupted, ran=ran,
-                    seconds=round(seconds, 3))
+        if table is not None:
+            with _after_ctrl_c(interrupted):
+                frame = _finish(outdir, script, manifest, info, recorder, skipped, where, check, t0, t_ready,
+                                interrupted, table)
+    return frame
+
+
+@contextlib.contextmanager
+def _after_ctrl_c(interrupted):
+    """After Ctrl-C, a failure while keeping what finished is logged, never raised over the interrupt.
+
+    Every image is in the manifest, each combined file's hash recorded as it
+    is written: ``--resume`` combines again.
+    """
+    if not interrupted:
+        yield
+        return
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - the KeyboardInterrupt is what the caller sees
+        log.warning("combining the finished images failed after Ctrl-C: %s", exc)
+
+
+def _finish(outdir, script, manifest, info, recorder, skipped, where, check, t0, t_ready, interrupted, table):
+    """Write the summary and the combined files; the image frame."""
+    seconds = time.perf_counter() - t0
+    ran = recorder.counts["done"]
+    info.update(finished=manifest.data["updated"], interrupted=interrupted, ran=ran,
+                seconds=round(seconds, 3))
+    manifest.save()
+    counts = manifest.counts()
+    frame = image_frame(outdir, manifest.images)
+    summary = {
+        "output": str(outdir),
+        "script": str(script),
+        "cluster": where,
+        "images": len(manifest.images),
+        **counts,
+        "ran": ran,
+        "skipped": len(skipped),
+        "interrupted": interrupted,
+        "seconds": round(seconds, 3),
+        "startup_seconds": round(t_ready - t0, 3) if t_ready else None,
+        "images_per_second": round(ran / seconds, 3) if ran and seconds > 0 else None,
+        "processing_images_per_second": (round(ran / (t0 + seconds - t_ready), 3)
+                                         if ran and t_ready else None),
+        "results_rows": int(len(table)),
+        "manifest": str(outdir / MANIFEST),
+        "failures": [{"image": r.image, "input": r.input, "status": r.status, "error": r.error}
+                     for r in frame.itertuples() if r.status in ("failed", "timeout")],
+    }
+    if check:
+        verdicts = frame["check"].dropna().value_counts().to_dict()
+        summary["check"] = {str(k): int(v) for k, v in verdicts.items()}
+    combined = manifest.data.setdefault("combined", {})
+
+    def written(name, path):  # each file's hash at once: what a resume may replace
+        combined[name] = sha256(path)
         manifest.save()
-        counts = manifest.counts()
-        frame = image_frame(outdir, manifest.images)
-        summary = {
-            "output": str(outdir),
-            "script": str(script),
-            "cluster": where,
-            "images": len(manifest.images),
-            **counts,
-            "ran": ran,
-            "skipped": len(skipped),
-            "interrupted": interrupted,
-            "seconds": round(seconds, 3),
-            "startup_seconds": round(t_ready - t0, 3) if t_ready else None,
-            "images_per_second": round(ran / seconds, 3) if ran and seconds > 0 else None,
-            "processing_images_per_second": (round(ran / (t0 + seconds - t_ready), 3)
-                                             if ran and t_ready else None),
-            "results_rows": int(len(table)),
-            "manifest": str(outdir / MANIFEST),
-            "failures": [{"image": r.image, "input": r.input, "status": r.status, "error": r.error}
-                         for r in frame.itertuples() if r.status in ("failed", "timeout")],
-        }
-        if check:
-            verdicts = frame["check"].dropna().value_counts().to_dict()
-            summary["check"] = {str(k): int(v) for k, v in verdicts.items()}
-        summary.update(write_combined(outdir, table, summary))
-        manifest.data["combined"] = combined_hashes(outdir)  # what a resume may replace
-        manifest.save()
-        frame.attrs["summary"] = summary
-        frame.attrs["results"] = table
+
+    summary.update(write_combined(outdir, table, summary, on_written=written))
+    frame.attrs["summary"] = summary
+    frame.attrs["results"] = table
     return frame

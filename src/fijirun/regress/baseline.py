@@ -245,9 +245,6 @@ def _difference_picture(ctx, label, mask, old, new):
 
     if ctx.pictures is None:
         return ""
-    from PIL import Image
-
-    ctx.pictures.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^\w.-]+", "_", f"{ctx.name}__{label}") + ".diff.png"
     a, b = _plane(old), _plane(new)
     finite = np.concatenate([a[np.isfinite(a)], b[np.isfinite(b)]])
@@ -266,7 +263,12 @@ def _difference_picture(ctx, label, mask, old, new):
     red = np.zeros(m.shape + (3,), np.uint8)
     red[..., 0] = np.where(m, 255, 40)
     gap = np.full((m.shape[0], 4, 3), 255, np.uint8)
-    Image.fromarray(np.concatenate([grey(a), gap, grey(b), gap, red], axis=1)).save(ctx.pictures / name)
+    from .pictures import write_picture
+
+    try:
+        write_picture(ctx.pictures / name, np.concatenate([grey(a), gap, grey(b), gap, red], axis=1))
+    except OSError:  # a person's file in its place (kept), or no folder to write it in
+        return ""
     return f" (picture {name})"
 
 

@@ -126,6 +126,9 @@ def remove_locks(root: Path) -> None:
 
 
 def _record(folder: Path) -> dict:
+    path = folder / ACTIVITY_RECORD
+    if path.is_symlink() or not path.is_file():  # a pipe would block the reader
+        return {}
     try:
         with open(folder / ACTIVITY_RECORD, encoding="utf-8") as f:
             data = json.load(f)

@@ -28,9 +28,11 @@ napari...) are not ImageJ's and are left out.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
+from ..files import file_problem
 from ..prepare import JYTHON, MACRO, read_script_text
 from .discover import Activity, is_imagej_jython, markdown_blocks
 
@@ -139,8 +141,8 @@ def _expand_includes(code: str, includes: Path) -> str:
     lines = [line for line in code.splitlines() if line.strip()]
     if len(lines) == 1:
         m = _INCLUDE.match(lines[0])
-        if m and (includes / m.group(1)).is_file():
-            return _read(includes / m.group(1), "included file")
+        if m and os.path.lexists(includes / m.group(1)):
+            return _read(includes / m.group(1), "included file")  # not a regular file: a LessonError
     return code
 
 
@@ -183,6 +185,8 @@ def lesson_activities(root: Path, modules=None) -> list:
             path = file.relative_to(root).as_posix() if file.is_relative_to(root) else rel
             common = {"module": title, "platform": platform, "kind": kind, "position": position}
             imagej = bool(_IMAGEJ_PLATFORM.search(platform))
+            if os.path.lexists(file) and not file.is_file():  # a pipe, a folder, a link to nothing
+                raise LessonError(f"{page} lists {rel}, and {file_problem(file)}")
             if not file.is_file():
                 if imagej:
                     found.append(Activity(path, None, f"the page lists {rel}, which does not exist",

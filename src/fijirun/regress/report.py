@@ -155,7 +155,6 @@ def write_junit(report, path):
 def _preview(src, dest):
     """A PNG picture of a saved image: label masks in glasbey colours, grey images stretched."""
     import numpy as np
-    from PIL import Image
 
     from ..luts import glasbey_lut
     from ..outputs import read_image
@@ -173,36 +172,9 @@ def _preview(src, dest):
         rgb = ((a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)).astype(np.uint8)
     else:
         rgb = arr[..., :3].astype(np.uint8)
-    folder = dest.parent
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise OSError(f"{folder} is not a folder of fijirun's thumbnails")
-    folder.mkdir(parents=True, exist_ok=True)
-    if os.path.lexists(dest) and not _is_thumbnail(dest):  # a person's file, or a link: kept
-        raise OSError(f"{dest} was not written by fijirun")
-    from PIL.PngImagePlugin import PngInfo
+    from .pictures import write_picture
 
-    from ..provenance import write_atomic
-
-    info = PngInfo()
-    info.add_text(*_THUMBNAIL_MARK)
-    write_atomic(dest, lambda f: Image.fromarray(rgb).save(f, format="PNG", pnginfo=info), binary=True)
-
-
-#: The text chunk of every thumbnail fijirun writes: only such a PNG is replaced by the next report.
-_THUMBNAIL_MARK = ("Software", "fijirun regress thumbnail")
-
-
-def _is_thumbnail(path):
-    """Whether ``path`` is a regular file (not a link) holding a PNG with :data:`_THUMBNAIL_MARK`."""
-    from PIL import Image
-
-    if path.is_symlink() or not path.is_file():
-        return False
-    try:
-        with Image.open(path) as im:
-            return im.format == "PNG" and im.text.get(_THUMBNAIL_MARK[0]) == _THUMBNAIL_MARK[1]
-    except Exception:  # noqa: BLE001 - anything unreadable is not ours
-        return False
+    write_picture(dest, rgb)
 
 
 def _excerpt(file, line, around=2):

@@ -321,6 +321,20 @@ def course_activities(course, *, markdown=False, exclude=(), course_name=None, m
     return lesson_activities(course, selected or None)
 
 
+def _refuse_foreign_report(path):
+    """Refuse a regression whose ``regress.json`` would replace a file fijirun did not write."""
+    from ..ownership import ReportPathError, own_json
+
+    if os.path.lexists(path) and not own_json(path, _REPORT_KEYS):
+        raise ReportPathError(f"{path} was not written by fijirun (a person's file, a link, a pipe or a "
+                              "folder): a regression writes its report there; move it away, or use another "
+                              "output folder")
+
+
+# the keys of every regress.json fijirun writes
+_REPORT_KEYS = ("course", "output", "backend", "activities", "counts", "seconds")
+
+
 def activity_tasks(course, out, *, data_dir=None, backend="imagej1", timeout=120.0, memory="2g",
                    fiji_dir=None, markdown=False, config=None, exclude=(), course_name=None, modules=None):
     """The tasks (one per activity discovered in ``course``) that :func:`run_activity` runs.
@@ -439,6 +453,8 @@ def load_baseline(folder):
     import json
 
     folder = Path(folder).resolve()
+    if os.path.lexists(folder / REPORT) and not (folder / REPORT).is_file():  # a pipe would block
+        raise BaselineError(f"{folder / REPORT}: not a readable regress report (not a regular file)")
     try:
         with open(folder / REPORT, encoding="utf-8") as f:
             report = json.load(f)
@@ -541,13 +557,21 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
         if is_lesson(course):
             selection = list(modules or []) + ([f"of course {course_name}"] if course_name else [])
         raise NoActivityError(course, markdown, selection)
-    out.mkdir(parents=True, exist_ok=True)
+    _refuse_foreign_report(out / REPORT)  # before anything runs: regress.json is replaced at the end
     if old is not None and pictures is None:
         from .accept import CHANGES_DIR
 
         pictures = out / CHANGES_DIR
-        for stale in pictures.glob("*.png") if pictures.is_dir() else []:  # an earlier run's
-            stale.unlink()
+        if pictures.is_symlink() or (os.path.lexists(pictures) and not pictures.is_dir()):
+            raise BaselineError(f"{pictures} is a link or a file, not fijirun's folder of change pictures: "
+                                "move it away, or use another output folder")
+    out.mkdir(parents=True, exist_ok=True)
+    if pictures is not None and old is not None:
+        from .pictures import is_picture
+
+        for stale in pictures.glob("*.png") if pictures.is_dir() else []:  # an earlier run's, fijirun's only
+            if is_picture(stale):
+                stale.unlink()
     token = uuid.uuid4().hex  # this regression: its reruns take over what its attempts left
     for task in tasks:
         task["run"] = token
