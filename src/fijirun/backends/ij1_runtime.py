@@ -200,6 +200,7 @@ class IJ1Runtime:
         """
         deadline = time.perf_counter() + timeout
         settled, where, settling = True, "", False
+        run.limitSettling(int(timeout * 1000))  # the wait for its threads ends before this one does
         self.guard.start(run)
         try:
             while not run.waitSettled(_WAIT_SLICE_MS):

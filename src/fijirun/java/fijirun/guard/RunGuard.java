@@ -120,6 +120,8 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         public volatile Throwable failure;
         volatile boolean failed;           // an error was recorded: abort under way
         public volatile boolean scriptEnded;  // its script is done; the run is settling
+        /** When the settling must be over (currentTimeMillis; 0: no limit): the caller's timeout. */
+        volatile long settleDeadline;
         final CountDownLatch settled = new CountDownLatch(1);
 
         Run(String language, String code, String path, String arg, boolean batchMode,
@@ -144,6 +146,11 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
         public boolean isMacro() {
             return "ijm".equals(language);
+        }
+
+        /** The caller stops waiting {@code timeoutMillis} from now: the settling ends a little before. */
+        public void limitSettling(long timeoutMillis) {
+            settleDeadline = System.currentTimeMillis() + Math.max(0, timeoutMillis - SETTLE_MARGIN_MILLIS);
         }
 
         /** Wait up to {@code millis} for the run to settle. */
@@ -245,7 +252,13 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
                 // not waited for: it waits for work, and would keep every first run 2 s and
                 // be named as if the script had left it running. Checked again until none is
                 // busy: a thread still working may hand a pool thread more work.
-                long deadline = System.currentTimeMillis() + THREAD_GRACE_MILLIS;
+                // The grace grows with the machine's load: on a loaded machine a thread the
+                // script started (doCommand's) may need seconds to report its error, which
+                // the run must not lose; never past the caller's timeout, never below 2 s.
+                long now = System.currentTimeMillis();
+                long deadline = now + threadGraceMillis();
+                if (settleDeadline > 0)
+                    deadline = Math.max(now + THREAD_GRACE_MILLIS, Math.min(deadline, settleDeadline));
                 List<Thread> busy = busyThreads();
                 while (!busy.isEmpty()) {
                     long left = deadline - System.currentTimeMillis();
@@ -361,6 +374,18 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
     }
 
     static final long THREAD_GRACE_MILLIS = 2000;
+    /** The most the grace grows with the machine's load (× THREAD_GRACE_MILLIS). */
+    static final double MAX_LOAD_FACTOR = 5.0;
+    /** How long before the caller's timeout the settling gives up waiting for threads. */
+    static final long SETTLE_MARGIN_MILLIS = 500;
+
+    /** {@link #THREAD_GRACE_MILLIS} times the load per processor (the last minute's average), 1 to 5. */
+    static long threadGraceMillis() {
+        double load = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+        int cpus = Math.max(1, Runtime.getRuntime().availableProcessors());
+        double factor = load < 0 ? 1.0 : Math.max(1.0, Math.min(MAX_LOAD_FACTOR, load / cpus));
+        return (long) (THREAD_GRACE_MILLIS * factor);
+    }
     static final long FLUSH_MILLIS = 10000;
     /** Each run's thread group is named this and a number. */
     static final String RUN_GROUP_PREFIX = "fijirun-run-";
