@@ -22,6 +22,8 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .files import file_problem
+
 __all__ = [
     "UsageError",
     "positive_seconds",
@@ -227,8 +229,6 @@ def threshold_range(text, option="--threshold"):
 # --------------------------------------------------------------------------- places
 
 def existing_file(text, option, kind="UsageError"):
-    from .files import file_problem
-
     problem = file_problem(str(text)) if str(text).strip() else f"no such file: {text}"
     if problem is not None:
         raise UsageError(problem, option, kind)
@@ -251,8 +251,7 @@ def creatable_dir(text, option, kind="UsageError"):
     p = Path(str(text)).absolute()
     for part in (p, *p.parents):  # creating it would write through a link to nothing, or loop
         if part.is_symlink() and not part.exists():
-            raise UsageError(f"cannot create output folder {text}: {part} is a symbolic link to nothing "
-                             "(or a loop of links)", option, kind)
+            raise UsageError(f"cannot create output folder {text}: {file_problem(part)}", option, kind)
     if p.exists() and not p.is_dir():
         raise UsageError(f"cannot create output folder {text}: it is a file", option, kind)
     for parent in p.parents:
@@ -271,7 +270,7 @@ def writable_file(text, option):
         raise UsageError(f"{text} names a folder (it ends with '/'), not a file", option)
     p = Path(str(text)).absolute()
     if p.is_symlink() and not p.exists():
-        raise UsageError(f"{text} is a symbolic link to nothing (or a loop of links)", option)
+        raise UsageError(file_problem(text), option)
     if p.is_dir():
         raise UsageError(f"{text} is a folder, not a file", option)
     if not p.parent.is_dir():

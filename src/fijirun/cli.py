@@ -355,6 +355,27 @@ def _usage_error(exc, command, as_json):
     return EXIT_USAGE
 
 
+_RESOURCE_TRACKER_WARNINGS = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
+def _quiet_libraries():
+    """Keep libraries' own log lines and warnings off the command's stderr (once per process)."""
+    import logging
+
+    # tifffile's ("ImageJ series metadata invalid or corrupted file"): the command's own
+    # one-line error says what is wrong with the file; asyncio's reports of Dask connections
+    # a closing cluster cut ("Future exception was never retrieved ... CommClosedError")
+    for name in ("tifffile", "asyncio"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+    # multiprocessing's resource tracker (a process of its own, started with this
+    # interpreter's -W options) counts the semaphores of a cluster that SIGTERM cut short
+    # while it started: it removes them, and its count is no user's business
+    if _RESOURCE_TRACKER_WARNINGS not in sys.warnoptions:
+        sys.warnoptions.append(_RESOURCE_TRACKER_WARNINGS)
+
+
 def _stopped(command, as_json, kind, message, code):
     """Ctrl-C or SIGTERM: one line on stderr, and with --json the command's one object."""
     _say(message)
@@ -408,18 +429,7 @@ def main(argv=None):
     as_json = _wants_json(argv)
     command = _command_of(argv)
     _emitted.clear()
-    # a library's warnings (tifffile: "ImageJ series metadata invalid or corrupted file") are
-    # not the command's output: its own one-line error says what is wrong with the file
-    import logging
-
-    logging.getLogger("tifffile").addHandler(logging.NullHandler())
-    # nor are asyncio's reports of Dask's connections that a closing cluster cut ("Future
-    # exception was never retrieved ... CommClosedError" when SIGTERM ends the workers)
-    logging.getLogger("asyncio").addHandler(logging.NullHandler())
-    # and multiprocessing's resource tracker (a process of its own, started with this
-    # interpreter's -W options) counts the semaphores of a cluster that SIGTERM cut short
-    # while it started: it removes them, and its count is no user's business
-    sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
+    _quiet_libraries()
     try:
         # The JVM runs with -Xrs (no signal handlers of its own): SIGTERM is ours too.
         if threading.current_thread() is threading.main_thread():

@@ -186,8 +186,6 @@ def load_record(path):
             data = json.load(f)
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
-        raise ForeignRecord(f"{path} is a folder") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ForeignRecord(f"{path} is not JSON ({exc})") from None
     if not isinstance(data, dict) or not all(k in data for k in RECORD_KEYS) \

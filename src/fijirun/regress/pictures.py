@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["PICTURE_MARK", "is_picture", "write_picture", "picture_folder"]
+__all__ = ["PICTURE_MARK", "is_picture", "not_a_picture_folder", "picture_folder", "write_picture"]
 
 #: The text chunk of every PNG regress writes.
 PICTURE_MARK = ("Software", "fijirun regress picture")
@@ -33,10 +33,16 @@ def is_picture(path) -> bool:
         return False
 
 
+def not_a_picture_folder(folder) -> bool:
+    """Whether a link or a file is in the place of the pictures folder ``folder`` (never written through)."""
+    folder = Path(folder)
+    return folder.is_symlink() or (os.path.lexists(folder) and not folder.is_dir())
+
+
 def picture_folder(folder) -> Path:
     """``folder``, made when missing; OSError when a link or a file is in its place (never written through)."""
     folder = Path(folder)
-    if folder.is_symlink() or (os.path.lexists(folder) and not folder.is_dir()):
+    if not_a_picture_folder(folder):
         raise OSError(f"{folder} is not a folder of fijirun's pictures (a link or a file): left as it is")
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -560,9 +560,10 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
     _refuse_foreign_report(out / REPORT)  # before anything runs: regress.json is replaced at the end
     if old is not None and pictures is None:
         from .accept import CHANGES_DIR
+        from .pictures import not_a_picture_folder
 
         pictures = out / CHANGES_DIR
-        if pictures.is_symlink() or (os.path.lexists(pictures) and not pictures.is_dir()):
+        if not_a_picture_folder(pictures):
             raise BaselineError(f"{pictures} is a link or a file, not fijirun's folder of change pictures: "
                                 "move it away, or use another output folder")
     out.mkdir(parents=True, exist_ok=True)
