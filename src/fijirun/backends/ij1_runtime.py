@@ -105,28 +105,21 @@ class IJ1Runtime:
     One per process (the JVM's); the settings of a run (data directory,
     batch mode, timeout) are the caller's, passed with each run, so that two
     sessions in one process never see each other's.
+
+    Parameters
+    ----------
+    RunGuard : JClass
+        The guard's class (:func:`~fijirun.backends.guard.load_guard`) in a JVM
+        whose ImageJ has started.
     """
 
-    def __init__(self, java_home=None):
+    def __init__(self, RunGuard):
         from jpype import JClass
 
-        from .guard import load_guard
-
         self._lock = threading.Lock()
-        J = JClass
-        self.IJ = J("ij.IJ")
-        self.WindowManager = J("ij.WindowManager")
-        self.Interpreter = J("ij.macro.Interpreter")
-        self.Menus = J("ij.Menus")
-        self.Prefs = J("ij.Prefs")
-        self.Analyzer = J("ij.plugin.filter.Analyzer")
-        self.ResultsTable = J("ij.measure.ResultsTable")
-        self.RoiManager = J("ij.plugin.frame.RoiManager")
-        self.ParticleAnalyzer = J("ij.plugin.filter.ParticleAnalyzer")
-        self.TextWindow = J("ij.text.TextWindow")
-        self.HashMap = J("java.util.HashMap")
-        self.File = J("java.io.File")
-        self.RunGuard = load_guard(java_home)
+        self.RunGuard = RunGuard
+        self.IJ = JClass("ij.IJ")
+        self.HashMap = JClass("java.util.HashMap")
         with _stderr_silenced():
             # Java 17 warns on the real stderr that SecurityManagers are deprecated:
             # not news for a user who runs a macro
@@ -135,8 +128,23 @@ class IJ1Runtime:
         self._ending = False  # set at exit, before the runs' threads are stopped
         self._last_run = None
         self._samples = {}  # data dir root -> java.util.HashMap of sample name -> local path
-        self._defaults = self._snapshot_settings()
         self.reset()
+
+    # ImageJ's classes that only some runs need (the final state, a URL, a File parameter),
+    # looked up when first used: JPype builds a Python class for each, milliseconds of every start
+    _LATER_CLASSES = {"WindowManager": "ij.WindowManager", "Interpreter": "ij.macro.Interpreter",
+                      "ResultsTable": "ij.measure.ResultsTable", "RoiManager": "ij.plugin.frame.RoiManager",
+                      "TextWindow": "ij.text.TextWindow", "Prefs": "ij.Prefs", "File": "java.io.File"}
+
+    def __getattr__(self, name):
+        java_name = IJ1Runtime._LATER_CLASSES.get(name)
+        if java_name is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        from jpype import JClass
+
+        value = JClass(java_name)
+        setattr(self, name, value)
+        return value
 
     def uninstall(self):
         """At exit: stop the threads runs left running, remove the hooks (System.exit allowed again).
@@ -477,32 +485,11 @@ class IJ1Runtime:
         if cached is not None:
             return cached
         samples = self.HashMap()
-        commands = self.Menus.getCommands()
-        if commands is not None:
-            for target in commands.values():
-                name = self.RunGuard.sampleName(target)
-                if name is not None:
-                    local = data_dir.resolve_name(str(name))
-                    samples.put(str(name), str(local) if local is not None else "")
+        for name in self.RunGuard.sampleNames():
+            local = data_dir.resolve_name(str(name))
+            samples.put(name, str(local) if local is not None else "")
         self._samples[key] = samples
         return samples
-
-    def _snapshot_settings(self):
-        """The settings every run starts with: ImageJ's defaults, not the user's IJ_Prefs.
-
-        Results must not depend on what someone clicked in their ImageJ last
-        week, nor differ between backends: Set Measurements starts at Area,
-        Mean, Min & Max with 3 decimals, and binary images are white on black
-        (Process > Binary > Options > Black background, on in current Fiji).
-        """
-        from jpype import JClass
-
-        Measurements = JClass("ij.measure.Measurements")
-        return {
-            "measurements": int(Measurements.AREA | Measurements.MEAN | Measurements.MIN_MAX),
-            "precision": 3,
-            "black_background": True,
-        }
 
     def _log(self):
         text = self.IJ.getLog()
@@ -521,43 +508,5 @@ class IJ1Runtime:
         self.guard.drainStray()  # what the previous run's windows did while closing
 
     def _reset(self):
-        """Close every image and table, empty the ROI Manager and Log, restore settings."""
-        self.RunGuard.resetStatics()
-        # batch-mode images are only listed while batch mode is on
-        self.Interpreter.batchMode = True
-        ids = self.WindowManager.getIDList()
-        if ids is not None:
-            for image_id in ids:
-                imp = self.WindowManager.getImage(image_id)
-                if imp is not None:
-                    imp.changes = False
-                    imp.close()
-        self.Interpreter.batchMode = False
-        self.WindowManager.setTempCurrentImage(None)
-        manager = self.RoiManager.getInstance()
-        if manager is not None:
-            manager.reset()
-            manager.close()  # a script's RoiManager() must find no leftover window
-        # ParticleAnalyzer keeps static targets that a script may have set
-        self.ParticleAnalyzer.setRoiManager(None)
-        self.ParticleAnalyzer.setResultsTable(None)
-        self.ParticleAnalyzer.setSummaryTable(None)
-        # The system Results table is emptied, its window kept: closing and
-        # re-creating it costs more than a whole small analysis.
-        results = self.ResultsTable.getResultsTable()
-        if results.size() > 0 or results.getLastColumn() >= 0:
-            results.reset()
-            if self.WindowManager.getWindow("Results") is not None:
-                results.show("Results")  # the window's text is what saveAs("Results") saves
-        for frame in list(self.WindowManager.getNonImageWindows() or []):
-            if isinstance(frame, self.TextWindow) and str(frame.getTitle()) not in ("Log", "Results"):
-                frame.close(False)
-        log = self.IJ.getLog()
-        if log is not None and len(log) > 0:
-            self.IJ.log("\\Clear")
-        self.IJ.getErrorMessage()  # clears ImageJ's last error
-        d = self._defaults
-        self.Analyzer.setMeasurements(d["measurements"])
-        self.Analyzer.setPrecision(d["precision"])
-        self.Prefs.blackBackground = d["black_background"]
-        self.Analyzer.setRedirectImage(None)
+        """Close every image and table, empty the ROI Manager and Log, restore the default settings."""
+        self.RunGuard.resetState()

@@ -65,13 +65,13 @@ class InProcessBackend(Backend):
             raise
         # at exit the process ends: no second of waiting for AWT's threads to wind down
         atexit.register(shutdown_process, wait_for_awt=False)
-        from jpype import JClass
+        from .guard import load_guard
 
         try:
-            if JClass("ij.IJ").getInstance() is None and self._wants_imagej_instance():
-                ImageJ = JClass("ij.ImageJ")
-                ImageJ(ImageJ.NO_SHOW)  # errors reach dialogs the runtime reads, not stdout
-            self.runtime = IJ1Runtime(self.java_home)
+            RunGuard = load_guard(self.java_home)
+            if self._wants_imagej_instance():
+                RunGuard.startImageJ()  # errors reach dialogs the runtime reads, not stdout
+            self.runtime = IJ1Runtime(RunGuard)
         finally:
             # start-up is over (or failed with the JVM up): scripts get the optimising JIT
             allow_full_compiler()

@@ -1,19 +1,28 @@
 package fijirun.guard;
 
 import ij.IJ;
+import ij.ImageJ;
 import ij.ImagePlus;
 import ij.Macro;
 import ij.Menus;
+import ij.Prefs;
 import ij.WindowManager;
 import ij.CommandListener;
 import ij.Executer;
 import ij.macro.Interpreter;
+import ij.measure.Measurements;
+import ij.measure.ResultsTable;
+import ij.plugin.filter.Analyzer;
+import ij.plugin.filter.ParticleAnalyzer;
+import ij.plugin.frame.RoiManager;
+import ij.text.TextWindow;
 
 import java.awt.AWTEvent;
 import java.awt.Component;
 import java.awt.Container;
 import java.awt.Dialog;
 import java.awt.EventQueue;
+import java.awt.Frame;
 import java.awt.Label;
 import java.awt.TextComponent;
 import java.awt.Toolkit;
@@ -609,6 +618,85 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
     // ------------------------------------------------------------ state
 
+    /*
+     * The start of ImageJ and the reset before every run are done here, in one call
+     * each, rather than call by call from Python: JPype builds a Python class for each
+     * Java class it is handed (ImageJ's AWT tree, the ROI Manager, the text windows),
+     * tens of milliseconds of a one-shot run, and every call costs the GIL in a batch.
+     */
+
+    /** Create ImageJ's instance, not shown, when there is none: errors then reach dialogs the guard reads. */
+    public static void startImageJ() {
+        if (IJ.getInstance() == null)
+            new ImageJ(ImageJ.NO_SHOW);
+    }
+
+    /**
+     * The settings every run starts with: ImageJ's defaults, not the user's IJ_Prefs.
+     * Results must not depend on what someone clicked in their ImageJ last week, nor
+     * differ between backends: Set Measurements starts at Area, Mean, Min & Max with 3
+     * decimals, and binary images are white on black (Process > Binary > Options >
+     * Black background, on in current Fiji).
+     */
+    static final int DEFAULT_MEASUREMENTS = Measurements.AREA | Measurements.MEAN | Measurements.MIN_MAX;
+    static final int DEFAULT_PRECISION = 3;
+    static final boolean DEFAULT_BLACK_BACKGROUND = true;
+
+    /**
+     * Bring ImageJ to the state every run starts from: no image, an empty ROI Manager
+     * (its window closed), no table but an empty Results table, an empty Log, the
+     * default settings, no macro state. {@link #uncleanState} says what is still left.
+     */
+    public static void resetState() {
+        resetStatics();
+        Interpreter.batchMode = true;  // batch-mode images are only listed while batch mode is on
+        int[] ids = WindowManager.getIDList();
+        if (ids != null) {
+            for (int id : ids) {
+                ImagePlus imp = WindowManager.getImage(id);
+                if (imp != null) {
+                    imp.changes = false;
+                    imp.close();
+                }
+            }
+        }
+        Interpreter.batchMode = false;
+        WindowManager.setTempCurrentImage(null);
+        RoiManager manager = RoiManager.getInstance();
+        if (manager != null) {
+            manager.reset();
+            manager.close();  // a script's RoiManager() must find no leftover window
+        }
+        // ParticleAnalyzer keeps static targets that a script may have set
+        ParticleAnalyzer.setRoiManager(null);
+        ParticleAnalyzer.setResultsTable(null);
+        ParticleAnalyzer.setSummaryTable(null);
+        // The system Results table is emptied, its window kept: closing and re-creating
+        // it costs more than a whole small analysis.
+        ResultsTable results = ResultsTable.getResultsTable();
+        if (results != null && (results.size() > 0 || results.getLastColumn() >= 0)) {
+            results.reset();
+            if (WindowManager.getWindow("Results") != null)
+                results.show("Results");  // the window's text is what saveAs("Results") saves
+        }
+        Frame[] frames = WindowManager.getNonImageWindows();
+        if (frames != null) {
+            for (Frame frame : frames) {
+                String title = frame.getTitle();
+                if (frame instanceof TextWindow && !"Log".equals(title) && !"Results".equals(title))
+                    ((TextWindow) frame).close(false);
+            }
+        }
+        String log = IJ.getLog();
+        if (log != null && log.length() > 0)
+            IJ.log("\\Clear");
+        IJ.getErrorMessage();  // clears ImageJ's last error
+        Analyzer.setMeasurements(DEFAULT_MEASUREMENTS);
+        Analyzer.setPrecision(DEFAULT_PRECISION);
+        Prefs.blackBackground = DEFAULT_BLACK_BACKGROUND;
+        Analyzer.setRedirectImage(null);
+    }
+
     /**
      * Reset ImageJ's static macro state that a run (or an aborted run) leaves
      * behind: the interpreter instances IJ.error() reports to, batch mode,
@@ -1020,8 +1108,22 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         return null;  // handled: ImageJ must not fetch it
     }
 
+    /** The names of ImageJ's File > Open Samples images (its menu's URLOpener commands). */
+    public static List<String> sampleNames() {
+        List<String> names = new ArrayList<>();
+        java.util.Hashtable<?, ?> commands = Menus.getCommands();
+        if (commands != null) {
+            for (Object target : commands.values()) {
+                String name = sampleName(target);
+                if (name != null)
+                    names.add(name);
+            }
+        }
+        return names;
+    }
+
     /** File > Open Samples commands are {@code ij.plugin.URLOpener("name")}. */
-    public static String sampleName(Object target) {
+    static String sampleName(Object target) {
         if (target == null)
             return null;
         String s = target.toString();
