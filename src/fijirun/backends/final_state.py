@@ -37,15 +37,14 @@ STATE_IMAGE_LIMIT = int(os.environ.get("FIJIRUN_STATE_LIMIT", 32 * 1024 * 1024))
 _TYPES = {8: "8-bit", 16: "16-bit", 24: "RGB", 32: "32-bit"}
 
 
-def _pixels(imp: Any) -> np.ndarray:
+def _pixels(image: Any) -> np.ndarray:
     """The image's pixels as (planes, height, width[, 3]) in ImageJ's stack order."""
     import numpy as np  # here: most runs leave no image open, and a one-shot run should not load it
 
-    stack = imp.getStack()
-    w, h, depth = int(imp.getWidth()), int(imp.getHeight()), int(imp.getBitDepth())
+    h, w, depth = int(image.height), int(image.width), int(image.bitDepth)
     planes = []
-    for i in range(1, int(stack.getSize()) + 1):
-        raw = np.array(stack.getProcessor(i).getPixels())  # a copy of the Java array
+    for java_plane in image.planes:
+        raw = np.array(java_plane)  # a copy of the Java array
         if depth == 8:
             plane = raw.view(np.uint8)
         elif depth == 16:
@@ -59,20 +58,18 @@ def _pixels(imp: Any) -> np.ndarray:
     return np.stack(planes) if planes else np.zeros((0, h, w), np.uint8)
 
 
-def _image_entry(imp: Any, folder: Path, index: int) -> dict:
+def _image_entry(image: Any, folder: Path, index: int) -> dict:
     import numpy as np
 
-    cal = imp.getCalibration()
-    pixels = _pixels(imp)
+    pixels = _pixels(image)
     finite = pixels[np.isfinite(pixels)] if pixels.dtype.kind == "f" else pixels
     entry = {
-        "title": str(imp.getTitle()),
-        "type": _TYPES.get(int(imp.getBitDepth()), str(imp.getBitDepth())),
-        "width": int(imp.getWidth()), "height": int(imp.getHeight()),
-        "channels": int(imp.getNChannels()), "slices": int(imp.getNSlices()),
-        "frames": int(imp.getNFrames()),
-        "calibration": {"pixel_width": float(cal.pixelWidth), "pixel_height": float(cal.pixelHeight),
-                        "pixel_depth": float(cal.pixelDepth), "unit": str(cal.getUnit())},
+        "title": str(image.title),
+        "type": _TYPES.get(int(image.bitDepth), str(image.bitDepth)),
+        "width": int(image.width), "height": int(image.height),
+        "channels": int(image.channels), "slices": int(image.slices), "frames": int(image.frames),
+        "calibration": {"pixel_width": float(image.pixelWidth), "pixel_height": float(image.pixelHeight),
+                        "pixel_depth": float(image.pixelDepth), "unit": str(image.unit)},
         "sha256": hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest(),
         "min": float(finite.min()) if finite.size else None,
         "max": float(finite.max()) if finite.size else None,
@@ -90,45 +87,10 @@ def _image_entry(imp: Any, folder: Path, index: int) -> dict:
     return entry
 
 
-def _open_images(rt: Any) -> list:
-    """Every open image, batch-mode ones included, in the order they were opened."""
-    saved = bool(rt.Interpreter.batchMode)
-    rt.Interpreter.batchMode = True  # batch-mode images are only listed while batch mode is on
-    try:
-        ids = rt.WindowManager.getIDList()
-        images = [rt.WindowManager.getImage(i) for i in (ids or [])]
-    finally:
-        rt.Interpreter.batchMode = saved
-    # image IDs are -1, -2, ... in the order of creation
-    return [imp for _, imp in sorted(((-int(imp.getID()), imp) for imp in images if imp is not None),
-                                     key=lambda pair: pair[0])]
-
-
-def _tables(rt: Any) -> list:
-    """(title, ResultsTable) of every non-empty table: the Results table first."""
-    found = []
-    results = rt.ResultsTable.getResultsTable()
-    if results is not None and results.size() > 0:
-        found.append(("Results", results))
-    for frame in list(rt.WindowManager.getNonImageWindows() or []):
-        if isinstance(frame, rt.TextWindow):
-            title = str(frame.getTitle())
-            table = frame.getResultsTable()
-            if title not in ("Results", "Log") and table is not None and table.size() > 0:
-                found.append((title, table))
-    return found
-
-
-def _roi_manager(rt: Any) -> Any:
-    manager = rt.RoiManager.getInstance()
-    if manager is None:
-        getter = getattr(rt.Interpreter, "getBatchModeRoiManager", None)
-        manager = getter() if getter is not None else None
-    return manager
-
-
 def capture_state(rt: Any, folder: Path, log: str) -> dict:
     """Write the final state of the run that just ended into ``folder``; describe it.
+
+    ImageJ's side is read by the guard's ``FinalState`` (Java), in one call per kind.
 
     Parameters
     ----------
@@ -147,30 +109,28 @@ def capture_state(rt: Any, folder: Path, log: str) -> dict:
         ``lines``); files relative to ``folder``. What could not be read is
         said under ``errors``.
     """
+    FinalState = rt.guard_class("FinalState")
     state: dict = {"images": [], "tables": [], "rois": None, "log": None, "errors": []}
-    for index, imp in enumerate(_open_images(rt), start=1):
-        try:
-            state["images"].append(_image_entry(imp, folder, index))
-        except Exception as exc:  # noqa: BLE001 - one unreadable image does not lose the others
-            state["errors"].append(f"image {imp.getTitle()}: {type(exc).__name__}: {exc}")
-    for index, (title, table) in enumerate(_tables(rt), start=1):
-        name = f"table-{index}.csv"
-        try:
-            table.saveAs(str(folder / name))
-        except Exception as exc:  # noqa: BLE001
-            state["errors"].append(f"table {title}: {type(exc).__name__}: {exc}")
+    for index, image in enumerate(FinalState.images(), start=1):
+        if image.error is not None:
+            state["errors"].append(f"image {image.title}: {image.error}")
             continue
-        headings = [str(h) for h in (table.getHeadings() or [])]
-        state["tables"].append({"title": title, "file": name, "rows": int(table.size()),
-                                "columns": headings})
-    manager = _roi_manager(rt)
-    if manager is not None and int(manager.getCount()) > 0:
         try:
-            manager.runCommand("Save", str(folder / "rois.zip"))
-            if (folder / "rois.zip").is_file():
-                state["rois"] = {"file": "rois.zip", "count": int(manager.getCount())}
-        except Exception as exc:  # noqa: BLE001
-            state["errors"].append(f"ROI Manager: {type(exc).__name__}: {exc}")
+            state["images"].append(_image_entry(image, folder, index))
+        except Exception as exc:  # noqa: BLE001 - one unreadable image does not lose the others
+            state["errors"].append(f"image {image.title}: {type(exc).__name__}: {exc}")
+    for table in FinalState.saveTables(str(folder)):
+        if table.error is not None:
+            state["errors"].append(f"table {table.title}: {table.error}")
+            continue
+        state["tables"].append({"title": str(table.title), "file": str(table.file), "rows": int(table.rows),
+                                "columns": [str(c) for c in table.columns]})
+    try:
+        count = int(FinalState.saveRois(str(folder / "rois.zip")))
+        if count > 0 and (folder / "rois.zip").is_file():
+            state["rois"] = {"file": "rois.zip", "count": count}
+    except Exception as exc:  # noqa: BLE001
+        state["errors"].append(f"ROI Manager: {type(exc).__name__}: {exc}")
     if log.strip():
         (folder / "log.txt").write_text(log, encoding="utf-8")
         state["log"] = {"file": "log.txt", "lines": len(log.splitlines())}

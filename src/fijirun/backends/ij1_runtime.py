@@ -130,11 +130,9 @@ class IJ1Runtime:
         self._samples = {}  # data dir root -> java.util.HashMap of sample name -> local path
         self.reset()
 
-    # ImageJ's classes that only some runs need (the final state, a URL, a File parameter),
-    # looked up when first used: JPype builds a Python class for each, milliseconds of every start
-    _LATER_CLASSES = {"WindowManager": "ij.WindowManager", "Interpreter": "ij.macro.Interpreter",
-                      "ResultsTable": "ij.measure.ResultsTable", "RoiManager": "ij.plugin.frame.RoiManager",
-                      "TextWindow": "ij.text.TextWindow", "Prefs": "ij.Prefs", "File": "java.io.File"}
+    # ImageJ's classes that only some runs need (a URL, a File parameter), looked up when
+    # first used: JPype builds a Python class for each, milliseconds of every start
+    _LATER_CLASSES = {"Prefs": "ij.Prefs", "File": "java.io.File"}
 
     def __getattr__(self, name):
         java_name = IJ1Runtime._LATER_CLASSES.get(name)
@@ -145,6 +143,12 @@ class IJ1Runtime:
         value = JClass(java_name)
         setattr(self, name, value)
         return value
+
+    def guard_class(self, name):
+        """The class ``name`` of the guard's package (``FinalState``...), loaded beside ``RunGuard``."""
+        from jpype import JClass
+
+        return JClass(f"fijirun.guard.{name}", loader=self.RunGuard.class_.getClassLoader())
 
     def uninstall(self):
         """At exit: stop the threads runs left running, remove the hooks (System.exit allowed again).

@@ -1,0 +1,163 @@
+package fijirun.guard;
+
+import ij.ImagePlus;
+import ij.WindowManager;
+import ij.macro.Interpreter;
+import ij.measure.Calibration;
+import ij.measure.ResultsTable;
+import ij.plugin.frame.RoiManager;
+import ij.text.TextWindow;
+
+import java.awt.Frame;
+import java.io.File;
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * What a run left in ImageJ when it ended, read in one call per kind
+ * (fijirun/backends/final_state.py writes and describes it).
+ *
+ * Read here rather than call by call from Python: JPype builds a Python class
+ * for every Java class it is handed (ImagePlus, its stack and processors, the
+ * ROI Manager, the text windows), tens of milliseconds of a one-shot run. Python
+ * gets plain values and primitive arrays.
+ */
+public final class FinalState {
+
+    private FinalState() {
+    }
+
+    /** An open image: its facts and its pixels, one primitive array per plane in ImageJ's stack order. */
+    public static final class Image {
+        public String title;
+        public int bitDepth, width, height, channels, slices, frames;
+        public double pixelWidth, pixelHeight, pixelDepth;
+        public String unit;
+        public Object[] planes;
+        /** Why the image could not be read ("Type: message"), else null. */
+        public String error;
+    }
+
+    /** A non-empty table, saved by ImageJ as CSV at its printed precision. */
+    public static final class Table {
+        public String title, file;
+        public int rows;
+        public String[] columns;
+        /** Why the table could not be saved ("Type: message"), else null. */
+        public String error;
+    }
+
+    /** Every open image, batch-mode ones included, in the order they were opened. */
+    public static List<Image> images() {
+        List<ImagePlus> open = new ArrayList<>();
+        boolean saved = Interpreter.batchMode;
+        Interpreter.batchMode = true;  // batch-mode images are only listed while batch mode is on
+        try {
+            int[] ids = WindowManager.getIDList();
+            if (ids != null) {
+                for (int id : ids) {
+                    ImagePlus imp = WindowManager.getImage(id);
+                    if (imp != null)
+                        open.add(imp);
+                }
+            }
+        } finally {
+            Interpreter.batchMode = saved;
+        }
+        // image IDs are -1, -2, ... in the order of creation
+        open.sort(Comparator.comparingInt(imp -> -imp.getID()));
+        List<Image> out = new ArrayList<>();
+        for (ImagePlus imp : open)
+            out.add(image(imp));
+        return out;
+    }
+
+    private static Image image(ImagePlus imp) {
+        Image im = new Image();
+        im.title = imp.getTitle();
+        try {
+            im.bitDepth = imp.getBitDepth();
+            im.width = imp.getWidth();
+            im.height = imp.getHeight();
+            im.channels = imp.getNChannels();
+            im.slices = imp.getNSlices();
+            im.frames = imp.getNFrames();
+            Calibration cal = imp.getCalibration();
+            im.pixelWidth = cal.pixelWidth;
+            im.pixelHeight = cal.pixelHeight;
+            im.pixelDepth = cal.pixelDepth;
+            im.unit = cal.getUnit();
+            ij.ImageStack stack = imp.getStack();
+            im.planes = new Object[stack.getSize()];
+            for (int i = 1; i <= stack.getSize(); i++)
+                im.planes[i - 1] = stack.getProcessor(i).getPixels();
+        } catch (RuntimeException | OutOfMemoryError e) {  // one unreadable image does not lose the others
+            im.planes = null;
+            im.error = e.getClass().getSimpleName() + ": " + e.getMessage();
+        }
+        return im;
+    }
+
+    /** Save every non-empty table (the Results table first) as {@code folder/table-N.csv}. */
+    public static List<Table> saveTables(String folder) {
+        List<String> titles = new ArrayList<>();
+        List<ResultsTable> tables = new ArrayList<>();
+        ResultsTable results = ResultsTable.getResultsTable();
+        if (results != null && results.size() > 0) {
+            titles.add("Results");
+            tables.add(results);
+        }
+        Frame[] frames = WindowManager.getNonImageWindows();
+        for (Frame frame : frames == null ? new Frame[0] : frames) {
+            if (!(frame instanceof TextWindow))
+                continue;
+            String title = frame.getTitle();
+            ResultsTable table = ((TextWindow) frame).getResultsTable();
+            if (!"Results".equals(title) && !"Log".equals(title) && table != null && table.size() > 0) {
+                titles.add(title);
+                tables.add(table);
+            }
+        }
+        List<Table> out = new ArrayList<>();
+        for (int i = 0; i < tables.size(); i++) {
+            Table t = new Table();
+            t.title = titles.get(i);
+            String name = "table-" + (i + 1) + ".csv";
+            ResultsTable table = tables.get(i);
+            try {
+                table.saveAs(new File(folder, name).getPath());
+                t.file = name;
+                t.rows = table.size();
+                String[] headings = table.getHeadings();
+                t.columns = headings == null ? new String[0] : Arrays.copyOf(headings, headings.length);
+            } catch (Exception e) {
+                t.error = e.getClass().getSimpleName() + ": " + e.getMessage();
+            }
+            out.add(t);
+        }
+        return out;
+    }
+
+    /**
+     * Save the ROI Manager's ROIs (the batch-mode one when no window exists) to {@code path}.
+     * Returns how many it holds; 0 (nothing written) when it is empty or absent.
+     */
+    public static int saveRois(String path) {
+        RoiManager manager = RoiManager.getInstance();
+        if (manager == null) {
+            try {  // not in every ImageJ version
+                Method getter = Interpreter.class.getMethod("getBatchModeRoiManager");
+                manager = (RoiManager) getter.invoke(null);
+            } catch (ReflectiveOperationException | ClassCastException e) {
+                manager = null;
+            }
+        }
+        if (manager == null || manager.getCount() == 0)
+            return 0;
+        manager.runCommand("Save", path);
+        return manager.getCount();
+    }
+}
