@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -82,6 +83,24 @@ def test_virtual_display_survives_its_start():
             assert os.path.exists(f"/tmp/.X11-unix/X{display.display[1:]}")
         finally:
             display.stop()
+
+
+@pytest.mark.parametrize("opengl", [True, False])
+def test_virtual_display_offers_opengl_only_when_asked(opengl):
+    """imagej1's Xvfb has no GLX (it starts faster); Fiji's keeps it for the 3D Viewer."""
+    from fijirun.display import VirtualDisplay
+
+    xdpyinfo = shutil.which("xdpyinfo")
+    if xdpyinfo is None:
+        pytest.skip("xdpyinfo (x11-utils) is not installed: cannot list the X server's extensions")
+    display = VirtualDisplay(stop_at_exit=False, opengl=opengl).start()
+    try:
+        info = subprocess.run([xdpyinfo, "-display", display.display], capture_output=True, text=True,
+                              timeout=30, check=True).stdout
+    finally:
+        display.stop()
+    assert "RENDER" in info  # what Java2D draws with, either way
+    assert ("GLX" in info) == opengl
 
 
 def test_unreachable_display_falls_back_to_fijiruns_own_xvfb(tmp_path):

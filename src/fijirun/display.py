@@ -129,6 +129,10 @@ class VirtualDisplay:
         Screen width and height.
     depth : int
         Colour depth.
+    opengl : bool
+        Offer OpenGL (Xvfb's GLX extension, Mesa's software renderer). Only
+        Java 3D and JOGL (Fiji's 3D Viewer) use it; without it Xvfb is ready
+        in half the time and with a tenth of the CPU (≈ 20 ms less per start).
 
     Examples
     --------
@@ -137,10 +141,11 @@ class VirtualDisplay:
     :1
     """
 
-    def __init__(self, size=(1280, 1024), depth=24, stop_at_exit=True):
+    def __init__(self, size=(1280, 1024), depth=24, stop_at_exit=True, opengl=True):
         self.stop_at_exit = stop_at_exit
         self.size = size
         self.depth = depth
+        self.opengl = opengl
         self.process = None
         self.display = None
 
@@ -162,6 +167,7 @@ class VirtualDisplay:
             exe, f":{number}", "-displayfd", str(write_fd),
             "-screen", "0", f"{self.size[0]}x{self.size[1]}x{self.depth}",
             "-nolisten", "tcp", "-noreset",
+            *([] if self.opengl else ["-extension", "GLX"]),
         ]
         self.process = subprocess.Popen(
             cmd, pass_fds=(write_fd,), stdin=subprocess.DEVNULL,

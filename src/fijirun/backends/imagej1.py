@@ -62,7 +62,7 @@ class ImageJ1Backend(InProcessBackend):
         self.fiji_dir = fiji_dir
 
     def _boot(self):
-        display = ensure_display()
+        display = ensure_display(opengl=False)  # ImageJ 1.x draws with AWT and Java2D only
         ij_jar = find_ij_jar(self.ij_jar, self.fiji_dir)
         jython_jar = find_jython_jar(self.jython_jar, self.fiji_dir)
         home = PROCESS["home"] or _make_home()

@@ -205,12 +205,15 @@ def exit_now(code: int = 0) -> NoReturn:
     os._exit(code if isinstance(code, int) and 0 <= code <= 255 else 1)
 
 
-def ensure_display():
-    """Start the process's Xvfb if there is no usable display; return it (or None)."""
+def ensure_display(opengl=True):
+    """Start the process's Xvfb if there is no usable display; return it (or None).
+
+    ``opengl=False``: an Xvfb without GLX, for an engine that never draws with OpenGL.
+    """
     if display_is_usable():
         return None
     if PROCESS["display"] is None:
-        PROCESS["display"] = VirtualDisplay(stop_at_exit=False).launch()
+        PROCESS["display"] = VirtualDisplay(stop_at_exit=False, opengl=opengl).launch()
     return PROCESS["display"]
 
 
