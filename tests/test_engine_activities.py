@@ -1,6 +1,7 @@
 """The output-saving activities, run for real in ImageJ 1.x."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -161,3 +162,22 @@ def test_a_file_saved_outside_the_output_folder_is_said(ij_session, tmp_path, la
     only_inside = code[language].splitlines()[:-1]
     again = ij_session.run_code("\n".join(only_inside) + "\n", language, output_dir=tmp_path / "out2")
     assert again.saved_elsewhere == [] and [p.name for p in again.outputs] == ["inside.tif"]
+
+
+def test_a_relative_path_written_is_the_jvms_working_folders(ij_session, tmp_path, monkeypatch):
+    """ImageJ resolves a relative path against the JVM's working folder: a file saved that
+    way outside the output folder is said as that absolute path; one inside is not."""
+    from jpype import JClass
+
+    from fijirun.session import _saved_elsewhere
+
+    cwd = str(JClass("java.lang.System").getProperty("user.dir"))
+    monkeypatch.chdir(tmp_path)  # Python's working folder is not the JVM's: the JVM's counts
+    outside, inside = tmp_path / "outside.tif", tmp_path / "out" / "inside.tif"
+    inside.parent.mkdir()
+    outside.write_bytes(b"x")
+    inside.write_bytes(b"x")
+    writes = [os.path.relpath(outside, cwd), os.path.relpath(inside, cwd), str(outside)]
+    assert not os.path.isabs(writes[0])
+    assert _saved_elsewhere(writes, tmp_path / "out") == [os.path.realpath(outside)]
+    assert _saved_elsewhere([str(inside)], tmp_path / "out") == []

@@ -800,9 +800,11 @@ def _saved_elsewhere(writes, output_dir, *private):
     """
     if output_dir is None:
         return []
-    from jpype import JClass
+    cwd = ""
+    if not all(os.path.isabs(written) for written in writes):
+        from jpype import JClass
 
-    cwd = str(JClass("java.lang.System").getProperty("user.dir"))
+        cwd = str(JClass("java.lang.System").getProperty("user.dir"))
     roots = [os.path.realpath(p) for p in (output_dir, *private) if p is not None]
     elsewhere = set()
     for written in writes:

@@ -68,6 +68,11 @@ def _java_value(value):
         return float(value.doubleValue())
     return str(value)
 
+def _pairs_dict(pairs, value):
+    """{key, value, key, value, ...} from the guard as a dict of str keys and ``value(v)`` values."""
+    return {str(pairs[i]): value(pairs[i + 1]) for i in range(0, len(pairs), 2)}
+
+
 # Frames of a thread waiting on the network (name lookup, connect, read, TLS).
 _NETWORK_FRAMES = ("java.net.", "sun.net.", "sun.nio.ch.", "javax.net.ssl.", "sun.security.ssl.",
                    "jdk.internal.net.")
@@ -288,7 +293,7 @@ class IJ1Runtime:
                  state_dir=None):
         messages, warnings = [], []
         error = None
-        for event in list(run.events):
+        for event in run.eventArray():
             kind = str(event.kind)
             if kind == "message":
                 messages.append(f"{event.title}: {str(event.text).strip()}")
@@ -315,7 +320,7 @@ class IJ1Runtime:
             error = self._stopped_downloading(where, script, timeout) or ScriptTimeout(
                 f"stopped after the {timeout:g} s timeout{note}", path=script.path)
             warnings.append("where the script's threads and the event thread were at the timeout:\n" + where)
-        for name in run.survivors:
+        for name in run.survivorArray():
             warnings.append(f"thread '{name}' started by the script was still running when it ended")
         if alive:
             warnings.append("the script's thread could not be stopped: this ImageJ should be replaced")
@@ -336,10 +341,10 @@ class IJ1Runtime:
             log = (log + "\n" if log else "") + "\n".join(_WARNING + w for w in warnings)
         if error is not None and not error.log:
             error.log = log
-        commands = [{"command": str(c[0]), "options": str(c[1])} for c in run.commands]
+        commands = [{"command": str(c[0]), "options": str(c[1])} for c in run.commandArray()]
         value = run.returnValue
-        analyses = [{str(k): _java_value(v) for k, v in dict(m).items()} for m in list(run.analyses)]
-        writes = {str(k): int(v) for k, v in dict(run.writes).items()}
+        analyses = [_pairs_dict(pairs, _java_value) for pairs in run.analysisArray()]
+        writes = _pairs_dict(run.writeArray(), int)
         return BackendRun(log=log, commands=commands, messages=messages, error=error, seconds=seconds,
                           return_value=str(value) if value is not None else None,
                           warnings=warnings, runaway=alive, analyses=analyses, writes=writes,
@@ -397,7 +402,7 @@ class IJ1Runtime:
         """A run that read a truncated or corrupt image failed (ImageJ reads it as if whole)."""
         from ..integrity import image_damage
 
-        for path in list(run.reads):
+        for path in run.readArray():
             damage = image_damage(str(path))
             if damage:
                 return DamagedImageError(f"the image {path} is {damage}", path=script.path)

@@ -116,14 +116,11 @@ class InProcessBackend(Backend):
 
     def versions(self):
         """ImageJ's short and full versions, Java's and (when present) Jython's, for run.json."""
-        from jpype import JClass
-
-        out = {"imagej": self.imagej_version, "imagej_full": str(JClass("ij.IJ").getFullVersion()),
-               "java": str(JClass("java.lang.System").getProperty("java.version"))}
-        try:
-            out["jython"] = str(JClass("org.python.Version").PY_VERSION)
-        except Exception:  # noqa: BLE001 - Jython is optional
-            pass
+        imagej, imagej_full, java, jython = (str(v) if v is not None else None
+                                             for v in self.start().runtime.RunGuard.versions())
+        out = {"imagej": imagej, "imagej_full": imagej_full, "java": java}
+        if jython is not None:
+            out["jython"] = jython
         return out
 
     def run(self, script, *, timeout, analysis_dir=None, state_dir=None):

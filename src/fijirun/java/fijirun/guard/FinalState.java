@@ -22,8 +22,8 @@ import java.util.List;
  *
  * Read here rather than call by call from Python: JPype builds a Python class
  * for every Java class it is handed (ImagePlus, its stack and processors, the
- * ROI Manager, the text windows), tens of milliseconds of a one-shot run. Python
- * gets plain values and primitive arrays.
+ * ROI Manager, the text windows, the collections), tens of milliseconds of a
+ * one-shot run. Python gets plain values and arrays.
  */
 public final class FinalState {
 
@@ -51,7 +51,7 @@ public final class FinalState {
     }
 
     /** Every open image, batch-mode ones included, in the order they were opened. */
-    public static List<Image> images() {
+    public static Image[] images() {
         List<ImagePlus> open = new ArrayList<>();
         boolean saved = Interpreter.batchMode;
         Interpreter.batchMode = true;  // batch-mode images are only listed while batch mode is on
@@ -69,9 +69,9 @@ public final class FinalState {
         }
         // image IDs are -1, -2, ... in the order of creation
         open.sort(Comparator.comparingInt(imp -> -imp.getID()));
-        List<Image> out = new ArrayList<>();
-        for (ImagePlus imp : open)
-            out.add(image(imp));
+        Image[] out = new Image[open.size()];
+        for (int i = 0; i < out.length; i++)
+            out[i] = image(open.get(i));
         return out;
     }
 
@@ -102,7 +102,7 @@ public final class FinalState {
     }
 
     /** Save every non-empty table (the Results table first) as {@code folder/table-N.csv}. */
-    public static List<Table> saveTables(String folder) {
+    public static Table[] saveTables(String folder) {
         List<String> titles = new ArrayList<>();
         List<ResultsTable> tables = new ArrayList<>();
         ResultsTable results = ResultsTable.getResultsTable();
@@ -138,7 +138,7 @@ public final class FinalState {
             }
             out.add(t);
         }
-        return out;
+        return out.toArray(new Table[0]);
     }
 
     /**

@@ -110,14 +110,17 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         final Map<String, Object> values;
         final Map<String, String> samples;
         final ThreadGroup group;
-        public final List<Event> events = Collections.synchronizedList(new ArrayList<>());
-        public final List<String[]> commands = Collections.synchronizedList(new ArrayList<>());
-        public final List<String> survivors = Collections.synchronizedList(new ArrayList<>());
-        public final java.util.Set<String> reads = Collections.synchronizedSet(new java.util.LinkedHashSet<>());
+        // Python reads these through the *Array methods below, never as collections:
+        // JPype builds a Python class for every Java class it is handed (tens of
+        // milliseconds for the synchronized collections and their iterators).
+        final List<Event> events = Collections.synchronizedList(new ArrayList<>());
+        final List<String[]> commands = Collections.synchronizedList(new ArrayList<>());
+        final List<String> survivors = Collections.synchronizedList(new ArrayList<>());
+        final java.util.Set<String> reads = Collections.synchronizedSet(new java.util.LinkedHashSet<>());
         /** Every particle analysis of the run, as RecordingParticleAnalyzer recorded it. */
-        public final List<Map<String, Object>> analyses = Collections.synchronizedList(new ArrayList<>());
+        final List<Map<String, Object>> analyses = Collections.synchronizedList(new ArrayList<>());
         /** Files the run wrote → the number of particle analyses done when it last wrote each. */
-        public final Map<String, Integer> writes = Collections.synchronizedMap(new java.util.LinkedHashMap<>());
+        final Map<String, Integer> writes = Collections.synchronizedMap(new java.util.LinkedHashMap<>());
         /** Where the analysed images are saved (null: the analyses are recorded without them). */
         public volatile String analysisFolder;
         final ByteArrayOutputStream console = new ByteArrayOutputStream();
@@ -155,6 +158,51 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
 
         public boolean isMacro() {
             return "ijm".equals(language);
+        }
+
+        /** What the run reported (dialogs, exceptions, exits...), in order. */
+        public Event[] eventArray() {
+            synchronized (events) {
+                return events.toArray(new Event[0]);
+            }
+        }
+
+        /** Each ImageJ command the run's threads ran: {command, options}. */
+        public String[][] commandArray() {
+            synchronized (commands) {
+                return commands.toArray(new String[0][]);
+            }
+        }
+
+        /** The names of threads the script started that outlived it. */
+        public String[] survivorArray() {
+            synchronized (survivors) {
+                return survivors.toArray(new String[0]);
+            }
+        }
+
+        /** The files the run's threads read, in the order first read. */
+        public String[] readArray() {
+            synchronized (reads) {
+                return reads.toArray(new String[0]);
+            }
+        }
+
+        /** Each particle analysis as {key, value, key, value, ...}. */
+        public Object[][] analysisArray() {
+            synchronized (analyses) {
+                Object[][] out = new Object[analyses.size()][];
+                for (int i = 0; i < out.length; i++)
+                    out[i] = pairs(analyses.get(i));
+                return out;
+            }
+        }
+
+        /** The files the run wrote, as {path, analyses done when it last wrote it, ...}. */
+        public Object[] writeArray() {
+            synchronized (writes) {
+                return pairs(writes);
+            }
         }
 
         /** The caller stops waiting {@code timeoutMillis} from now: the settling ends a little before. */
@@ -616,6 +664,29 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
             stop(t);
     }
 
+    /** ImageJ's short and full versions, Java's, and Jython's (null without Jython), for run.json. */
+    public static String[] versions() {
+        String jython = null;
+        try {
+            Class<?> version = Class.forName("org.python.Version", true, RunGuard.class.getClassLoader());
+            jython = String.valueOf(version.getField("PY_VERSION").get(null));
+        } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
+            // no Jython in this ImageJ
+        }
+        return new String[] {IJ.getVersion(), IJ.getFullVersion(), System.getProperty("java.version"), jython};
+    }
+
+    /** A map as {key, value, key, value, ...}, in its own order. */
+    static Object[] pairs(Map<String, ?> map) {
+        Object[] out = new Object[2 * map.size()];
+        int i = 0;
+        for (Map.Entry<String, ?> e : map.entrySet()) {
+            out[i++] = e.getKey();
+            out[i++] = e.getValue();
+        }
+        return out;
+    }
+
     // ------------------------------------------------------------ state
 
     /*
@@ -745,7 +816,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
     }
 
     /** What is not clean before a run: visible dialogs, images, macro state. Empty when clean. */
-    public static List<String> uncleanState() {
+    public static String[] uncleanState() {
         List<String> out = new ArrayList<>();
         for (Window w : Window.getWindows())
             if (w instanceof Dialog && w.isShowing())
@@ -759,7 +830,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
             out.add("batch mode is on");
         if (getStatic(IJ.class, "macroInterpreter") != null)
             out.add("IJ.macroInterpreter is set");
-        return out;
+        return out.toArray(new String[0]);
     }
 
     private static Object getStatic(Class<?> cls, String name) {
@@ -1109,7 +1180,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
     }
 
     /** The names of ImageJ's File > Open Samples images (its menu's URLOpener commands). */
-    public static List<String> sampleNames() {
+    public static String[] sampleNames() {
         List<String> names = new ArrayList<>();
         java.util.Hashtable<?, ?> commands = Menus.getCommands();
         if (commands != null) {
@@ -1119,7 +1190,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
                     names.add(name);
             }
         }
-        return names;
+        return names.toArray(new String[0]);
     }
 
     /** File > Open Samples commands are {@code ij.plugin.URLOpener("name")}. */
