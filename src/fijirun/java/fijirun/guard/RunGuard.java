@@ -474,6 +474,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         Executer.addCommandListener(g);
         IJ.setExceptionHandler(g);
         Toolkit.getDefaultToolkit().addAWTEventListener(g, AWTEvent.WINDOW_EVENT_MASK);
+        Toolkit.getDefaultToolkit().addAWTEventListener(RunGuard::noFocusOnShow, AWTEvent.CONTAINER_EVENT_MASK);
         g.queue = g.new CausalQueue();
         Toolkit.getDefaultToolkit().getSystemEventQueue().push(g.queue);
         try {
@@ -980,6 +981,40 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         return rank;
     }
 
+    // ------------------------------------------------------------ AWT: focus
+
+    /**
+     * A window being built (a component added before it is shown) will not ask the
+     * window system for focus when shown.
+     *
+     * ImageJ makes each new window its front window itself, at once, in the showing
+     * thread (TextWindow, ImageWindow). The window system's activation of it comes
+     * later, on the event thread; on a display with no window manager it can come
+     * after the script has shown the next window, and make the older one the front
+     * window again: a macro's "Table.set" without a title then wrote into the Results
+     * table instead of the table it had just created (7 % of fresh runs on two loaded
+     * cores). A window a script brings to the front (selectWindow) still gets focus.
+     */
+    static void noFocusOnShow(AWTEvent event) {
+        if (event.getID() != java.awt.event.ContainerEvent.COMPONENT_ADDED)
+            return;
+        Object source = event.getSource();
+        if (source instanceof Window && !((Window) source).isShowing() && ((Window) source).isAutoRequestFocus()) {
+            ((Window) source).setAutoRequestFocus(false);
+            UNFOCUSED.add((Window) source);
+        }
+    }
+
+    /** Windows {@link #noFocusOnShow} kept from asking for focus, until they are open. */
+    private static final java.util.Set<Window> UNFOCUSED =
+            Collections.synchronizedSet(Collections.newSetFromMap(new java.util.WeakHashMap<>()));
+
+    /** Once open, a window asks for focus again when brought to the front (selectWindow waits for that). */
+    static void focusWhenFronted(Window w) {
+        if (UNFOCUSED.remove(w))
+            w.setAutoRequestFocus(true);
+    }
+
     // ------------------------------------------------------------ AWT: dialogs
 
     @Override
@@ -987,6 +1022,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         if (event.getID() != WindowEvent.WINDOW_OPENED || !(event instanceof WindowEvent))
             return;
         Window w = ((WindowEvent) event).getWindow();
+        focusWhenFronted(w);
         if (!(w instanceof Dialog))
             return;
         try {
