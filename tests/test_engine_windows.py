@@ -54,3 +54,15 @@ def test_a_table_set_without_title_goes_to_the_table_just_created(ij_session, tm
     assert tables["Counts"]["rows"] == 2 and tables["Counts"]["columns"] == ["n"]
     assert "n" not in tables["Results"]["columns"]
     assert (out / tables["Counts"]["file"]).read_text().split()[-2:] == ["5", "7"]
+
+
+def test_image_windows_still_take_focus_when_shown(ij_session):
+    """A macro's show() of an image waits (up to 2 s) for its window's activation: image
+    windows must still ask for it, or every image shown outside batch mode costs 2 s."""
+    from jpype import JClass
+
+    result = ij_session.run_code('setBatchMode(false);\nnewImage("shown", "8-bit ramp", 32, 32, 1);\n'
+                                 'newImage("shown last", "8-bit ramp", 32, 32, 1);\n', "ijm")
+    assert result.ok, result.error
+    active = JClass("java.awt.KeyboardFocusManager").getCurrentKeyboardFocusManager().getActiveWindow()
+    assert active is not None and str(active.getTitle()) == "shown last"

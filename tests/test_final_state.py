@@ -140,3 +140,31 @@ def test_roi_manager(state_run):
     assert (rois[0].left, rois[0].top, rois[0].right, rois[0].bottom) == (1, 2, 11, 14)
     assert (rois[1].left, rois[1].top, rois[1].right, rois[1].bottom) == (20, 20, 28, 26)
     assert state["images"] == [] and state["tables"] == []
+
+
+UNREADABLE = """
+from ij import ImagePlus
+from ij.process import ByteProcessor
+import java.lang
+
+
+class Unreadable(ImagePlus):
+    def getStack(self):
+        raise java.lang.AssertionError("cannot read")
+
+
+Unreadable("unreadable", ByteProcessor(10, 10)).show()
+ImagePlus("readable", ByteProcessor(8, 8)).show()
+"""
+
+
+def test_an_unreadable_image_is_said_and_loses_no_other(tmp_path):
+    """A Java Error (not only an Exception) reading one image is that image's error, not the run's."""
+    out = tmp_path / "out"
+    with fijirun.Session() as session:
+        result = session.run_code(UNREADABLE, "jython", output_dir=out)
+    assert result.ok, result.error
+    state = json.loads((out / "run.json").read_text())["state"]
+    assert [i["title"] for i in state["images"]] == ["readable"]
+    assert len(state["errors"]) == 1
+    assert state["errors"][0].startswith("image unreadable: ") and "cannot read" in state["errors"][0]

@@ -87,6 +87,18 @@ def _image_entry(image: Any, folder: Path, index: int) -> dict:
     return entry
 
 
+def _read(state: dict, what: str, call: Any) -> Any:
+    """``call()``; on failure nothing, and the reason in ``state["errors"]``.
+
+    What a run left is described, never the run's failure.
+    """
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - Java errors too
+        state["errors"].append(f"{what}: {type(exc).__name__}: {exc}")
+        return []
+
+
 def capture_state(rt: Any, folder: Path, log: str) -> dict:
     """Write the final state of the run that just ended into ``folder``; describe it.
 
@@ -111,7 +123,9 @@ def capture_state(rt: Any, folder: Path, log: str) -> dict:
     """
     FinalState = rt.guard_class("FinalState")
     state: dict = {"images": [], "tables": [], "rois": None, "log": None, "errors": []}
-    for index, image in enumerate(FinalState.images(), start=1):
+    images = _read(state, "images", FinalState.images)
+    tables = _read(state, "tables", lambda: FinalState.saveTables(str(folder)))
+    for index, image in enumerate(images, start=1):
         if image.error is not None:
             state["errors"].append(f"image {image.title}: {image.error}")
             continue
@@ -119,7 +133,7 @@ def capture_state(rt: Any, folder: Path, log: str) -> dict:
             state["images"].append(_image_entry(image, folder, index))
         except Exception as exc:  # noqa: BLE001 - one unreadable image does not lose the others
             state["errors"].append(f"image {image.title}: {type(exc).__name__}: {exc}")
-    for table in FinalState.saveTables(str(folder)):
+    for table in tables:
         if table.error is not None:
             state["errors"].append(f"table {table.title}: {table.error}")
             continue

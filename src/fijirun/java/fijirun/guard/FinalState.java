@@ -37,7 +37,7 @@ public final class FinalState {
         public double pixelWidth, pixelHeight, pixelDepth;
         public String unit;
         public Object[] planes;
-        /** Why the image could not be read ("Type: message"), else null. */
+        /** Why the image could not be read (the exception), else null. */
         public String error;
     }
 
@@ -46,7 +46,7 @@ public final class FinalState {
         public String title, file;
         public int rows;
         public String[] columns;
-        /** Why the table could not be saved ("Type: message"), else null. */
+        /** Why the table could not be saved (the exception), else null. */
         public String error;
     }
 
@@ -77,8 +77,8 @@ public final class FinalState {
 
     private static Image image(ImagePlus imp) {
         Image im = new Image();
-        im.title = imp.getTitle();
         try {
+            im.title = imp.getTitle();
             im.bitDepth = imp.getBitDepth();
             im.width = imp.getWidth();
             im.height = imp.getHeight();
@@ -94,9 +94,11 @@ public final class FinalState {
             im.planes = new Object[stack.getSize()];
             for (int i = 1; i <= stack.getSize(); i++)
                 im.planes[i - 1] = stack.getProcessor(i).getPixels();
-        } catch (RuntimeException | OutOfMemoryError e) {  // one unreadable image does not lose the others
+        } catch (ThreadDeath e) {
+            throw e;
+        } catch (Throwable e) {  // one unreadable image does not lose the others (an Error too)
             im.planes = null;
-            im.error = e.getClass().getSimpleName() + ": " + e.getMessage();
+            im.error = e.toString();
         }
         return im;
     }
@@ -133,8 +135,10 @@ public final class FinalState {
                 t.rows = table.size();
                 String[] headings = table.getHeadings();
                 t.columns = headings == null ? new String[0] : Arrays.copyOf(headings, headings.length);
-            } catch (Exception e) {
-                t.error = e.getClass().getSimpleName() + ": " + e.getMessage();
+            } catch (ThreadDeath e) {
+                throw e;
+            } catch (Throwable e) {
+                t.error = e.toString();
             }
             out.add(t);
         }

@@ -474,7 +474,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         Executer.addCommandListener(g);
         IJ.setExceptionHandler(g);
         Toolkit.getDefaultToolkit().addAWTEventListener(g, AWTEvent.WINDOW_EVENT_MASK);
-        Toolkit.getDefaultToolkit().addAWTEventListener(RunGuard::noFocusOnShow, AWTEvent.CONTAINER_EVENT_MASK);
+        Toolkit.getDefaultToolkit().addAWTEventListener(NO_FOCUS_ON_SHOW, AWTEvent.CONTAINER_EVENT_MASK);
         g.queue = g.new CausalQueue();
         Toolkit.getDefaultToolkit().getSystemEventQueue().push(g.queue);
         try {
@@ -508,6 +508,7 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         Executer.removeCommandListener(this);
         IJ.setExceptionHandler(null);
         Toolkit.getDefaultToolkit().removeAWTEventListener(this);
+        Toolkit.getDefaultToolkit().removeAWTEventListener(NO_FOCUS_ON_SHOW);
         System.setOut(realErr);
         System.setErr(realErr);
     }
@@ -984,26 +985,31 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
     // ------------------------------------------------------------ AWT: focus
 
     /**
-     * A window being built (a component added before it is shown) will not ask the
-     * window system for focus when shown.
+     * A text window being built (Results, Log, a table: a component added before it is
+     * shown) will not ask the window system for focus when shown.
      *
      * ImageJ makes each new window its front window itself, at once, in the showing
-     * thread (TextWindow, ImageWindow). The window system's activation of it comes
+     * thread (TextWindow's constructor). The window system's activation of it comes
      * later, on the event thread; on a display with no window manager it can come
      * after the script has shown the next window, and make the older one the front
      * window again: a macro's "Table.set" without a title then wrote into the Results
-     * table instead of the table it had just created (7 % of fresh runs on two loaded
-     * cores). A window a script brings to the front (selectWindow) still gets focus.
+     * table instead of the table it had just created (7 of 80 fresh runs under two CPU
+     * burners). Image windows keep asking: a macro's show() waits up to 2 s for its
+     * image window's activation (ImagePlus.waitTillActivated), which also lets every
+     * earlier activation arrive first. Once open, a window asks again when a script
+     * brings it to the front (selectWindow).
      */
     static void noFocusOnShow(AWTEvent event) {
         if (event.getID() != java.awt.event.ContainerEvent.COMPONENT_ADDED)
             return;
         Object source = event.getSource();
-        if (source instanceof Window && !((Window) source).isShowing() && ((Window) source).isAutoRequestFocus()) {
+        if (source instanceof TextWindow && !((Window) source).isShowing() && ((Window) source).isAutoRequestFocus()) {
             ((Window) source).setAutoRequestFocus(false);
             UNFOCUSED.add((Window) source);
         }
     }
+
+    private static final AWTEventListener NO_FOCUS_ON_SHOW = RunGuard::noFocusOnShow;
 
     /** Windows {@link #noFocusOnShow} kept from asking for focus, until they are open. */
     private static final java.util.Set<Window> UNFOCUSED =
