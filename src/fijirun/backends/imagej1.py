@@ -62,7 +62,8 @@ class ImageJ1Backend(InProcessBackend):
         self.fiji_dir = fiji_dir
 
     def _boot(self):
-        display = ensure_display(opengl=False)  # ImageJ 1.x draws with AWT and Java2D only
+        # ImageJ 1.x draws with AWT and Java2D: no GLX, unless the user asks Java2D for OpenGL
+        display = ensure_display(opengl=any("opengl=true" in o.lower() for o in self.jvm_options))
         ij_jar = find_ij_jar(self.ij_jar, self.fiji_dir)
         jython_jar = find_jython_jar(self.jython_jar, self.fiji_dir)
         home = PROCESS["home"] or _make_home()
