@@ -68,6 +68,7 @@ def _java_value(value):
         return float(value.doubleValue())
     return str(value)
 
+
 def _pairs_dict(pairs, value):
     """{key, value, key, value, ...} from the guard as a dict of str keys and ``value(v)`` values."""
     return {str(pairs[i]): value(pairs[i + 1]) for i in range(0, len(pairs), 2)}
@@ -135,20 +136,6 @@ class IJ1Runtime:
         self._samples = {}  # data dir root -> java.util.HashMap of sample name -> local path
         self.reset()
 
-    # ImageJ's classes that only some runs need (a URL, a File parameter), looked up when
-    # first used: JPype builds a Python class for each, milliseconds of every start
-    _LATER_CLASSES = {"Prefs": "ij.Prefs", "File": "java.io.File"}
-
-    def __getattr__(self, name):
-        java_name = IJ1Runtime._LATER_CLASSES.get(name)
-        if java_name is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        from jpype import JClass
-
-        value = JClass(java_name)
-        setattr(self, name, value)
-        return value
-
     def guard_class(self, name):
         """The class ``name`` of the guard's package (``FinalState``...), loaded beside ``RunGuard``."""
         from jpype import JClass
@@ -193,9 +180,11 @@ class IJ1Runtime:
             if script.language != MACRO and not self._jython_ready:
                 self._warm_jython()
             self.reset()
+            from jpype import JClass
+
             values = self.HashMap()
             for name, value in script.values.items():
-                values.put(name, self.File(str(value)) if name in script.file_params else value)
+                values.put(name, JClass("java.io.File")(str(value)) if name in script.file_params else value)
             run = self.guard.newRun(script.language, script.text, script.path, script.arg or "",
                                     bool(batch_mode and script.language == MACRO), values,
                                     self._sample_map(data_dir))
@@ -385,7 +374,9 @@ class IJ1Runtime:
             return RunError(f"the script called {title}({text})", line=line,
                             source=script.line_text(line), **where)
         if kind == "needs-data":
-            url = str(self.Prefs.getImagesURL() or "https://imagej.net/images/") + title
+            from jpype import JClass
+
+            url = str(JClass("ij.Prefs").getImagesURL() or "https://imagej.net/images/") + title
             return NeedsDataError(title, url=url, **where)
         return RunError(f"{kind}: {title}: {text}", line=line, **where)
 
@@ -506,16 +497,13 @@ class IJ1Runtime:
 
     def reset(self):
         """Bring ImageJ to the state every run starts from, and check that it is there."""
-        self._reset()
+        self.RunGuard.resetState()
         unclean = list(self.RunGuard.uncleanState())
         if unclean:
             self.dispose_windows()
-            self._reset()
+            self.RunGuard.resetState()
             unclean = list(self.RunGuard.uncleanState())
             if unclean:
                 raise EngineError("ImageJ could not be reset before the run: " + "; ".join(map(str, unclean)))
         self.guard.drainStray()  # what the previous run's windows did while closing
 
-    def _reset(self):
-        """Close every image and table, empty the ROI Manager and Log, restore the default settings."""
-        self.RunGuard.resetState()

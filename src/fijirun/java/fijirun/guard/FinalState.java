@@ -1,14 +1,12 @@
 package fijirun.guard;
 
 import ij.ImagePlus;
-import ij.WindowManager;
 import ij.macro.Interpreter;
 import ij.measure.Calibration;
 import ij.measure.ResultsTable;
 import ij.plugin.frame.RoiManager;
 import ij.text.TextWindow;
 
-import java.awt.Frame;
 import java.io.File;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
@@ -52,21 +50,7 @@ public final class FinalState {
 
     /** Every open image, batch-mode ones included, in the order they were opened. */
     public static Image[] images() {
-        List<ImagePlus> open = new ArrayList<>();
-        boolean saved = Interpreter.batchMode;
-        Interpreter.batchMode = true;  // batch-mode images are only listed while batch mode is on
-        try {
-            int[] ids = WindowManager.getIDList();
-            if (ids != null) {
-                for (int id : ids) {
-                    ImagePlus imp = WindowManager.getImage(id);
-                    if (imp != null)
-                        open.add(imp);
-                }
-            }
-        } finally {
-            Interpreter.batchMode = saved;
-        }
+        List<ImagePlus> open = RunGuard.openImages();
         // image IDs are -1, -2, ... in the order of creation
         open.sort(Comparator.comparingInt(imp -> -imp.getID()));
         Image[] out = new Image[open.size()];
@@ -112,14 +96,10 @@ public final class FinalState {
             titles.add("Results");
             tables.add(results);
         }
-        Frame[] frames = WindowManager.getNonImageWindows();
-        for (Frame frame : frames == null ? new Frame[0] : frames) {
-            if (!(frame instanceof TextWindow))
-                continue;
-            String title = frame.getTitle();
-            ResultsTable table = ((TextWindow) frame).getResultsTable();
-            if (!"Results".equals(title) && !"Log".equals(title) && table != null && table.size() > 0) {
-                titles.add(title);
+        for (TextWindow window : RunGuard.tableWindows()) {
+            ResultsTable table = window.getResultsTable();
+            if (table != null && table.size() > 0) {
+                titles.add(window.getTitle());
                 tables.add(table);
             }
         }

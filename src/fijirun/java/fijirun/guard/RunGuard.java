@@ -722,16 +722,10 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
      */
     public static void resetState() {
         resetStatics();
-        Interpreter.batchMode = true;  // batch-mode images are only listed while batch mode is on
-        int[] ids = WindowManager.getIDList();
-        if (ids != null) {
-            for (int id : ids) {
-                ImagePlus imp = WindowManager.getImage(id);
-                if (imp != null) {
-                    imp.changes = false;
-                    imp.close();
-                }
-            }
+        Interpreter.batchMode = true;  // a batch-mode image leaves ImageJ's list only when closed in batch mode
+        for (ImagePlus imp : openImages()) {
+            imp.changes = false;
+            imp.close();
         }
         Interpreter.batchMode = false;
         WindowManager.setTempCurrentImage(null);
@@ -752,14 +746,8 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
             if (WindowManager.getWindow("Results") != null)
                 results.show("Results");  // the window's text is what saveAs("Results") saves
         }
-        Frame[] frames = WindowManager.getNonImageWindows();
-        if (frames != null) {
-            for (Frame frame : frames) {
-                String title = frame.getTitle();
-                if (frame instanceof TextWindow && !"Log".equals(title) && !"Results".equals(title))
-                    ((TextWindow) frame).close(false);
-            }
-        }
+        for (TextWindow table : tableWindows())
+            table.close(false);
         String log = IJ.getLog();
         if (log != null && log.length() > 0)
             IJ.log("\\Clear");
@@ -768,6 +756,36 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         Analyzer.setPrecision(DEFAULT_PRECISION);
         Prefs.blackBackground = DEFAULT_BLACK_BACKGROUND;
         Analyzer.setRedirectImage(null);
+    }
+
+    /** Every open image, batch-mode ones included (ImageJ lists those only while batch mode is on). */
+    static List<ImagePlus> openImages() {
+        List<ImagePlus> open = new ArrayList<>();
+        boolean saved = Interpreter.batchMode;
+        Interpreter.batchMode = true;
+        try {
+            int[] ids = WindowManager.getIDList();
+            for (int id : ids == null ? new int[0] : ids) {
+                ImagePlus imp = WindowManager.getImage(id);
+                if (imp != null)
+                    open.add(imp);
+            }
+        } finally {
+            Interpreter.batchMode = saved;
+        }
+        return open;
+    }
+
+    /** ImageJ's text windows other than the Log and the Results window: the tables a script opened. */
+    static List<TextWindow> tableWindows() {
+        List<TextWindow> tables = new ArrayList<>();
+        Frame[] frames = WindowManager.getNonImageWindows();
+        for (Frame frame : frames == null ? new Frame[0] : frames) {
+            String title = frame.getTitle();
+            if (frame instanceof TextWindow && !"Log".equals(title) && !"Results".equals(title))
+                tables.add((TextWindow) frame);
+        }
+        return tables;
     }
 
     /**
