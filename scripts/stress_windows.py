@@ -28,20 +28,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import verdicts as V  # noqa: E402
 
-MACRO = """
-newImage("a", "8-bit ramp", 16, 16, 1);
-run("Measure");
-Table.create("Counts");
-Table.set("n", 0, 5);
-Table.set("n", 1, 7);
-Table.update;
-"""
+MACRO = ROOT / "tests" / "activities" / "table_set_untitled.ijm"
 
 
 def one_run(folder: Path, index: int) -> str:
     """``ok``, ``wrong table`` or ``failed: ...`` for one fresh process."""
     out = folder / f"run-{index}"
-    proc = subprocess.run([sys.executable, "-m", "fijirun", "run", str(folder / "tables.ijm"),
+    proc = subprocess.run([sys.executable, "-m", "fijirun", "run", str(MACRO),
                            "--output", str(out), "--json"], capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         return f"failed: {proc.stdout.strip()[-200:] or proc.stderr.strip()[-200:]}"
@@ -61,7 +54,6 @@ def main(argv=None):
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="stress-windows-") as tmp, V.burners(args.burners):
         folder = Path(tmp)
-        (folder / "tables.ijm").write_text(MACRO)
         with ThreadPoolExecutor(args.parallel) as pool:
             outcomes = list(pool.map(lambda i: one_run(folder, i), range(args.runs)))
     counts = {kind: outcomes.count(kind) for kind in sorted(set(outcomes))}

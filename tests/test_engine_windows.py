@@ -15,20 +15,14 @@ import json
 
 import pytest
 
-TABLES = """
-newImage("a", "8-bit ramp", 16, 16, 1);
-run("Measure");
-Table.create("Counts");
-Table.set("n", 0, 5);
-Table.set("n", 1, 7);
-Table.update;
-wait(300);
-"""
+from conftest import ACTIVITIES
+
+TABLES = ACTIVITIES / "table_set_untitled.ijm"
 
 
 @pytest.fixture
 def table_run(ij_session):
-    result = ij_session.run_code(TABLES, "ijm")
+    result = ij_session.run(TABLES)
     assert result.ok, result.error
     return result
 
@@ -49,7 +43,7 @@ def test_shown_windows_never_take_the_window_systems_focus(table_run):
 
 def test_a_table_set_without_title_goes_to_the_table_just_created(ij_session, tmp_path):
     out = tmp_path / "out"
-    result = ij_session.run_code(TABLES, "ijm", output_dir=out)
+    result = ij_session.run(TABLES, output_dir=out)
     assert result.ok, result.error
     state = json.loads((out / "run.json").read_text())["state"]
     tables = {t["title"]: t for t in state["tables"]}
