@@ -85,6 +85,52 @@ def test_virtual_display_survives_its_start():
             display.stop()
 
 
+def test_virtual_display_started_by_a_thread_outlives_the_thread():
+    """PR_SET_PDEATHSIG fires when the forking *thread* ends: an Xvfb started by a worker
+    thread died with it, and the JVM on that display then ended the process (status 1)."""
+    import threading
+
+    from fijirun.display import VirtualDisplay
+
+    started = {}
+    thread = threading.Thread(target=lambda: started.setdefault("d", VirtualDisplay(stop_at_exit=False).start()))
+    thread.start()
+    thread.join(30)
+    display = started["d"]
+    try:
+        time.sleep(0.5)  # a SIGTERM from the thread's end would have arrived
+        assert display.process.poll() is None, "Xvfb died with the thread that started it"
+    finally:
+        display.stop()
+    # and it still dies with the process (the spawner is one thread of this process)
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import threading
+        from fijirun.display import VirtualDisplay
+        t = threading.Thread(target=lambda: print(VirtualDisplay(stop_at_exit=False).start().pid, flush=True))
+        t.start(); t.join()
+    """)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert _gone(int(proc.stdout.split()[0])), "Xvfb outlived its process"
+
+
+def test_a_session_started_in_a_thread_that_ended_still_runs():
+    """A session started in a short-lived thread (a thread pool's task): the process lived on
+    only until that thread ended; then its own Xvfb died and Java ended the process (exit 1)."""
+    code = textwrap.dedent("""
+        import threading, time, fijirun
+        s = fijirun.Session()
+        t = threading.Thread(target=s.start); t.start(); t.join()
+        time.sleep(1.0)
+        r = s.run_code('print("still here");', "ijm")
+        print(r.ok, repr(r.log), flush=True)
+    """)
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)  # the session's own Xvfb
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("True") and "still here" in proc.stdout
+
+
 @pytest.mark.parametrize("opengl", [True, False])
 def test_virtual_display_offers_opengl_only_when_asked(opengl):
     """imagej1's Xvfb has no GLX (it starts faster); Fiji's keeps it for the 3D Viewer."""

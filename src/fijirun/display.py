@@ -4,7 +4,8 @@ ImageJ 1.x builds AWT frames for the ROI Manager, results and image windows;
 with ``java.awt.headless=true`` those throw ``HeadlessException``. When no
 usable ``DISPLAY`` exists the engine starts its own Xvfb and owns it: the
 server dies with the Python process (``PR_SET_PDEATHSIG``), at exit, on
-exceptions and on Ctrl-C.
+exceptions and on Ctrl-C — and only with the process, never with the thread
+that started it (:func:`_spawn`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from __future__ import annotations
 import atexit
 import ctypes
 import os
+import queue
 import select
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
+from concurrent.futures import Future
 
 from .errors import EngineError
 
@@ -33,6 +37,51 @@ def _die_with_parent():  # runs in the child between fork and exec
     except OSError:
         pass
     os.setsid()  # Ctrl-C in the terminal goes to us, not to Xvfb
+
+
+_spawn_requests: queue.SimpleQueue | None = None  # to the spawner thread, once it runs
+_spawn_lock = threading.Lock()
+
+
+def _spawn(cmd, **kwargs):
+    """``subprocess.Popen(cmd, **kwargs)``, forked by a thread that lives as long as the process.
+
+    ``PR_SET_PDEATHSIG`` fires when the *thread* that forked the child ends,
+    not the process. An Xvfb forked by a short-lived thread (a session started
+    in a ``ThreadPoolExecutor`` task) was killed as that thread ended, and the
+    JVM, losing its X server, ended the whole Python process with status 1.
+    The main thread lives as long as the process; any other thread hands the
+    fork to one daemon thread that never ends.
+    """
+    global _spawn_requests
+    if threading.current_thread() is threading.main_thread():
+        return subprocess.Popen(cmd, **kwargs)
+    with _spawn_lock:
+        if _spawn_requests is None:
+            _spawn_requests = queue.SimpleQueue()
+            threading.Thread(target=_spawner, args=(_spawn_requests,), name="fijirun-spawner",
+                             daemon=True).start()
+        requests = _spawn_requests
+    spawned: Future = Future()
+    requests.put((cmd, kwargs, spawned))
+    return spawned.result()
+
+
+def _spawner(requests):
+    while True:
+        cmd, kwargs, spawned = requests.get()
+        try:
+            spawned.set_result(subprocess.Popen(cmd, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - the caller raises it
+            spawned.set_exception(exc)
+
+
+def _forget_spawner():  # a forked child has no spawner thread
+    global _spawn_requests
+    _spawn_requests = None
+
+
+os.register_at_fork(after_in_child=_forget_spawner)
 
 
 def _server_displays():
@@ -169,7 +218,7 @@ class VirtualDisplay:
             "-nolisten", "tcp", "-noreset",
             *([] if self.opengl else ["-extension", "GLX"]),
         ]
-        self.process = subprocess.Popen(
+        self.process = _spawn(
             cmd, pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=errlog, preexec_fn=_die_with_parent,
         )
