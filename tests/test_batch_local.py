@@ -124,6 +124,51 @@ def test_kill9_worker_mid_batch(tmp_path):
     assert not psutil.pid_exists(victim.pid) or victim.status() == psutil.STATUS_ZOMBIE
 
 
+_SHUT_DOWN_MID_IMAGE = """
+import json, sys, threading, time
+from pathlib import Path
+from fijirun.backends.process import shutdown_process
+from fijirun.batch.worker import run_image
+
+script, image, out = sys.argv[1:4]
+task = {"script": script, "input": image, "name": "img", "outdir": out, "params": {"delay": 30000},
+        "timeout": 60.0, "check": False, "options": {"backend": "imagej1"}}
+seen = {}
+
+def image_task():
+    try:
+        seen["record"] = run_image(task)
+    except BaseException as exc:
+        seen["raised"] = [type(exc).__name__, str(exc)]
+
+thread = threading.Thread(target=image_task)
+thread.start()
+deadline = time.monotonic() + 60
+while not list(Path(out, ".fijirun-tmp").glob("img.*/")) and time.monotonic() < deadline:
+    time.sleep(0.05)
+time.sleep(1.0)  # the macro now waits in wait(30000)
+shutdown_process(wait_for_awt=False)  # what a closing worker does (SessionPlugin.teardown)
+thread.join(30)
+print(json.dumps(seen))
+"""
+
+
+def test_an_image_whose_worker_closes_under_it_is_not_recorded_failed(tmp_path):
+    """A worker closing mid-image (fijirun replaces it after another image's timeout) stops the
+    script: the image is not this image's failure — run_image raises EngineShutDown, publishes
+    nothing, and the client runs it again (it was recorded `failed`: 1 full batch test in ~20)."""
+    image = next(iter(make_good_images(tmp_path / "in", 1)))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", _SHUT_DOWN_MID_IMAGE, str(ACTIVITY), str(image), str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "record" not in seen, seen
+    assert seen["raised"][0] == "EngineShutDown" and "shut down while the script ran" in seen["raised"][1]
+    assert not (out / "img").exists()  # nothing published for a run that did not finish
+    assert list((out / TMP_DIR).iterdir()) == []  # and its temporary folder is gone
+
+
 def test_check_verdicts_in_manifest(tmp_path):
     """--check: each image's outputs checked (fijirun.check), verdicts in the manifest and summary."""
     make_good_images(tmp_path / "in", 2)

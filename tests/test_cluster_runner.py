@@ -18,6 +18,7 @@ import pytest
 
 from fijirun.cluster import TaskJob, TaskRunner, connect
 from fijirun.cluster.worker import announce_start
+from fijirun.errors import EngineShutDown
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers need not import tests/
 
@@ -33,6 +34,11 @@ def _task(task):
         time.sleep(0.5)  # a crash comes after the start notice has left (as an engine's would)
     if do == "hang":  # an engine that never answers
         time.sleep(600)
+    if do == "shutdown-always" or (do == "shutdown-once" and not os.path.exists(task["marker"])):
+        # the engine shut down under the task (its worker closing), as IJ1Runtime reports it
+        if do == "shutdown-once":
+            open(task["marker"], "w").close()
+        raise EngineShutDown("the engine shut down while the script ran (the process is ending)")
     if do == "die":  # a crash of the process, every time
         os._exit(3)
     if do == "die-once":  # a crash the first time only (a marker file remembers)
@@ -94,6 +100,19 @@ def test_a_worker_dying_once_costs_one_attempt_and_twice_fails_the_task(client, 
     assert (outcomes["once"].status, outcomes["once"].attempts) == ("finished", 2)
     assert (outcomes["always"].status, outcomes["always"].error_type) == ("died", "KilledWorker")
     assert outcomes["always"].attempts >= 2  # more when it also waited on a worker that died
+    assert outcomes["fine"].status == "finished"
+
+
+def test_a_task_whose_engine_shut_down_under_it_runs_again(client, tmp_path):
+    """EngineShutDown (the worker closed during the run: fijirun's own replacement of it)
+    is not the task's failure: it runs again; three times in a row ends it (no endless loop)."""
+    outcomes, _ = _run(client, {"once": {"do": "shutdown-once", "marker": str(tmp_path / "m")},
+                                "always": {"do": "shutdown-always"}, "fine": {"do": "ok"}})
+    assert (outcomes["once"].status, outcomes["once"].attempts) == ("finished", 2)
+    assert outcomes["once"].record["pid"] > 0
+    always = outcomes["always"]
+    assert (always.status, always.error_type, always.attempts) == ("error", "EngineShutDown", 3)
+    assert "the engine shut down" in always.message
     assert outcomes["fine"].status == "finished"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "FijirunError",
     "EngineError",
+    "EngineShutDown",
     "ParameterError",
     "InputError",
     "OutputDirError",
@@ -32,6 +33,14 @@ class FijirunError(Exception):
 
 class EngineError(FijirunError):
     """The engine cannot start: no Java, no ImageJ jar, no display."""
+
+
+class EngineShutDown(EngineError):
+    """The engine was shut down while a script ran (its process is ending).
+
+    The run did not finish, through no fault of the script or its input: a
+    batch or regression runs that task again on another worker.
+    """
 
 
 class ParameterError(FijirunError):

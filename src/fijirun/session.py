@@ -388,7 +388,8 @@ class Session:
             published: :class:`OutputExistsError` when they would replace files
             fijirun did not write (they are kept in ``fijirun-unsaved-*``).
         EngineError
-            The backend cannot start.
+            The backend cannot start (:class:`EngineShutDown`: it was shut
+            down while the script ran, as its process ended).
         RunError
             The script failed, with ``raise_on_error`` (a subclass says how:
             :class:`MacroError`, :class:`ScriptTimeout`, ...).

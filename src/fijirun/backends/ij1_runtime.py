@@ -41,6 +41,7 @@ from ..errors import (
     DamagedImageError,
     DialogError,
     EngineError,
+    EngineShutDown,
     JythonError,
     MacroError,
     NeedsDataError,
@@ -145,7 +146,7 @@ class IJ1Runtime:
     def uninstall(self):
         """At exit: stop the threads runs left running, remove the hooks (System.exit allowed again).
 
-        A run still waited for (another thread's) then fails with an EngineError:
+        A run still waited for (another thread's) then raises EngineShutDown:
         its script was stopped by the exit, not finished.
         """
         self._ending = True
@@ -224,8 +225,8 @@ class IJ1Runtime:
                 self.guard.finish(run)
             self._last_run = run
         if self._ending:  # the process is ending (a worker closing, Ctrl-C): never an "ok"
-            raise EngineError("the engine shut down while the script ran (the process is ending): "
-                              "the run did not finish")
+            raise EngineShutDown("the engine shut down while the script ran (the process is ending): "
+                                 "the run did not finish")
         return settled, where, settling
 
     _WARM_UP_MACRO = (

@@ -7,7 +7,8 @@ session stages and publishes the script's outputs and writes ``run.json``
 there; the image's manifest entry goes beside them as ``batch.json``; then the
 whole folder is renamed to ``DIR/<name>``, so an image's folder appears
 complete or not at all. It never raises for a failed image: it returns the
-manifest entry.
+manifest entry. It raises :class:`~fijirun.errors.EngineShutDown` when its
+worker closes under it (the client then runs the image again).
 
 When a worker dies holding a finished image's result, Dask computes that task
 again: the task finds its own ``batch.json`` (same task key) and returns it
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from ..backends.process import script_still_running
 from ..cluster.worker import announce_start, current_task, get_session
-from ..errors import FijirunError, OutputExistsError, RunError, ScriptTimeout
+from ..errors import EngineShutDown, FijirunError, OutputExistsError, RunError, ScriptTimeout
 from ..ownership import not_fijiruns
 from ..provenance import write_json_atomic
 from .manifest import tmp_root
@@ -126,6 +127,11 @@ def run_image(task):
         if not result.ok:
             status = "timeout" if isinstance(result.error, ScriptTimeout) else "failed"
             error = _error_dict(result.error)
+    except EngineShutDown:
+        # The worker is closing (fijirun replaces it, or the cluster ends): not this
+        # image's failure. No record: the client runs the image again elsewhere.
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     except (FijirunError, OSError, ValueError) as exc:
         status, error = "failed", _error_dict(exc)
     except Exception as exc:  # noqa: BLE001 - an image never stops the batch

@@ -18,7 +18,8 @@ event topic) and their completions (future callbacks) — no polling:
   once more elsewhere (``allowed-failures`` 1); a second death while it
   runs is ``"died"``. A death the task did not cause (our own worker
   replacement, or the death of a worker it only waited on) is forgiven:
-  the task runs again;
+  the task runs again; so does a task that raised
+  :class:`~fijirun.errors.EngineShutDown` (its worker closed under it);
 * Ctrl-C: finished tasks are still reported, the others cancelled, and
   ``KeyboardInterrupt`` propagates.
 """
@@ -64,7 +65,7 @@ class TaskJob:
     timeout: float | None = None  # this task's engine timeout, else the runner's
     future: Any = None
     starts: list = field(default_factory=list)  # (monotonic time, worker address)
-    forgiven: int = 0  # deaths caused by our own worker replacements
+    forgiven: set = field(default_factory=set)  # indices of starts whose end was not the task's doing
     submissions: int = 0
     done: bool = False
 
@@ -239,7 +240,13 @@ class TaskRunner:
             return
         failure = fut.exception() if fut.status == "error" else None
         name = type(failure).__name__ if failure is not None else "CancelledError"
-        deaths = len(job.starts) - job.forgiven
+        if name == "EngineShutDown" and job.submissions < 3:
+            # its worker closed under it (our own replacement of that worker, or the
+            # cluster's): the run did not finish, through no fault of the task
+            self._forgive_last_start(job)
+            self._submit(job)
+            return
+        deaths = len(job.starts) - len(job.forgiven)
         if name == "KilledWorker" and deaths < 2 and job.submissions < 3:
             # The scheduler counts every death of a worker the task was assigned
             # to, also while it only waited there, and the deaths our own worker
@@ -362,7 +369,17 @@ class TaskRunner:
             for job in self.jobs.values():
                 if (job is not culprit and not job.done and job.starts and job.starts[-1][1] == worker
                         and job.future is not None and not job.future.done()):
-                    job.forgiven += 1
+                    self._forgive_last_start(job)
+
+    @staticmethod
+    def _forgive_last_start(job: TaskJob) -> None:
+        """Count ``job``'s last start as ended by us or its worker's closing, not by the task.
+
+        Once per start: the same ending may be seen twice (our restart of its
+        worker, then the task's own EngineShutDown).
+        """
+        if job.starts:
+            job.forgiven.add(len(job.starts) - 1)
 
 
 def _holds_results(address: str, dask_scheduler: Any = None) -> bool:

@@ -200,7 +200,7 @@ def run_activity(task):
 
 
 def _run_activity(task, out, root):
-    from ..errors import FijirunError, OutputExistsError
+    from ..errors import EngineShutDown, FijirunError, OutputExistsError
     from .answers import answer_interactive
     from .inputs import MissingInput, answer_parameters, resolve_relative_paths
 
@@ -274,6 +274,8 @@ def _run_activity(task, out, root):
             record.update(extra)
             record["class"], record["message"] = cls, message
             record["line"] = _error_line(result.error)
+    except EngineShutDown:
+        raise  # its worker is closing: not the activity's doing; the client runs it again
     except MissingInput as exc:
         record["class"], record["message"], record["line"] = NEEDS_INPUT, str(exc), exc.line
     except FijirunError as exc:  # ParameterError (FIXME), InputError, OutputDirError...
