@@ -2,7 +2,7 @@
 
 import pytest
 
-from fijirun.batch.combine import combine_tables
+from fijirun.batch.combine import combine_tables, table_choice
 
 
 def _image(outdir, name, filename, text):
@@ -36,3 +36,32 @@ def test_only_non_tables_give_an_empty_table(tmp_path):
     images = {"a": _image(tmp_path, "a", "notes.csv", "a,b\n1,2\n1,2,3,4\n")}
     table = combine_tables(tmp_path, images)
     assert list(table.columns) == ["image", "row"] and len(table) == 0
+
+
+def _image_with(outdir, name, files):
+    (outdir / name).mkdir(parents=True)
+    for filename, text in files.items():
+        (outdir / name / filename).write_text(text)
+    return {"status": "ok", "outputs": [{"path": f} for f in files]}
+
+
+def test_a_pattern_chooses_the_table_and_the_choice_is_reported(tmp_path):
+    images = {
+        "a": _image_with(tmp_path, "a", {"a_results.csv": " ,Area\n1,9\n2,16\n",
+                                         "a_results.txt": " \tArea\n1\t9\n2\t16\n",
+                                         "a_summary.csv": "Slice,Count\na,2\n"}),
+        "b": _image_with(tmp_path, "b", {"b_results.csv": " ,Area\n1,25\n", "b_results.txt": " \tArea\n1\t25\n"}),
+        "c": {"status": "failed", "outputs": []},
+    }
+    default = combine_tables(tmp_path, images)
+    assert default["Area"].tolist() == [9, 16, 25]  # the first table by name: a_results.csv, b_results.csv
+    choice = table_choice(images)
+    # a .csv and a .txt of one name are one table; only "a" held two different ones
+    assert (choice["several_tables"], choice["example"], choice["without_table"]) == (
+        1, ["a_results.csv", "a_results.txt", "a_summary.csv"], [])
+    summary = combine_tables(tmp_path, images, "*_summary.csv")
+    assert summary[["image", "Count"]].values.tolist() == [["a", 2]]
+    assert table_choice(images, "*_summary.csv") == {"pattern": "*_summary.csv", "without_table": ["b"],
+                                                     "several_tables": 0, "example": None}
+    txt = combine_tables(tmp_path, images, "*.txt")
+    assert txt["Area"].tolist() == [9, 16, 25]

@@ -169,6 +169,39 @@ def test_an_image_whose_worker_closes_under_it_is_not_recorded_failed(tmp_path):
     assert list((out / TMP_DIR).iterdir()) == []  # and its temporary folder is gone
 
 
+def test_table_chooses_which_saved_table_the_batch_combines(tmp_path):
+    """Each image saves its particles and a Summary: by default the first by name (the
+    particles) is combined and the CLI says there was a choice; --table picks the Summary
+    (here on --resume, which runs nothing and combines again)."""
+    images = make_good_images(tmp_path / "in", 4)
+    out = tmp_path / "out"
+    script = Path(__file__).parent / "activities" / "batch_two_tables.ijm"
+
+    def cli(*extra):
+        proc = subprocess.run([sys.executable, "-m", "fijirun", "batch", str(script), str(tmp_path / "in"),
+                               "-o", str(out), "--workers", "1", *extra], capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout
+
+    text = cli()
+    assert "4 image(s) saved several tables" in text and "choose with --table PATTERN" in text
+    combined = pd.read_csv(out / "results.csv")
+    assert sorted(combined["Area"].tolist()) == sorted(a for areas in images.values() for a in areas)
+
+    summary = json.loads(cli("--resume", "--table", "*_summary.csv", "--json"))
+    assert summary["ran"] == 0 and summary["table"]["pattern"] == "*_summary.csv"
+    assert summary["table"]["without_table"] == [] and summary["table"]["several_tables"] == 0
+    combined = pd.read_csv(out / "results.csv")
+    counts = dict(zip(combined["image"], combined["Count"]))
+    assert counts == {output_name(p): len(areas) for p, areas in images.items()}
+    assert summary["results_rows"] == 4
+
+    summary = json.loads(cli("--resume", "--table", "*_nothing.csv", "--json"))
+    assert sorted(summary["table"]["without_table"]) == sorted(output_name(p) for p in images)
+    assert summary["results_rows"] == 0
+
+
 def test_check_verdicts_in_manifest(tmp_path):
     """--check: each image's outputs checked (fijirun.check), verdicts in the manifest and summary."""
     make_good_images(tmp_path / "in", 2)

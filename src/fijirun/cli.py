@@ -95,6 +95,9 @@ def build_parser():
     bat.add_argument("--backend", default="imagej1", choices=["imagej1", "fiji"],
                      help="each worker's engine: plain ImageJ, or a Fiji.app (its plugins)")
     bat.add_argument("--fiji", metavar="PATH", help="Fiji.app for --backend fiji (or FIJI_HOME)")
+    bat.add_argument("--table", metavar="PATTERN",
+                     help="which saved table of each image results.csv combines: a file name pattern, "
+                          "e.g. '*_summary.csv' (default: the first table by name)")
     bat.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     bat.set_defaults(func=cmd_batch)
 
@@ -225,7 +228,7 @@ def cmd_batch(args):
                       scheduler=args.scheduler, timeout=args.timeout, resume=args.resume,
                       params=args.params, check=args.check, data_dir=args.data_dir,
                       memory=args.memory, jvm_options=args.jvm_options,
-                      progress=True, backend=args.backend, fiji_dir=args.fiji)
+                      progress=True, backend=args.backend, fiji_dir=args.fiji, table=args.table)
     except BatchError as exc:
         _say(f"batch: {exc}")
         if args.json:
@@ -243,6 +246,16 @@ def cmd_batch(args):
         for failure in summary["failures"]:  # one line each (ImageJ's messages hold newlines)
             error = " ".join(str(failure["error"]).split())
             sys.stdout.write(f"  {failure['status']}: {failure['input']}: {error}\n")
+        choice = summary["table"]
+        if choice["without_table"]:
+            which = f"matching {choice['pattern']!r}" if choice["pattern"] else "saved"
+            sys.stdout.write(f"  note: {len(choice['without_table'])} ok image(s) have no table {which} "
+                             f"(e.g. {choice['without_table'][0]}): not in the combined results\n")
+        if choice["several_tables"]:
+            tables = choice["example"]
+            sys.stdout.write(f"  note: {choice['several_tables']} image(s) saved several tables "
+                             f"({', '.join(tables[:3])}); results.csv combines the first by name "
+                             f"({tables[0]}): choose with --table PATTERN\n")
         sys.stdout.write(f"  results: {summary['results_csv']}, manifest: {summary['manifest']}\n")
     return 0 if summary["failed"] == 0 and summary["timeout"] == 0 else 1
 

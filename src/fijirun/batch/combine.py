@@ -1,14 +1,16 @@
 """Combined results of a batch: one table over all images, the summary.
 
-Each image's first results table (as :attr:`fijirun.RunResult.table`: the
-first table file by name) gets an ``image`` column (the image's folder name)
-and ImageJ's row number as ``row``; all are concatenated into
+Each image's results table — the first table file by name (as
+:attr:`fijirun.RunResult.table`), or the first whose path matches a glob
+pattern (``--table "*_summary.csv"``) — gets an ``image`` column (the
+image's folder name) and ImageJ's row number as ``row``; all are concatenated into
 ``DIR/results.csv`` and ``DIR/results.parquet`` (pandas + pyarrow). Files are
 written to a temporary name and renamed: never half-written.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import logging
 import os
@@ -18,7 +20,7 @@ from pathlib import Path
 from ..outputs import is_row_number_heading, output_kind, read_table, table_delimiter
 from ..provenance import fix_mode, write_json_atomic
 
-__all__ = ["combine_tables", "image_frame", "write_combined", "RESULTS_CSV", "RESULTS_PARQUET",
+__all__ = ["combine_tables", "table_choice", "image_frame", "write_combined", "RESULTS_CSV", "RESULTS_PARQUET",
            "SUMMARY_JSON"]
 
 RESULTS_CSV = "results.csv"
@@ -28,9 +30,43 @@ SUMMARY_JSON = "summary.json"
 log = logging.getLogger("fijirun.batch")
 
 
-def _first_table(entry):
+def _tables(entry, pattern=None):
+    """An image's table files (paths in its folder) by name; those matching ``pattern`` only."""
     tables = sorted(o["path"] for o in entry.get("outputs", []) if output_kind(o["path"]) == "table")
+    if pattern is not None:
+        tables = [t for t in tables if fnmatch.fnmatchcase(t, pattern)]
+    return tables
+
+
+def _first_table(entry, pattern=None):
+    tables = _tables(entry, pattern)
     return tables[0] if tables else None
+
+
+def table_choice(images, pattern=None):
+    """Which table of each ``ok`` image the combined results take, in brief (the summary's).
+
+    Returns
+    -------
+    dict
+        ``pattern``; ``without_table``: the ok images with no (matching)
+        table, left out of the combined results; ``several_tables``: how many
+        ok images hold more than one table (a ``.csv`` and a ``.txt`` of the
+        same name count once) when no pattern chose, with ``example``: one
+        such image's tables — the first by name was taken.
+    """
+    without, several, example = [], 0, None
+    for name in sorted(images):
+        entry = images[name]
+        if entry.get("status") != "ok":
+            continue
+        tables = _tables(entry, pattern)
+        if not tables:
+            without.append(name)
+        elif pattern is None and len({os.path.splitext(t)[0] for t in tables}) > 1:
+            several += 1
+            example = example or tables
+    return {"pattern": pattern, "without_table": without, "several_tables": several, "example": example}
 
 
 def _quote(text):
@@ -78,8 +114,8 @@ def _read_group(header, members):
     return table
 
 
-def combine_tables(outdir, images):
-    """One DataFrame of every ``ok`` image's first results table.
+def combine_tables(outdir, images, pattern=None):
+    """One DataFrame of every ``ok`` image's results table.
 
     Parameters
     ----------
@@ -87,6 +123,10 @@ def combine_tables(outdir, images):
         The batch output folder.
     images : dict
         The manifest's ``images`` (name → entry).
+    pattern : str, optional
+        A glob pattern (:func:`fnmatch.fnmatchcase`) on each table file's
+        path in its image's folder: the first matching table by name is
+        taken. Default: the first table by name.
 
     Returns
     -------
@@ -100,7 +140,7 @@ def combine_tables(outdir, images):
     groups = {}  # header line -> [(image, path, data lines)]
     for name in sorted(images):
         entry = images[name]
-        table_name = _first_table(entry) if entry.get("status") == "ok" else None
+        table_name = _first_table(entry, pattern) if entry.get("status") == "ok" else None
         if table_name is None:
             continue
         path = Path(outdir) / name / table_name

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..cluster import DEFAULT_GRACE, TaskJob, TaskRunner, connect, local_cluster
 from ..outputs import sha256
-from .combine import combine_tables, image_frame, write_combined
+from .combine import combine_tables, image_frame, table_choice, write_combined
 from .inputs import BatchError, collect_inputs
 from .manifest import MANIFEST, Manifest, remove_tmp
 
@@ -114,7 +114,7 @@ def _close(cluster):
 
 def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0, resume=False,
           params=None, check=False, data_dir=None, memory="2g", jvm_options=None,
-          grace=DEFAULT_GRACE, progress=True, backend="imagej1", fiji_dir=None):
+          grace=DEFAULT_GRACE, progress=True, backend="imagej1", fiji_dir=None, table=None):
     """Run one script over many images on Dask, resumably.
 
     Parameters
@@ -164,6 +164,11 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
     fiji_dir : path-like, optional
         The Fiji.app for ``backend="fiji"`` (default ``FIJI_HOME``); the
         workers must see it at the same path.
+    table : str, optional
+        Which of each image's saved tables the combined results take: a glob
+        pattern on the file's path in the image's folder (``"*_summary.csv"``);
+        default the first table file by name. The summary's ``table`` says
+        which images had none and which held several.
 
     Returns
     -------
@@ -183,6 +188,10 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
         After recording what finished and cleaning up (Ctrl-C).
     """
     t0 = time.perf_counter()
+    table_pattern = table
+    if table_pattern is not None and (not isinstance(table_pattern, str) or not table_pattern.strip()):
+        raise BatchError(f"the table to combine (--table) must be a file name pattern such as "
+                         f"'*_results.csv', not {table_pattern!r}")
     script = Path(script).resolve()
     if not script.is_file():
         raise BatchError(f"script not found: {script}")
@@ -255,7 +264,7 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
             if interrupted and closing is not None:
                 closing.join()  # cancelled images may still be running: workers end first
             with _after_ctrl_c(interrupted):
-                table = combine_tables(outdir, manifest.images)
+                table = combine_tables(outdir, manifest.images, table_pattern)
         finally:
             if closing is not None:
                 closing.join()
@@ -263,7 +272,7 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
         if table is not None:
             with _after_ctrl_c(interrupted):
                 frame = _finish(outdir, script, manifest, info, recorder, skipped, where, check, t0, t_ready,
-                                interrupted, table)
+                                interrupted, table, table_pattern)
     return frame
 
 
@@ -283,7 +292,8 @@ def _after_ctrl_c(interrupted):
         log.warning("combining the finished images failed after Ctrl-C: %s", exc)
 
 
-def _finish(outdir, script, manifest, info, recorder, skipped, where, check, t0, t_ready, interrupted, table):
+def _finish(outdir, script, manifest, info, recorder, skipped, where, check, t0, t_ready, interrupted, table,
+            table_pattern):
     """Write the summary and the combined files; the image frame."""
     seconds = time.perf_counter() - t0
     ran = recorder.counts["done"]
@@ -307,6 +317,7 @@ def _finish(outdir, script, manifest, info, recorder, skipped, where, check, t0,
         "processing_images_per_second": (round(ran / (t0 + seconds - t_ready), 3)
                                          if ran and t_ready else None),
         "results_rows": int(len(table)),
+        "table": table_choice(manifest.images, table_pattern),
         "manifest": str(outdir / MANIFEST),
         "failures": [{"image": r.image, "input": r.input, "status": r.status, "error": r.error}
                      for r in frame.itertuples() if r.status in ("failed", "timeout")],
