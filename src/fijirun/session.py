@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import shutil
+import threading
 import time
 import uuid
 import warnings
@@ -43,6 +44,9 @@ from .provenance import (
 )
 
 __all__ = ["Session", "RunResult", "DEFAULT_TIMEOUT"]
+
+#: Held by a run from its output folder's snapshot to its published outputs (see Session._run).
+_ONE_RUN_AT_A_TIME = threading.RLock()
 
 
 class _LazyOutputs(Mapping):
@@ -436,6 +440,23 @@ class Session:
 
     def _run(self, text, language, params, *, path, input=None, output_dir=None, arg="",
              timeout=None, check=False, raise_on_error=True):
+        # One run at a time in a process (its one ImageJ runs one script at a time
+        # anyway), from the output folder's snapshot to the publishing of the outputs:
+        # a run waiting its turn with an older snapshot took the files the run before
+        # it published into the same folder for someone else's.
+        with _ONE_RUN_AT_A_TIME:
+            result, output_dir = self._run_serially(text, language, params, path=path, input=input,
+                                                    output_dir=output_dir, arg=arg, timeout=timeout)
+        if check and result.ok and output_dir is not None:
+            from .check import check as check_outputs
+
+            result.check = check_outputs(output_dir)
+        if result.error is not None and raise_on_error:
+            raise result.error
+        return result
+
+    def _run_serially(self, text, language, params, *, path, input, output_dir, arg, timeout):
+        """A run, its record and its published outputs; (RunResult, the output folder or None)."""
         started = _dt.datetime.now(_dt.timezone.utc)
         t0 = time.perf_counter()
         params = dict(params or {})
@@ -493,13 +514,7 @@ class Session:
             for folder in (staging, analysis_dir, state_dir):
                 if folder is not None and folder.exists():
                     shutil.rmtree(folder, ignore_errors=True)
-        if check and result.ok and output_dir is not None:
-            from .check import check as check_outputs
-
-            result.check = check_outputs(output_dir)
-        if result.error is not None and raise_on_error:
-            raise result.error
-        return result
+        return result, output_dir
 
     def _prepare_output_dir(self, output_dir):
         output_dir = Path(output_dir).resolve()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -133,6 +134,7 @@ class IJ1Runtime:
             self.guard = self.RunGuard.install()
         self._jython_ready = False
         self._ending = False  # set at exit, before the runs' threads are stopped
+        self._ctrl_c = 0  # Ctrl-C presses seen (relay_ctrl_c): a run waited for in any thread stops
         self._last_run = None
         self._samples = {}  # data dir root -> java.util.HashMap of sample name -> local path
         self.reset()
@@ -178,6 +180,9 @@ class IJ1Runtime:
         Raises KeyboardInterrupt (after stopping the script) when interrupted.
         """
         with self._lock:
+            if self._ending:  # never start a script the exit is stopping
+                raise EngineShutDown("fijirun's engine was shut down (the process is ending): "
+                                     "no script can start")
             if script.language != MACRO and not self._jython_ready:
                 self._warm_jython()
             self.reset()
@@ -207,10 +212,13 @@ class IJ1Runtime:
         """
         deadline = time.perf_counter() + timeout
         settled, where, settling = True, "", False
+        ctrl_c = self._ctrl_c
         run.limitSettling(int(timeout * 1000))  # the wait for its threads ends before this one does
         self.guard.start(run)
         try:
             while not run.waitSettled(_WAIT_SLICE_MS):
+                if self._ctrl_c != ctrl_c:  # Ctrl-C while this thread (not the main one) waits
+                    raise KeyboardInterrupt
                 if time.perf_counter() >= deadline:
                     settled = False
                     where = str(self.RunGuard.threadDump(run))
@@ -228,6 +236,10 @@ class IJ1Runtime:
             raise EngineShutDown("the engine shut down while the script ran (the process is ending): "
                                  "the run did not finish")
         return settled, where, settling
+
+    def ctrl_c_pressed(self):
+        """Count a Ctrl-C: a run waited for in a thread other than the main one stops too."""
+        self._ctrl_c += 1
 
     _WARM_UP_MACRO = (
         'newImage("fijirun-warm-up", "8-bit ramp", 64, 64, 1);\n'
@@ -508,3 +520,26 @@ class IJ1Runtime:
                 raise EngineError("ImageJ could not be reset before the run: " + "; ".join(map(str, unclean)))
         self.guard.drainStray()  # what the previous run's windows did while closing
 
+
+def relay_ctrl_c(runtime):
+    """Let Ctrl-C stop a run waited for in any thread, not only in the main one.
+
+    Python raises KeyboardInterrupt in the main thread only: a run waited for
+    in a worker thread (a ``ThreadPoolExecutor`` task) ran on to its end or
+    its timeout, and the process with it. When Ctrl-C is Python's default
+    (``signal.default_int_handler``), the handler installed here first tells
+    ``runtime`` (every waiting run stops and raises KeyboardInterrupt in its
+    own thread), then raises KeyboardInterrupt as before. A handler of the
+    application's own (an event loop's, Dask's) is left alone, and so is the
+    process when the engine starts in a thread other than the main one.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+
+    def on_ctrl_c(signum, frame):
+        runtime.ctrl_c_pressed()
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, on_ctrl_c)

@@ -8,11 +8,12 @@ They differ only in how the JVM and ImageJ come to be: :meth:`_boot`.
 from __future__ import annotations
 
 import atexit
+import os
 
 from ..errors import EngineError
 from .base import Backend
-from .ij1_runtime import IJ1Runtime
-from .process import PROCESS, release_process_files, shutdown_process
+from .ij1_runtime import IJ1Runtime, relay_ctrl_c
+from .process import PROCESS, START_LOCK, check_engine_usable, release_process_files, shutdown_process
 from .start_compiler import allow_full_compiler
 
 __all__ = ["InProcessBackend"]
@@ -43,8 +44,18 @@ class InProcessBackend(Backend):
         ------
         EngineError
             This process already runs the other backend (a JVM cannot be
-            restarted), ImageJ or Java cannot be found, or the JVM does not start.
+            restarted), ImageJ or Java cannot be found, or the JVM does not
+            start; the process was forked from one running the engine.
+        EngineShutDown
+            The engine was shut down at exit.
         """
+        check_engine_usable()
+        if self.runtime is not None:
+            return self
+        with START_LOCK:
+            return self._start_once()
+
+    def _start_once(self):
         if self.runtime is not None:
             return self
         if PROCESS["runtime"] is not None:
@@ -54,9 +65,14 @@ class InProcessBackend(Backend):
             self.runtime = PROCESS["runtime"]
             self._reuse()
             return self
+        PROCESS["pid"] = os.getpid()  # what a forked child must not use (check_engine_usable)
         try:
             self._boot()
         except BaseException:
+            import jpype
+
+            if not jpype.isJVMStarted():
+                PROCESS["pid"] = None
             # a JVM that did not start leaves nothing behind: no home folder, no Xvfb
             release_process_files()
             display, PROCESS["display"] = PROCESS["display"], None
@@ -76,6 +92,7 @@ class InProcessBackend(Backend):
             # start-up is over (or failed with the JVM up): scripts get the optimising JIT
             allow_full_compiler()
         PROCESS["runtime"], PROCESS["backend"] = self.runtime, self.name
+        relay_ctrl_c(self.runtime)
         return self
 
     def _boot(self):

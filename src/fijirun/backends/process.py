@@ -10,15 +10,16 @@ import gc
 import os
 import shutil
 import sys
+import threading
 import time
 from typing import NoReturn
 
 from ..display import VirtualDisplay, display_is_usable
-from ..errors import EngineError
+from ..errors import EngineError, EngineShutDown
 from ..jars import find_java
 
-__all__ = ["PROCESS", "ensure_display", "finish_display", "start_jvm", "shutdown_process",
-           "release_process_files", "exit_now", "script_still_running", "COMMON_JVM_OPTIONS"]
+__all__ = ["PROCESS", "START_LOCK", "check_engine_usable", "ensure_display", "finish_display", "start_jvm",
+           "shutdown_process", "release_process_files", "exit_now", "script_still_running", "COMMON_JVM_OPTIONS"]
 
 # fail fast offline instead of hanging on a URL; Jython without its site scan
 # -Xrs: the JVM installs no SIGINT/SIGTERM handlers, so Ctrl-C is Python's
@@ -39,8 +40,49 @@ COMMON_JVM_OPTIONS = [
     "-Dpython.import.site=false",
 ]
 
-# Process-wide: one JVM, one display, one ImageJ per process.
-PROCESS = {"display": None, "runtime": None, "home": None, "backend": None, "closed": False}
+# Process-wide: one JVM, one display, one ImageJ per process. "pid": the process
+# that started them (a forked child inherits this dict, not the JVM's threads).
+PROCESS = {"display": None, "runtime": None, "home": None, "backend": None, "closed": False, "pid": None}
+#: Held while the process's engine starts: two threads starting it at once both booted a
+#: JVM, and the loser's clean-up removed the winner's ImageJ home and display.
+START_LOCK = threading.RLock()
+
+
+def _forked_child():
+    """In a child forked from a process that runs the engine: leave the JVM alone at exit.
+
+    JPype's own exit hook would shut down the inherited JVM, whose threads
+    did not survive the fork: the child hung at exit.
+    """
+    if PROCESS["pid"] is not None and "jpype" in sys.modules:
+        import jpype.config
+
+        jpype.config.onexit = False
+        _drop_jpype_gc_hooks()  # they would call into the JVM at the child's last collection
+
+
+os.register_at_fork(after_in_child=_forked_child)
+
+
+def check_engine_usable():
+    """Raise unless this process may use (or start) its engine.
+
+    Raises
+    ------
+    EngineError
+        This process was forked from the one whose JVM it inherited: a JVM
+        does not survive ``fork`` (its threads stay behind), and a call into
+        it hangs or breaks the parent's X connection.
+    EngineShutDown
+        The engine was shut down at exit: no script can start.
+    """
+    owner = PROCESS["pid"]
+    if owner is not None and owner != os.getpid():
+        raise EngineError(f"this process was forked from process {owner}, which runs fijirun's ImageJ: "
+                          "a JVM does not survive a fork; use fijirun in a fresh process "
+                          "(multiprocessing's 'spawn' or 'forkserver' start method)")
+    if PROCESS["closed"]:
+        raise EngineShutDown("fijirun's engine was shut down (the process is ending): no script can start")
 
 
 def _lingering_threads():
@@ -77,8 +119,8 @@ def shutdown_process(wait_for_awt=True):
     import jpype
     import jpype.config
 
-    if PROCESS["closed"]:
-        return
+    if PROCESS["closed"] or PROCESS["pid"] not in (None, os.getpid()):
+        return  # done already, or a forked child: the JVM and the Xvfb are its parent's
     PROCESS["closed"] = True
     if jpype.isJVMStarted():
         gateway = PROCESS.get("gateway")
