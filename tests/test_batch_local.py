@@ -191,15 +191,28 @@ def test_table_chooses_which_saved_table_the_batch_combines(tmp_path):
 
     summary = json.loads(cli("--resume", "--table", "*_summary.csv", "--json"))
     assert summary["ran"] == 0 and summary["table"]["pattern"] == "*_summary.csv"
-    assert summary["table"]["without_table"] == [] and summary["table"]["several_tables"] == 0
+    assert summary["table"]["without_rows"] == [] and summary["table"]["several_tables"] == 0
     combined = pd.read_csv(out / "results.csv")
     counts = dict(zip(combined["image"], combined["Count"]))
     assert counts == {output_name(p): len(areas) for p, areas in images.items()}
     assert summary["results_rows"] == 4
 
-    summary = json.loads(cli("--resume", "--table", "*_nothing.csv", "--json"))
-    assert sorted(summary["table"]["without_table"]) == sorted(output_name(p) for p in images)
-    assert summary["results_rows"] == 0
+    # the batch remembers its table: a plain --resume combines the Summary again
+    assert json.loads(cli("--resume", "--json"))["table"]["pattern"] == "*_summary.csv"
+    before = (out / "results.csv").read_bytes()
+    # a pattern that matches no table of any image: refused, the combined results left as they were
+    proc = subprocess.run([sys.executable, "-m", "fijirun", "batch", str(script), str(tmp_path / "in"), "-o",
+                           str(out), "--resume", "--table", "*_nothing.csv", "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    error = json.loads(proc.stdout)["error"]
+    assert "matches no table of the ok images" in error["message"] and "_summary.csv" in error["message"]
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert (out / "results.csv").read_bytes() == before
+    # one that can never match a table: a usage error before anything
+    proc = subprocess.run([sys.executable, "-m", "fijirun", "batch", str(script), str(tmp_path / "in"), "-o",
+                           str(out), "--resume", "--table", "*.tif", "--json"], capture_output=True, text=True)
+    assert proc.returncode == 2 and json.loads(proc.stdout)["error"]["option"] == "--table"
 
 
 def test_check_verdicts_in_manifest(tmp_path):

@@ -323,3 +323,42 @@ def test_units():
             arguments.positive_seconds(bad)
     with pytest.raises(UsageError, match="at most|maximum"):
         arguments.worker_count("9", limit=8)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run fijirun as another user (setpriv)")
+@pytest.mark.parametrize("command", ["batch", "regress"])
+def test_an_output_folder_that_cannot_be_written_is_a_usage_error(tmp_path, command):
+    """Root may write anywhere: the check is made as 'nobody' (setpriv). A read-only parent was
+    an internal error (PermissionError, exit 1) instead of a usage error naming --output."""
+    import shutil
+    import tempfile
+
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed: cannot run fijirun as another user")
+    base = Path(tempfile.mkdtemp(prefix="fijirun-test-ro-"))
+    try:
+        base.chmod(0o755)
+        readonly = base / "ro"
+        readonly.mkdir(mode=0o555)
+        readonly.chmod(0o555)
+        course = base / "course"
+        course.mkdir()
+        shutil.copy(MACRO, course / "a.ijm")
+        image = next(DATA.glob("*.tif"))
+        shutil.copy(image, base / "img.tif")
+        first = [MACRO, base / "img.tif"] if command == "batch" else [course]
+        for output in (readonly / "out", readonly):
+            proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                   sys.executable, "-m", "fijirun", command, *map(str, first), "-o", str(output),
+                                   "--json"], capture_output=True, text=True, timeout=60, cwd=base,
+                                  env={**os.environ, "PYTHONPATH": str(REPO / "src"), "HOME": str(base),
+                                       "FIJIRUN_CACHE": str(base / "cache"), "TMPDIR": str(base)})
+            assert proc.returncode == 2, (proc.stdout, proc.stderr)
+            assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+            assert proc.stderr.startswith(f"fijirun: {command}: --output: cannot create output folder")
+            assert "not writable" in proc.stderr
+            error = one_json(proc.stdout)["error"]
+            assert error["option"] == "--output"
+        assert list(readonly.iterdir()) == []
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

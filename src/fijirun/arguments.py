@@ -254,10 +254,13 @@ def creatable_dir(text, option, kind="UsageError"):
             raise UsageError(f"cannot create output folder {text}: {file_problem(part)}", option, kind)
     if p.exists() and not p.is_dir():
         raise UsageError(f"cannot create output folder {text}: it is a file", option, kind)
-    for parent in p.parents:
+    for parent in (p, *p.parents):
         if parent.exists():
             if not parent.is_dir():
                 raise UsageError(f"cannot create output folder {text}: {parent} is a file", option, kind)
+            if not os.access(parent, os.W_OK | os.X_OK):
+                what = "it is not writable" if parent == p else f"{parent} is not writable"
+                raise UsageError(f"cannot create output folder {text}: {what}", option, kind)
             break
     return text
 
@@ -418,6 +421,12 @@ def validate(command, args):
                                     else local_worker_limit())
         creatable_dir(args.output, "--output")
         args.params = set_values(args.set)
+        if args.table is not None:
+            from .batch.combine import table_pattern_problem
+
+            problem = table_pattern_problem(args.table)
+            if problem is not None:
+                raise UsageError(problem, "--table")
         for opt in args.jvm_options or []:
             if not str(opt).startswith("-") or not str(opt).strip("-"):
                 raise UsageError(f"a JVM option starts with '-', got {opt!r}", "--jvm-option")

@@ -247,15 +247,16 @@ def cmd_batch(args):
             error = " ".join(str(failure["error"]).split())
             sys.stdout.write(f"  {failure['status']}: {failure['input']}: {error}\n")
         choice = summary["table"]
-        if choice["without_table"]:
+        if choice["without_rows"]:
             which = f"matching {choice['pattern']!r}" if choice["pattern"] else "saved"
-            sys.stdout.write(f"  note: {len(choice['without_table'])} ok image(s) have no table {which} "
-                             f"(e.g. {choice['without_table'][0]}): not in the combined results\n")
+            sys.stdout.write(_one_line(
+                f"  note: {len(choice['without_rows'])} ok image(s) have no rows in results.csv (no table "
+                f"{which}, an empty one, or one that is no table; e.g. {choice['without_rows'][0]})") + "\n")
         if choice["several_tables"]:
             tables = choice["example"]
-            sys.stdout.write(f"  note: {choice['several_tables']} image(s) saved several tables "
-                             f"({', '.join(tables[:3])}); results.csv combines the first by name "
-                             f"({tables[0]}): choose with --table PATTERN\n")
+            sys.stdout.write(_one_line(
+                f"  note: {choice['several_tables']} image(s) saved several tables ({', '.join(tables[:3])}); "
+                f"results.csv combines the first by name ({tables[0]}): choose with --table PATTERN") + "\n")
         sys.stdout.write(f"  results: {summary['results_csv']}, manifest: {summary['manifest']}\n")
     return 0 if summary["failed"] == 0 and summary["timeout"] == 0 else 1
 
@@ -335,10 +336,14 @@ def error_object(command, kind, message, code, **extra):
 _emitted: list[bool] = []
 
 
+def _one_line(text):
+    """``text`` on one line: a newline in a path or a message is shown escaped."""
+    return str(text).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _say(message):
-    """One line on stderr, ``fijirun: message``: a newline in a path or a message is shown escaped."""
-    text = str(message).replace("\r", "\\r").replace("\n", "\\n")
-    sys.stderr.write(f"fijirun: {text}\n")
+    """One line on stderr, ``fijirun: message``."""
+    sys.stderr.write(f"fijirun: {_one_line(message)}\n")
 
 
 def _emit_json(obj):

@@ -17,17 +17,40 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..outputs import is_row_number_heading, output_kind, read_table, table_delimiter
+from ..outputs import TABLE_SUFFIXES, is_row_number_heading, output_kind, read_table, sha256, table_delimiter
 from ..provenance import fix_mode, write_json_atomic
 
-__all__ = ["combine_tables", "table_choice", "image_frame", "write_combined", "RESULTS_CSV", "RESULTS_PARQUET",
-           "SUMMARY_JSON"]
+__all__ = ["combine_tables", "table_choice", "matches_no_table", "table_pattern_problem", "image_frame",
+           "write_combined", "RESULTS_CSV", "RESULTS_PARQUET", "SUMMARY_JSON"]
 
 RESULTS_CSV = "results.csv"
 RESULTS_PARQUET = "results.parquet"
 SUMMARY_JSON = "summary.json"
 
 log = logging.getLogger("fijirun.batch")
+
+
+def table_pattern_problem(pattern):
+    """Why ``pattern`` cannot choose an image's table (``--table``), or None when it can.
+
+    A pattern is matched (:func:`fnmatch.fnmatchcase`) against each table
+    file's path inside its image's folder: ``*_summary.csv``, ``tables/*.csv``.
+    """
+    if not isinstance(pattern, str) or not pattern.strip():
+        return f"expected a file name pattern such as '*_results.csv', got {pattern!r}"
+    if len(pattern) > 1000:
+        return f"a file name pattern of at most 1000 characters, got {len(pattern)}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in pattern):
+        return f"{pattern!r} holds a control character (a newline?)"
+    parts = pattern.split("/")
+    if pattern.startswith("/") or pattern.endswith("/") or ".." in parts:
+        return (f"{pattern!r} is matched against the paths of the tables inside each image's folder, "
+                "such as '*_results.csv' or 'tables/*.csv'")
+    suffix = parts[-1].rpartition(".")[2] if "." in parts[-1] else None
+    if suffix is not None and not any(c in suffix for c in "*?[") and f".{suffix.lower()}" not in TABLE_SUFFIXES:
+        return (f"{pattern!r} matches no table: a table file ends in "
+                + ", ".join(TABLE_SUFFIXES))
+    return None
 
 
 def _tables(entry, pattern=None):
@@ -38,35 +61,78 @@ def _tables(entry, pattern=None):
     return tables
 
 
+def _as_written(path, entry, table_name):
+    """Whether the table file at ``path`` is the one the run wrote (its recorded SHA-256; no link)."""
+    recorded = next((o.get("sha256") for o in entry.get("outputs", []) if o.get("path") == table_name), None)
+    try:
+        return not path.is_symlink() and path.is_file() and (recorded is None or sha256(path) == recorded)
+    except OSError:
+        return False
+
+
 def _first_table(entry, pattern=None):
     tables = _tables(entry, pattern)
     return tables[0] if tables else None
 
 
-def table_choice(images, pattern=None):
-    """Which table of each ``ok`` image the combined results take, in brief (the summary's).
+def table_choice(images, pattern, table):
+    """Which table of each ``ok`` image the combined results took, in brief (the summary's).
+
+    Parameters
+    ----------
+    images : dict
+        The manifest's ``images``.
+    pattern : str or None
+        The pattern given to :func:`combine_tables`.
+    table : pandas.DataFrame
+        What :func:`combine_tables` returned.
 
     Returns
     -------
     dict
-        ``pattern``; ``without_table``: the ok images with no (matching)
-        table, left out of the combined results; ``several_tables``: how many
-        ok images hold more than one table (a ``.csv`` and a ``.txt`` of the
+        ``pattern``; ``without_rows``: the ok images with no row in the
+        combined results (no matching table, an empty one, one that is no
+        table, or one changed since its run); ``several_tables``: how many ok
+        images hold more than one table (a ``.csv`` and a ``.txt`` of the
         same name count once) when no pattern chose, with ``example``: one
         such image's tables — the first by name was taken.
     """
+    combined = set(table["image"].astype(str))
     without, several, example = [], 0, None
     for name in sorted(images):
         entry = images[name]
         if entry.get("status") != "ok":
             continue
-        tables = _tables(entry, pattern)
-        if not tables:
+        if name not in combined:
             without.append(name)
-        elif pattern is None and len({os.path.splitext(t)[0] for t in tables}) > 1:
+        tables = _tables(entry)
+        if pattern is None and len({os.path.splitext(t)[0] for t in tables}) > 1:
             several += 1
             example = example or tables
-    return {"pattern": pattern, "without_table": without, "several_tables": several, "example": example}
+    return {"pattern": pattern, "without_rows": without, "several_tables": several, "example": example}
+
+
+def matches_no_table(images, pattern):
+    """Whether ``pattern`` matches no table of any ``ok`` image (there being one); its tables then.
+
+    Returns
+    -------
+    list of str or None
+        None when the pattern matches (or no image is ok); else the table
+        files the ok images hold (a few), to say what could be chosen.
+    """
+    ok = [entry for entry in images.values() if entry.get("status") == "ok"]
+    if pattern is None or not ok or any(_tables(entry, pattern) for entry in ok):
+        return None
+    return sorted({t for entry in ok for t in _tables(entry)})[:5]
+
+
+def _free_name(name, columns):
+    """``name.1``, ``name.2``...: the first not in ``columns`` (as pandas names repeated headings)."""
+    n = 1
+    while f"{name}.{n}" in columns:
+        n += 1
+    return f"{name}.{n}"
 
 
 def _quote(text):
@@ -144,6 +210,10 @@ def combine_tables(outdir, images, pattern=None):
         if table_name is None:
             continue
         path = Path(outdir) / name / table_name
+        if not _as_written(path, entry, table_name):
+            log.warning("%s was changed or replaced since its run wrote it: left out of the combined results",
+                        path)
+            continue
         try:
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
@@ -157,6 +227,8 @@ def combine_tables(outdir, images, pattern=None):
         table = _read_group(header, members)
         if table is None:
             continue
+        if "row" in table.columns:  # the script's own "row" (a plate's A, B...): kept beside ours
+            table = table.rename(columns={"row": _free_name("row", table.columns)})
         first = table.columns[1] if len(table.columns) > 1 else None
         counted = table.groupby("image", sort=False).cumcount() + 1
         # ImageJ's own row numbers when they are 1, 2, ... in every image (as read_table)

@@ -90,7 +90,12 @@ class Manifest:
             written for another script or other parameters.
         """
         outdir = Path(outdir).resolve()
-        outdir.mkdir(parents=True, exist_ok=True)
+        try:
+            outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BatchError(f"cannot create output folder {outdir}: {exc.strerror or exc}") from None
+        if not os.access(outdir, os.W_OK | os.X_OK):
+            raise BatchError(f"cannot write into output folder {outdir}: it is not writable")
         path = outdir / MANIFEST
         digest = script_sha256(script)
         params = _jsonable(params)

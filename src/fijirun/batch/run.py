@@ -23,7 +23,15 @@ from pathlib import Path
 
 from ..cluster import DEFAULT_GRACE, TaskJob, TaskRunner, connect, local_cluster
 from ..outputs import sha256
-from .combine import combine_tables, image_frame, table_choice, write_combined
+from .combine import (
+    RESULTS_CSV,
+    combine_tables,
+    image_frame,
+    matches_no_table,
+    table_choice,
+    table_pattern_problem,
+    write_combined,
+)
 from .inputs import BatchError, collect_inputs
 from .manifest import MANIFEST, Manifest, remove_tmp
 
@@ -188,10 +196,9 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
         After recording what finished and cleaning up (Ctrl-C).
     """
     t0 = time.perf_counter()
-    table_pattern = table
-    if table_pattern is not None and (not isinstance(table_pattern, str) or not table_pattern.strip()):
-        raise BatchError(f"the table to combine (--table) must be a file name pattern such as "
-                         f"'*_results.csv', not {table_pattern!r}")
+    problem = table_pattern_problem(table) if table is not None else None
+    if problem is not None:
+        raise BatchError(f"--table: {problem}")
     script = Path(script).resolve()
     if not script.is_file():
         raise BatchError(f"script not found: {script}")
@@ -214,7 +221,13 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
     outdir = Path(output).resolve()
     params = dict(params or {})
     manifest = Manifest.open(outdir, script, params, resume=resume)
+    # the table a resume combines is the one the batch was started with, unless another is given
+    table_pattern = table if table is not None else manifest.data.get("table")
+    if table_pattern is not None:
+        manifest.data["table"] = table_pattern
     todo, skipped = manifest.plan(items)
+    if not todo:  # a resume of a finished batch that only combines again: refused before anything
+        _refuse_unmatched(manifest.images, table_pattern)
     info = manifest.begin_run(images=len(items), to_run=len(todo), skipped=len(skipped),
                               resume=bool(resume))
     manifest.save()
@@ -264,6 +277,7 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
             if interrupted and closing is not None:
                 closing.join()  # cancelled images may still be running: workers end first
             with _after_ctrl_c(interrupted):
+                _refuse_unmatched(manifest.images, table_pattern)
                 table = combine_tables(outdir, manifest.images, table_pattern)
         finally:
             if closing is not None:
@@ -274,6 +288,15 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
                 frame = _finish(outdir, script, manifest, info, recorder, skipped, where, check, t0, t_ready,
                                 interrupted, table, table_pattern)
     return frame
+
+
+def _refuse_unmatched(images, pattern):
+    """A ``--table`` pattern that matches no ok image's table: the combined files are left as they are."""
+    offered = matches_no_table(images, pattern)
+    if offered is not None:
+        raise BatchError(f"--table {pattern!r} matches no table of the ok images (they hold "
+                         f"{', '.join(offered) or 'no table'}): {RESULTS_CSV} is left as it was; "
+                         "choose another with --resume --table PATTERN")
 
 
 @contextlib.contextmanager
@@ -317,7 +340,7 @@ def _finish(outdir, script, manifest, info, recorder, skipped, where, check, t0,
         "processing_images_per_second": (round(ran / (t0 + seconds - t_ready), 3)
                                          if ran and t_ready else None),
         "results_rows": int(len(table)),
-        "table": table_choice(manifest.images, table_pattern),
+        "table": table_choice(manifest.images, table_pattern, table),
         "manifest": str(outdir / MANIFEST),
         "failures": [{"image": r.image, "input": r.input, "status": r.status, "error": r.error}
                      for r in frame.itertuples() if r.status in ("failed", "timeout")],
