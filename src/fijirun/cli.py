@@ -376,9 +376,15 @@ def _usage_error(exc, command, as_json):
 _RESOURCE_TRACKER_WARNINGS = "ignore::UserWarning:multiprocessing.resource_tracker"
 
 
-def _quiet_libraries():
-    """Keep libraries' own log lines and warnings off the command's stderr (once per process)."""
+def _tidy_stderr():
+    """Keep libraries' own log lines and warnings off the command's stderr; a warning on one line."""
     import logging
+    import warnings
+
+    # Python's default shows a warning with the file, line and source line that raised it:
+    # a user of the command sees what it says, on one line like every other message
+    warnings.formatwarning = lambda message, *_args, **_kwargs: (
+        f"fijirun: warning: {_one_line(message)}\n")
 
     # tifffile's ("ImageJ series metadata invalid or corrupted file"): the command's own
     # one-line error says what is wrong with the file; asyncio's reports of Dask connections
@@ -447,7 +453,7 @@ def main(argv=None):
     as_json = _wants_json(argv)
     command = _command_of(argv)
     _emitted.clear()
-    _quiet_libraries()
+    _tidy_stderr()
     try:
         # The JVM runs with -Xrs (no signal handlers of its own): SIGTERM is ours too.
         if threading.current_thread() is threading.main_thread():
