@@ -113,6 +113,27 @@ def test_virtual_display_started_by_a_thread_outlives_the_thread():
     assert _gone(int(proc.stdout.split()[0])), "Xvfb outlived its process"
 
 
+def test_a_child_forked_while_the_spawner_lock_is_held_can_start_a_display():
+    """A fork copies a held lock as held: the child's first display from a thread waited for ever."""
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import os, threading
+        from fijirun import display
+        display._spawn_lock.acquire()  # as another thread of the parent would hold it, mid-spawn
+        pid = os.fork()
+        if pid == 0:
+            box = {}
+            t = threading.Thread(target=lambda: box.setdefault("d", display.VirtualDisplay(stop_at_exit=False).start()))
+            t.start(); t.join(20)
+            ok = "d" in box and box["d"].process.poll() is None
+            if "d" in box:
+                box["d"].stop()
+            os._exit(0 if ok else 3)
+        print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    """)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "0"
+
+
 def test_a_session_started_in_a_thread_that_ended_still_runs():
     """A session started in a short-lived thread (a thread pool's task): the process lived on
     only until that thread ended; then its own Xvfb died and Java ended the process (exit 1)."""

@@ -76,9 +76,10 @@ def _spawner(requests):
             spawned.set_exception(exc)
 
 
-def _forget_spawner():  # a forked child has no spawner thread
-    global _spawn_requests
+def _forget_spawner():  # a forked child has no spawner thread, and its lock may be held
+    global _spawn_requests, _spawn_lock
     _spawn_requests = None
+    _spawn_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_spawner)
