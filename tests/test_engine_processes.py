@@ -258,3 +258,24 @@ def test_a_thread_a_script_left_running_does_not_abort_the_exit():
     for status, warnings in _clean_exits(LEFT_THREAD_CHILD, 4):
         assert status == "ok"
         assert warnings == ["thread 'fijirun-test-spinner' started by the script was still running when it ended"]
+
+
+def test_a_jvm_left_running_at_exit_has_no_thread_that_reaches_for_python():
+    """A JVM left to end with the process (a non-daemon thread still alive) kept JPype's
+    reference-queue thread: when it took the GIL during Python's finalization the process
+    aborted ('FATAL: exception not rethrown', status 134; 1 exit in ~30 after a script error
+    under load). The exit stops it first."""
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import jpype, jpype.config, fijirun
+        from fijirun.backends.process import shutdown_process
+        fijirun.Session().run_code('print("x");', "ijm")
+        pool = jpype.JClass("java.util.concurrent.Executors").newSingleThreadExecutor()
+        pool.execute(jpype.JClass("java.lang.Thread")())  # a non-daemon thread that stays, idle
+        queue = jpype.JClass("org.jpype.ref.JPypeReferenceQueue").getInstance()
+        print(queue.isRunning(), flush=True)
+        shutdown_process(wait_for_awt=False)
+        print(jpype.config.destroy_jvm, queue.isRunning(), flush=True)
+    """)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # the queue ran; the JVM was left running (destroy_jvm False), its queue stopped
+    assert proc.stdout.split() == ["True", "False", "False"]

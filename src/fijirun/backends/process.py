@@ -144,6 +144,7 @@ def shutdown_process(wait_for_awt=True):
         # (Jython's, after a script tried System.exit), and the folder would stay
         release_process_files()
         if lingering:
+            _stop_jpype_reference_queue()
             jpype.config.destroy_jvm = False
             # The JVM lives on until the process ends. A Java thread that runs Python's
             # garbage collector meanwhile (JPype links the two collectors) is killed by
@@ -157,6 +158,25 @@ def shutdown_process(wait_for_awt=True):
     if display is not None:
         display.stop()
     release_process_files()
+
+
+def _stop_jpype_reference_queue():
+    """Stop JPype's reference-queue thread, for a JVM left to end with the process.
+
+    The thread releases Python objects that Java let go of, taking the GIL to
+    do so. Only the JVM's own shutdown stops it, and a JVM left running has
+    none: when it reached for the GIL during Python's finalization, Python
+    ended it with ``pthread_exit``, which the JVM's frames turned into an
+    abort ("FATAL: exception not rethrown", exit status 134; 1 exit in ~30
+    after a script error under load). ``stop()`` waits for the thread (JPype
+    releases the GIL during the call) and then releases what it still held.
+    """
+    import jpype
+
+    try:
+        jpype.JClass("org.jpype.ref.JPypeReferenceQueue").getInstance().stop()
+    except Exception:  # noqa: BLE001 - another JPype: nothing of this kind to stop
+        pass
 
 
 def _end_imagej_pool():
