@@ -135,3 +135,19 @@ def test_ctrl_c_stops_a_run_waited_for_in_a_worker_thread(tmp_path):
     assert "worker: KeyboardInterrupt" in out
     assert seconds < 30, f"{seconds:.1f} s after Ctrl-C"
     assert not marker.exists()  # the script was stopped, not run to its end
+
+
+def test_a_run_is_not_refused_while_a_macro_imagej_itself_runs():
+    """Fiji runs its start-up macros on a thread of its own: the first one-shot run on Fiji once
+    failed 'ImageJ could not be reset before the run: a macro interpreter is still registered'.
+    Here ImageJ's own MacroRunner plays that macro; the reset is tried again and the run runs."""
+    proc = _python("""
+        import time, jpype, fijirun
+        session = fijirun.Session().start()
+        jpype.JClass("ij.macro.MacroRunner")('wait(1500);')  # a macro on ImageJ's own thread
+        time.sleep(0.3)
+        result = session.run_code('print("after it");', "ijm")
+        print(result.status, "after it" in result.log, flush=True)
+    """)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["ok", "True"]

@@ -56,6 +56,9 @@ from .base import BackendRun
 
 __all__ = ["IJ1Runtime"]
 
+#: Seconds a reset keeps trying while a macro ImageJ itself runs (not a run's) registers itself.
+_RESET_PATIENCE_S = 10.0
+
 
 def _java_value(value):
     """A boxed Java value of the guard's records as a Python value."""
@@ -514,8 +517,17 @@ class IJ1Runtime:
         unclean = list(self.RunGuard.uncleanState())
         if unclean:
             self.dispose_windows()
-            self.RunGuard.resetState()
-            unclean = list(self.RunGuard.uncleanState())
+            # A macro ImageJ runs on a thread of its own (Fiji's start-up runs its own
+            # macros so) registers its interpreter again after the reset removed it: seen
+            # once, the first one-shot run on Fiji failed "a macro interpreter is still
+            # registered". The reset is tried again until the state is clean.
+            deadline = time.perf_counter() + _RESET_PATIENCE_S
+            while True:
+                self.RunGuard.resetState()
+                unclean = list(self.RunGuard.uncleanState())
+                if not unclean or time.perf_counter() >= deadline:
+                    break
+                time.sleep(0.05)
             if unclean:
                 raise EngineError("ImageJ could not be reset before the run: " + "; ".join(map(str, unclean)))
         self.guard.drainStray()  # what the previous run's windows did while closing
