@@ -214,6 +214,20 @@ def test_table_chooses_which_saved_table_the_batch_combines(tmp_path):
                            str(out), "--resume", "--table", "*.tif", "--json"], capture_output=True, text=True)
     assert proc.returncode == 2 and json.loads(proc.stdout)["error"]["option"] == "--table"
 
+    # a new batch whose pattern matches nothing: its images are run and recorded, the pattern is
+    # refused and not kept, so a plain --resume combines (the first table) instead of refusing again
+    fresh = tmp_path / "fresh"
+    proc = subprocess.run([sys.executable, "-m", "fijirun", "batch", str(script), str(tmp_path / "in"), "-o",
+                           str(fresh), "--workers", "1", "--table", "*_nothing.csv", "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "matches no table" in json.loads(proc.stdout)["error"]["message"]
+    manifest = json.loads((fresh / MANIFEST).read_text())
+    assert "table" not in manifest
+    assert [e["status"] for e in manifest["images"].values()] == ["ok"] * 4
+    out = fresh
+    summary = json.loads(cli("--resume", "--json"))
+    assert summary["ran"] == 0 and summary["table"]["pattern"] is None and summary["results_rows"] > 4
+
 
 def test_check_verdicts_in_manifest(tmp_path):
     """--check: each image's outputs checked (fijirun.check), verdicts in the manifest and summary."""

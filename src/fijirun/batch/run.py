@@ -221,13 +221,15 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
     outdir = Path(output).resolve()
     params = dict(params or {})
     manifest = Manifest.open(outdir, script, params, resume=resume)
-    # the table a resume combines is the one the batch was started with, unless another is given
-    table_pattern = table if table is not None else manifest.data.get("table")
-    if table_pattern is not None:
-        manifest.data["table"] = table_pattern
+    # the table a resume combines is the one the batch was started with, unless another is given;
+    # a pattern refused for matching no table is never the one recorded (_forget_refused)
+    recorded_pattern = manifest.data.get("table")
+    table_pattern = table if table is not None else recorded_pattern
     todo, skipped = manifest.plan(items)
     if not todo:  # a resume of a finished batch that only combines again: refused before anything
         _refuse_unmatched(manifest.images, table_pattern)
+    if table_pattern is not None:
+        manifest.data["table"] = table_pattern
     info = manifest.begin_run(images=len(items), to_run=len(todo), skipped=len(skipped),
                               resume=bool(resume))
     manifest.save()
@@ -277,7 +279,14 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
             if interrupted and closing is not None:
                 closing.join()  # cancelled images may still be running: workers end first
             with _after_ctrl_c(interrupted):
-                _refuse_unmatched(manifest.images, table_pattern)
+                # every image's record on disk before combining, which may be refused or fail
+                # (the recorder skips writes that come too close together)
+                manifest.save()
+                try:
+                    _refuse_unmatched(manifest.images, table_pattern)
+                except BatchError:
+                    _forget_refused(manifest, recorded_pattern)
+                    raise
                 table = combine_tables(outdir, manifest.images, table_pattern)
         finally:
             if closing is not None:
@@ -297,6 +306,19 @@ def _refuse_unmatched(images, pattern):
         raise BatchError(f"--table {pattern!r} matches no table of the ok images (they hold "
                          f"{', '.join(offered) or 'no table'}): {RESULTS_CSV} is left as it was; "
                          "choose another with --resume --table PATTERN")
+
+
+def _forget_refused(manifest, recorded_pattern):
+    """Put back the pattern the manifest held before this call (or none).
+
+    A later plain ``--resume`` then combines as before instead of being refused again for a
+    pattern that never matched.
+    """
+    if recorded_pattern is None:
+        manifest.data.pop("table", None)
+    else:
+        manifest.data["table"] = recorded_pattern
+    manifest.save()
 
 
 @contextlib.contextmanager
