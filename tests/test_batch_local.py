@@ -20,6 +20,7 @@ import fijirun
 from fijirun.batch import output_name
 from fijirun.batch.inputs import BatchError
 from fijirun.batch.manifest import MANIFEST, TMP_DIR
+from fijirun.batch.worker import run_image
 
 from batch_helpers import (
     ACTIVITY,
@@ -358,3 +359,20 @@ def test_another_clusters_dashboard_port_prints_nothing(tmp_path):
         holder.close()
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "already in use" not in proc.stderr and "warnings.warn" not in proc.stderr
+
+
+@pytest.mark.parametrize("change", ["folder", "deleted"])
+def test_an_input_changed_after_listing_fails_naming_the_file(tmp_path, change):
+    """An input replaced by a folder (or deleted) after the batch listed it: the image fails with
+    an InputError naming the path (it was ImageJ's "no images open", which names nothing)."""
+    image = next(iter(make_good_images(tmp_path / "in", 1)))
+    image.unlink()
+    if change == "folder":
+        image.mkdir()
+    out = tmp_path / "out"
+    record = run_image({"script": str(ACTIVITY), "input": str(image), "name": "img", "outdir": str(out),
+                        "params": {}, "timeout": 30.0, "check": False, "options": {"backend": "imagej1"}})
+    assert record["status"] == "failed" and record["error"]["type"] == "InputError"
+    expected = f"{image} is a folder, not a file" if change == "folder" else f"no such file: {image}"
+    assert record["error"]["message"].startswith(expected), record["error"]
+    assert not (out / "img").exists() and list((out / TMP_DIR).iterdir()) == []  # no run, nothing kept

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from ..backends.process import script_still_running
 from ..cluster.worker import announce_start, current_task, get_session
-from ..errors import EngineShutDown, FijirunError, OutputExistsError, RunError, ScriptTimeout
+from ..errors import EngineShutDown, FijirunError, InputError, OutputExistsError, RunError, ScriptTimeout
+from ..files import file_problem
 from ..ownership import not_fijiruns
 from ..provenance import write_json_atomic
 from .manifest import tmp_root
@@ -121,6 +122,9 @@ def run_image(task):
     tmp.parent.mkdir(parents=True, exist_ok=True)
     status, error, result = "ok", None, None
     try:
+        problem = file_problem(task["input"])
+        if problem is not None:  # listed as a regular file when the batch began: changed since
+            raise InputError(f"{problem} (a regular file when the batch listed its inputs)")
         session = get_session(task["options"])
         result = session.run(task["script"], dict(task["params"]), input=task["input"],
                              output_dir=tmp, timeout=task["timeout"], raise_on_error=False)
