@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import EngineShutDown
+
 __all__ = ["DEFAULT_GRACE", "Outcome", "TaskJob", "TaskRunner"]
 
 #: Seconds beyond the timeout before the client gives up on a silent worker.
@@ -240,7 +242,7 @@ class TaskRunner:
             return
         failure = fut.exception() if fut.status == "error" else None
         name = type(failure).__name__ if failure is not None else "CancelledError"
-        if name == "EngineShutDown" and job.submissions < 3:
+        if isinstance(failure, EngineShutDown) and job.submissions < 3:
             # its worker closed under it (our own replacement of that worker, or the
             # cluster's): the run did not finish, through no fault of the task
             self._forgive_last_start(job)
