@@ -279,3 +279,17 @@ def test_a_jvm_left_running_at_exit_has_no_thread_that_reaches_for_python():
     assert proc.returncode == 0, proc.stderr[-2000:]
     # the queue ran; the JVM was left running (destroy_jvm False), its queue stopped
     assert proc.stdout.split() == ["True", "False", "False"]
+
+
+def test_a_program_a_timed_out_script_started_is_stopped_with_it(ij_session):
+    """``exec()`` of a program that runs on: at the script's timeout the program is killed too
+    (it outlived the run, and the process: a review found it with init as its parent)."""
+
+    def sleepers():
+        return [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "987.25"]]
+
+    assert sleepers() == []
+    result = ij_session.run_code('exec("sleep", "987.25");\n', "ijm", timeout=3, raise_on_error=False)
+    assert type(result.error).__name__ == "ScriptTimeout"
+    assert sleepers() == []
+    assert ij_session.run_code('print("after");\n', "ijm").log == "after\n"  # the engine and its display live on

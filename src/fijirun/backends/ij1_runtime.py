@@ -53,6 +53,7 @@ from ..errors import (
 )
 from ..prepare import MACRO
 from .base import BackendRun
+from .process import process_clock, stop_new_child_processes
 
 __all__ = ["IJ1Runtime"]
 
@@ -214,6 +215,7 @@ class IJ1Runtime:
         ``where`` is its thread dump, ``settling`` whether its script had ended.
         """
         deadline = time.perf_counter() + timeout
+        started = process_clock()  # the programs the run started are stopped with it
         settled, where, settling = True, "", False
         ctrl_c = self._ctrl_c
         run.limitSettling(int(timeout * 1000))  # the wait for its threads ends before this one does
@@ -227,9 +229,11 @@ class IJ1Runtime:
                     where = str(self.RunGuard.threadDump(run))
                     settling = bool(run.scriptEnded)
                     self.guard.terminate(run, _ABORT_GRACE_MS)
+                    stop_new_child_processes(started)  # exec()'s program would run on
                     break
         except KeyboardInterrupt:
             self.guard.terminate(run, _ABORT_GRACE_MS)
+            stop_new_child_processes(started)
             raise
         finally:
             if not self._ending:

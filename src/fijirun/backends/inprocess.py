@@ -13,7 +13,14 @@ import os
 from ..errors import EngineError
 from .base import Backend
 from .ij1_runtime import IJ1Runtime, relay_ctrl_c
-from .process import PROCESS, START_LOCK, check_engine_usable, release_process_files, shutdown_process
+from .process import (
+    PROCESS,
+    START_LOCK,
+    check_engine_usable,
+    private_home,
+    release_process_files,
+    shutdown_process,
+)
 from .start_compiler import allow_full_compiler
 
 __all__ = ["InProcessBackend"]
@@ -85,6 +92,10 @@ class InProcessBackend(Backend):
 
         try:
             RunGuard = load_guard(self.java_home)
+            # ImageJ's preferences file is a private, empty one (imagej1: before ImageJ reads
+            # it; fiji: Fiji has read the user's, only its writes go there): a script's
+            # run("Quit") never rewrites the user's ~/.imagej/IJ_Prefs.txt
+            RunGuard.usePrefsDir(str(private_home()))
             if self._wants_imagej_instance():
                 RunGuard.startImageJ()  # errors reach dialogs the runtime reads, not stdout
             self.runtime = IJ1Runtime(RunGuard)

@@ -6,6 +6,7 @@ shares these; the first backend started decides which ImageJ it is.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shutil
@@ -241,6 +242,56 @@ def script_still_running():
     """
     runtime = PROCESS["runtime"]
     return runtime is not None and runtime.script_still_running()
+
+
+def process_clock() -> float:
+    """Now, on the clock of processes' creation times (psutil's): boot time + /proc/uptime.
+
+    Creation times count clock ticks since boot; against ``time.time()`` they are off by up
+    to a second (the boot time is whole seconds), against this clock by one tick (10 ms).
+    A file read, not a scan of every process: it runs before every run.
+    """
+    import psutil
+
+    with open("/proc/uptime", encoding="ascii") as f:
+        return psutil.boot_time() + float(f.read().split()[0])
+
+
+def stop_new_child_processes(since: float) -> list[int]:
+    """Kill this process's children created at ``since`` (:func:`process_clock`) or later, with theirs.
+
+    A script stopped at its timeout (or by Ctrl-C) may have started a program with ImageJ's
+    ``exec()`` that runs on: it would outlive the run, and the process. The virtual display
+    is never one of them. Returns the pids killed.
+    """
+    import psutil
+
+    xvfb = getattr(PROCESS["display"], "process", None)
+    victims = []
+    try:
+        children = psutil.Process().children()
+    except psutil.Error:
+        return []
+    for child in children:
+        try:
+            if (xvfb is None or child.pid != xvfb.pid) and child.create_time() >= since - 0.01:
+                victims += [child, *child.children(recursive=True)]
+        except psutil.Error:
+            continue
+    for victim in victims:
+        with contextlib.suppress(psutil.Error):
+            victim.kill()
+    psutil.wait_procs(victims, timeout=5)
+    return [v.pid for v in victims]
+
+
+def private_home():
+    """The process's private ImageJ home folder (made when the backend has none): its preferences."""
+    if PROCESS["home"] is None:
+        from ..tempdirs import make_temp_dir
+
+        PROCESS["home"] = make_temp_dir("imagej")
+    return PROCESS["home"]
 
 
 def release_process_files():

@@ -262,6 +262,41 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
             returnValue = value;
         }
 
+        /**
+         * Every Jython run shares Jython's one system state: what a script put on
+         * {@code sys.path}, the modules it imported from there (a course's {@code utils.py}
+         * of one activity, found by the next activity's {@code import utils}), names it
+         * added to {@code __builtin__} and the recursion limit would reach the next script.
+         * Kept at the first run, put back before each: {@code sys.path}, the recursion
+         * limit, {@code __builtin__}'s names, and {@code sys.modules} less the modules
+         * imported since from files outside Jython's own library (those of the JDK and
+         * Jython stay loaded: importing them anew costs each run, and they are the same).
+         */
+        private static final String JYTHON_RENEW = ""
+                + "def _fijirun_renew():\n"
+                + "    import sys, __builtin__\n"
+                + "    kept = getattr(sys, '_fijirun_kept', None)\n"
+                + "    if kept is None:\n"
+                + "        sys._fijirun_kept = (list(sys.path), set(sys.modules), dict(__builtin__.__dict__),\n"
+                + "                             sys.getrecursionlimit())\n"
+                + "        return\n"
+                + "    path, modules, builtins, limit = kept\n"
+                + "    sys.path[:] = path\n"
+                + "    for name, module in list(sys.modules.items()):\n"
+                + "        where = getattr(module, '__file__', None) or ''\n"
+                + "        jythons = not where or where.startswith(sys.prefix or '\\0') or '.jar' in where\n"
+                + "        if name not in modules and not jythons:\n"
+                + "            del sys.modules[name]\n"
+                + "    now = __builtin__.__dict__\n"
+                + "    for name in [n for n in now if n not in builtins]:\n"
+                + "        del now[name]\n"
+                + "    for name, value in builtins.items():\n"
+                + "        if now.get(name) is not value:\n"
+                + "            now[name] = value\n"
+                + "    sys.setrecursionlimit(limit)\n"
+                + "_fijirun_renew()\n"
+                + "del _fijirun_renew\n";
+
         private void runJython() throws Throwable {
             Class<?> pi = Class.forName("org.python.util.PythonInterpreter");
             Class<?> pyObject = Class.forName("org.python.core.PyObject");
@@ -276,7 +311,8 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
                 pi.getMethod("exec", String.class).invoke(interpreter,
                         "import ij.plugin.filter as _fijirun_f\n"
                         + "_fijirun_f.__dict__['ParticleAnalyzer'] = _fijirun_pa\n"
-                        + "del _fijirun_f, _fijirun_pa\n");
+                        + "del _fijirun_f, _fijirun_pa\n"
+                        + JYTHON_RENEW);
                 for (Map.Entry<String, Object> e : values.entrySet())
                     set.invoke(interpreter, e.getKey(), e.getValue());
                 Object compiled = pi.getMethod("compile", String.class, String.class).invoke(interpreter, code, path);
@@ -489,8 +525,22 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         } catch (UnsupportedOperationException | SecurityException e) {
             g.exitGuarded = false;  // Java >= 24: no way to refuse System.exit
         }
+        Settings.take();  // after ImageJ's start, before any run: what every run starts from
         installed = g;
         return g;
+    }
+
+    /** ImageJ's preferences file is the one in {@code dir}, never the user's (see {@link Settings#usePrefsDir}). */
+    public static void usePrefsDir(String dir) throws java.io.IOException {
+        Settings.usePrefsDir(dir);
+    }
+
+    /** How many of ImageJ's settings each run starts from anew, and those that could not be kept. */
+    public static String[] settingsKept() {
+        List<String> out = new ArrayList<>();
+        out.add(Integer.toString(Settings.kept()));
+        out.addAll(Settings.NOT_KEPT);
+        return out.toArray(new String[0]);
     }
 
     public boolean exitGuarded() {
@@ -721,6 +771,9 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
      * default settings, no macro state. {@link #uncleanState} says what is still left.
      */
     public static void resetState() {
+        // every setting as before the first run, first: the macro state below and fijirun's
+        // defaults at the end are set over it (IJ.redirectErrorMessages was on at the start)
+        Settings.restore();
         resetStatics();
         Interpreter.batchMode = true;  // a batch-mode image leaves ImageJ's list only when closed in batch mode
         for (ImagePlus imp : openImages()) {
@@ -756,6 +809,8 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         Analyzer.setPrecision(DEFAULT_PRECISION);
         Prefs.blackBackground = DEFAULT_BLACK_BACKGROUND;
         Analyzer.setRedirectImage(null);
+        if (results != null)
+            Settings.renewResultsTable(results);
     }
 
     /** Every open image, batch-mode ones included (ImageJ lists those only while batch mode is on). */
