@@ -1,0 +1,79 @@
+"""fijirun check: verdicts that must be right every time (real ImageJ runs, small images)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import tifffile
+
+from fijirun.check import check
+from fijirun.reference import format_value, round_like_imagej
+
+from conftest import RANDOMSHAPES
+
+HEAD = """#@ File input
+#@ File outputDir
+open(input);
+"""
+MACROS = {
+    # finding 5: ImageJ rounds half up at 0 decimals (X 2.5 -> 3, Mean 196.5 -> 197)
+    "decimal0": ("grey", """setOption("BlackBackground", true);
+run("Set Measurements...", "area mean centroid redirect=None decimal=0");
+setThreshold(100, 255);
+run("Analyze Particles...", "display clear");
+saveAs("Results", outputDir + File.separator + "results.csv");
+"""),
+}
+
+
+def _images(folder):
+    two = np.zeros((20, 20), np.uint8)
+    two[2:5, 2:5] = 255
+    two[10:14, 8:15] = 255
+    white = np.full((10, 10), 255, np.uint8)
+    white[3:6, 3:6] = 0
+    grey = np.zeros((10, 10), np.uint8)
+    grey[2, 2], grey[3, 2], grey[6, 6] = 196, 197, 200     # X 2.5, Mean 196.5; and one pixel
+    paths = {}
+    for name, arr in (("two", two), ("white", white), ("grey", grey)):
+        paths[name] = folder / f"{name}.tif"
+        tifffile.imwrite(paths[name], arr)
+    paths["randomshapes"] = RANDOMSHAPES
+    return paths
+
+
+@pytest.fixture(scope="module")
+def runs(ij_session, tmp_path_factory):
+    """Each macro of MACROS run once by the real engine; name -> output folder."""
+    base = tmp_path_factory.mktemp("fixes")
+    images = _images(base)
+    out = {}
+    for name, (image, body) in MACROS.items():
+        macro = base / f"{name}.ijm"
+        macro.write_text(HEAD + body)
+        result = ij_session.run(macro, input=images[image], output_dir=base / name)
+        out[name] = result.output_dir
+    return out
+
+
+def copy_of(runs, name, tmp_path):
+    dest = tmp_path / name
+    shutil.copytree(runs[name], dest)
+    return dest
+
+
+def test_format_value_rounds_half_up_at_0_decimals_only():
+    assert [format_value(v, 0) for v in (2.5, 196.5, 3.5, -2.5, 0.5)] == ["3", "197", "4", "-3", "1"]
+    assert format_value(2.25, 1) == "2.2"                    # HALF_EVEN elsewhere (exact binary value)
+    assert format_value(0.0625, 3) == "0.062"
+    assert round_like_imagej(np.array([2.5, 196.5, 1.5]), 0).tolist() == [3.0, 197.0, 2.0]
+
+
+def test_decimal_0_table_passes(runs):
+    text = (runs["decimal0"] / "results.csv").read_text()
+    assert text.splitlines()[1].endswith(",2,197,3,3")       # what ImageJ wrote
+    report = check(runs["decimal0"])
+    assert report["results.csv"].verdict == "pass", report["results.csv"].reason
+
