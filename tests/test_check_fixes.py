@@ -25,6 +25,13 @@ setThreshold(100, 255);
 run("Analyze Particles...", "display clear");
 saveAs("Results", outputDir + File.separator + "results.csv");
 """),
+    # finding 4: white-background binary, no threshold: %Area is the fraction of non-zero pixels
+    "white": ("white", """setOption("BlackBackground", false);
+run("Set Measurements...", "area area_fraction redirect=None decimal=3");
+run("Analyze Particles...", "display clear");
+saveAs("Results", outputDir + File.separator + "results.csv");
+setOption("BlackBackground", true);
+"""),
 }
 
 
@@ -77,3 +84,12 @@ def test_decimal_0_table_passes(runs):
     report = check(runs["decimal0"])
     assert report["results.csv"].verdict == "pass", report["results.csv"].reason
 
+
+def test_white_background_area_fraction_passes(runs, tmp_path):
+    assert (runs["white"] / "results.csv").read_text().splitlines()[1] == "1,9,0"
+    report = check(runs["white"])
+    assert report["results.csv"].verdict == "pass", report["results.csv"].reason
+    edited = copy_of(runs, "white", tmp_path)
+    (edited / "results.csv").write_text(" ,Area,%Area\n1,9,100\n")
+    v = check(edited)["results.csv"]
+    assert v.verdict == "fail" and "%Area: 100 in the file, 0 in the reference" in v.reason

@@ -87,6 +87,20 @@ def _load_snapshot(folder, analysis, key):
     return np.asarray(arr)
 
 
+def _had_threshold(a, pixels, threshold):
+    """Whether the analysed image had a threshold, or ImageJ took a binary image's levels.
+
+    Recorded as ``threshold_set`` since fijirun records it; for an older record, a binary 8-bit
+    image analysed at 0..0 or 255..255 is taken as one without a threshold (ImageJ's own levels).
+    """
+    recorded = a.get("threshold_set")
+    if recorded is not None:
+        return bool(recorded)
+    if pixels.dtype != np.uint8 or threshold not in ((0.0, 0.0), (255.0, 255.0)):
+        return True
+    return bool(np.count_nonzero((pixels != 0) & (pixels != 255)))
+
+
 def _reference(folder, a):
     image = a.get("image") or {}
     if image.get("stack_size", 1) not in (1, None):
@@ -111,7 +125,14 @@ def _reference(folder, a):
     lo, hi = a.get("threshold")
     size = tuple(_float(v) for v in a.get("size_pixels"))
     circ = tuple(_float(v) for v in a.get("circularity"))
-    options = dict(threshold=(_float(lo), _float(hi)), size=size, pixel_units=True, circularity=circ,
+    threshold = (_float(lo), _float(hi))
+    if not _had_threshold(a, pixels, threshold):
+        # ImageJ took a binary image's levels itself: it measures %Area as the fraction of non-zero
+        # pixels (ImageStatistics.calculateAreaFraction without a threshold), not of pixels within
+        # level1..level2; the reference does the same for a binary image given no threshold
+        threshold = None
+    options = dict(threshold=threshold, black_background=bool(a.get("black_background")),
+                   inverted_lut=bool(image.get("inverted_lut")), size=size, pixel_units=True, circularity=circ,
                    exclude_edges=bool(a.get("exclude_edges")), include_holes=bool(a.get("include_holes")),
                    measurements=a.get("measurements") or "area", redirect=redirect, calibration=calibration,
                    decimals=int(a.get("decimals", 3)))
