@@ -32,6 +32,14 @@ run("Analyze Particles...", "display clear");
 saveAs("Results", outputDir + File.separator + "results.csv");
 setOption("BlackBackground", true);
 """),
+    # finding 1: a one-column table (no delimiter) is compared
+    "onecol": ("randomshapes", """setOption("BlackBackground", true);
+run("Input/Output...", "jpeg=85 gif=-1 file=.csv save_column");
+run("Set Measurements...", "area redirect=None decimal=3");
+run("Analyze Particles...", "display clear");
+saveAs("Results", outputDir + File.separator + "results.csv");
+run("Input/Output...", "jpeg=85 gif=-1 file=.csv save_column save_row");
+"""),
 }
 
 
@@ -93,3 +101,18 @@ def test_white_background_area_fraction_passes(runs, tmp_path):
     (edited / "results.csv").write_text(" ,Area,%Area\n1,9,100\n")
     v = check(edited)["results.csv"]
     assert v.verdict == "fail" and "%Area: 100 in the file, 0 in the reference" in v.reason
+
+
+def test_one_column_table_is_compared(runs, tmp_path):
+    lines = (runs["onecol"] / "results.csv").read_text().splitlines()
+    assert lines[0] == "Area" and "," not in lines[1]
+    v = check(runs["onecol"])["results.csv"]
+    assert v.verdict == "pass" and "rows × 1 columns agree" in v.reason, v.reason
+    edited = copy_of(runs, "onecol", tmp_path)
+    (edited / "results.csv").write_text("\n".join([lines[0], "1", *lines[2:]]) + "\n")
+    v = check(edited)["results.csv"]
+    assert v.verdict == "fail" and "column Area: 1 in the file" in v.reason, v.reason
+    (edited / "results.csv").write_text("hello\nworld\n")       # text that is no table
+    v = check(edited)["results.csv"]
+    assert v.verdict == "fail" and "missing columns: Area" in v.reason, v.reason
+
