@@ -40,6 +40,18 @@ run("Analyze Particles...", "display clear");
 saveAs("Results", outputDir + File.separator + "results.csv");
 run("Input/Output...", "jpeg=85 gif=-1 file=.csv save_column save_row");
 """),
+    # finding 2: every Summary column is compared
+    "summary": ("two", """setOption("BlackBackground", true);
+run("Set Measurements...", "area redirect=None decimal=3");
+run("Analyze Particles...", "size=0-Infinity pixel summarize");
+saveAs("Results", outputDir + File.separator + "summary.csv");
+"""),
+    "summary_means": ("grey", """setOption("BlackBackground", true);
+run("Set Measurements...", "area mean perimeter shape redirect=None decimal=2");
+setThreshold(100, 255);
+run("Analyze Particles...", "size=0-Infinity pixel summarize");
+saveAs("Results", outputDir + File.separator + "summary.csv");
+"""),
 }
 
 
@@ -116,3 +128,30 @@ def test_one_column_table_is_compared(runs, tmp_path):
     v = check(edited)["results.csv"]
     assert v.verdict == "fail" and "missing columns: Area" in v.reason, v.reason
 
+
+def test_summary_every_column_compared(runs, tmp_path):
+    text = (runs["summary"] / "summary.csv").read_text()
+    assert text.splitlines()[1].endswith("two.tif,2,37,18.500,9.250")
+    assert check(runs["summary"])["summary.csv"].verdict == "pass"
+    edited = copy_of(runs, "summary", tmp_path)
+    (edited / "summary.csv").write_text(text.replace("2,37,18.500,9.250", "2,999,499.500,249.750"))
+    v = check(edited)["summary.csv"]
+    assert v.verdict == "fail" and "column Total Area: 999 in the file, 37 in the reference" in v.reason
+    assert v.details["n_mismatches"] == 3
+    (edited / "summary.csv").write_text(text.splitlines()[0] + "\n")  # header only
+    v = check(edited)["summary.csv"]
+    assert v.verdict == "fail" and "without a row" in v.reason
+
+
+def test_summary_means_compared(runs, tmp_path):
+    text = (runs["summary_means"] / "summary.csv").read_text()
+    header, row = text.splitlines()[:2]
+    assert header.split(",")[-4:] == ["Mean", "Perim.", "Circ.", "Solidity"]
+    v = check(runs["summary_means"])["summary.csv"]
+    assert v.verdict == "pass", v.reason
+    cells = row.split(",")
+    cells[header.split(",").index("Mean")] = "123.000"
+    edited = copy_of(runs, "summary_means", tmp_path)
+    (edited / "summary.csv").write_text(header + "\n" + ",".join(cells) + "\n")
+    v = check(edited)["summary.csv"]
+    assert v.verdict == "fail" and "column Mean: 123.000 in the file" in v.reason, v.reason

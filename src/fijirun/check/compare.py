@@ -29,7 +29,8 @@ from ..outputs import is_row_number_heading, table_delimiter
 from ..reference import format_value, rois_to_labels
 from .model import FAIL, PASS, WARN, CheckError
 
-__all__ = ["read_table_text", "file_decimals", "compare_table", "compare_rois", "compare_mask",
+__all__ = ["read_table_text", "file_decimals", "compare_table", "compare_summary", "summary_values",
+           "compare_rois", "compare_mask",
            "mask_roi_agreement", "label_mapping", "IOU_MIN"]
 
 IOU_MIN = 0.99
@@ -235,6 +236,112 @@ def _same(a, b):
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     return a == b or abs(a - b) <= 1e-9 * max(1.0, abs(b))
+
+
+#: The means ParticleAnalyzer.addMeans puts in a Summary row, in its order (column headings).
+SUMMARY_MEANS = ("Mean", "Mode", "Perim.", "Major", "Minor", "Angle", "Circ.", "Solidity", "Feret",
+                 "FeretX", "FeretY", "FeretAngle", "MinFeret", "IntDen", "Median", "Skew", "Kurt")
+
+
+def _float_column_sum(values):
+    """Sum as ImageJ adds a ResultsTable column: float32 values, added in order in a double."""
+    v = np.asarray(values, np.float64).astype(np.float32).astype(np.float64)
+    return float(np.cumsum(v)[-1]) if len(v) else 0.0
+
+
+def summary_values(reference, total_area):
+    """The Summary row ImageJ writes for an analysis (``ParticleAnalyzer.updateSliceSummary``).
+
+    Parameters
+    ----------
+    reference : fijirun.reference.ParticleAnalysis
+    total_area : float
+        The analysed area: the selection's bounds (or its mask's pixels), calibrated.
+
+    Returns
+    -------
+    dict
+        Column heading -> full-precision value; the means only for the columns the reference
+        computed (``Count``, ``Total Area``, ``Average Size``, ``%Area`` always).
+    """
+    n = len(reference.table)
+    values = reference.values
+    area = values.get("Area") if "Area" in values else None
+    # ImageJ sums the Area column (float, as ResultsTable.getColumn gives it) in a double
+    if area is None:  # no Area column: ImageJ writes the Slice label only (a row with particles)
+        return {} if n else {"Count": 0.0, "Total Area": 0.0, "Average Size": math.nan, "%Area": 0.0}
+    total = _float_column_sum(area)
+    out = {"Count": float(n), "Total Area": total,
+           "Average Size": total / n if n else math.nan,
+           "%Area": total * 100.0 / total_area if total_area else math.nan}
+    for c in SUMMARY_MEANS:
+        if c in values and n:   # FloatStatistics of the column's last n rows: sum / n
+            out[c] = _float_column_sum(values[c]) / n
+    return out
+
+
+def compare_summary(verdict, path, rows, decimals):
+    """Compare a saved Summary table with the reference; adds findings to ``verdict``.
+
+    Parameters
+    ----------
+    verdict : OutputVerdict
+    path : Path
+    rows : list of (ParticleAnalysis, float) or None
+        For each row of the file, from the last one up: the reference of the analysis that
+        wrote it and its analysed area; None where no analysis is known for that row.
+    decimals : int
+        Set Measurements' decimal places (a Summary table prints at least 3).
+    """
+    table, _ = read_table_text(path)
+    verdict.details["summary"] = True
+    if len(table) == 0:
+        verdict.add(FAIL, "Summary table without a row (ImageJ writes one per analysis)")
+        return verdict
+    d = max(3, int(decimals if decimals is not None else 3))
+    mismatches, not_compared, uncompared_rows, compared = [], set(), [], 0
+    for k in range(len(table)):
+        i = len(table) - 1 - k             # the last row belongs to the analysis that wrote the file
+        known = rows[k] if k < len(rows) else None
+        if known is None:
+            uncompared_rows.append(int(table.index[i]))
+            continue
+        reference, total_area = known
+        want = summary_values(reference, total_area)
+        compared += 1
+        for c in table.columns:
+            if c in _TEXT_COLUMNS:
+                continue
+            if c not in want:
+                not_compared.add(c)
+                continue
+            expect = format_value(want[c], d)
+            got = str(table[c].iloc[i]).strip()
+            try:
+                same = _same(float(got), float(expect))
+            except ValueError:
+                same = got == expect
+            if not same:
+                mismatches.append({"row": int(table.index[i]), "column": c, "file": got, "reference": expect})
+        for c in want:
+            if c not in table.columns and c in ("Count", "Total Area", "Average Size", "%Area"):
+                mismatches.append({"row": int(table.index[i]), "column": c, "file": None,
+                                   "reference": format_value(want[c], d)})
+    verdict.details.update(mismatches=mismatches[:50], n_mismatches=len(mismatches),
+                           not_compared=sorted(not_compared), rows_not_compared=uncompared_rows)
+    if mismatches:
+        first = mismatches[0]
+        more = f" (+{len(mismatches) - 1} more)" if len(mismatches) > 1 else ""
+        got = "no such column" if first["file"] is None else f"{first['file']} in the file"
+        verdict.add(FAIL, f"Summary row {first['row']}, column {first['column']}: {got}, "
+                          f"{first['reference']} in the reference{more}")
+    if not_compared:
+        verdict.add(WARN, f"Summary columns the reference does not compute: {_listing(sorted(not_compared))}")
+    if uncompared_rows:
+        verdict.add(WARN, f"Summary row(s) {_listing(uncompared_rows)}: no recorded analysis to compare with")
+    if not mismatches and compared:
+        verdict.add(PASS, f"Summary table: {compared} row(s) agree with the reference at {d} decimals")
+    return verdict
 
 
 # --------------------------------------------------------------------------- ROI sets

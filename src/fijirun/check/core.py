@@ -56,18 +56,6 @@ def _pick_mask(stored):
     return usable[0][1].values if usable else None
 
 
-def _summary_table(verdict, path, reference):
-    table, _ = compare.read_table_text(path)
-    count = compare._to_float(table["Count"])
-    n = len(reference.table)
-    verdict.details.update(summary=True, count=count.tolist(), reference_count=n)
-    if len(count) and count[0] == n:
-        verdict.add(PASS, f"Summary table: Count {n} as in the reference")
-    else:
-        verdict.add(FAIL, f"Summary table: Count {count[0] if len(count) else None:g} in the file, "
-                          f"{n} particles in the reference")
-
-
 def check(outdir, image=None, *, options=None, measurements=None, threshold=None, exclude=()):
     """The work of :func:`fijirun.check.check` (documented there), imported on first use."""
     outdir = Path(outdir)
@@ -139,6 +127,21 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         pixel = max(cal.pixel_width, cal.pixel_height) if cal is not None else 1.0
         return report.reference, report.recovered.get("reference_error"), spec.decimals, pixel
 
+    def summary_rows(rel, reference):
+        """For each Summary row from the last up: (reference, analysed area), None when unknown.
+
+        A Summary table gets one row per analysis with *summarize*: the last is the analysis
+        that wrote the file; those before it are the run's earlier summarizing analyses.
+        """
+        if recorded:
+            item = analysis_for(recorded, rel)
+            upto = recorded[:recorded.index(item) + 1]
+            chain = [i for i in upto if "summarize" in (i.analysis.get("flags") or []) or i is item]
+            return [None if i.reference is None else (i.reference, i.total_area) for i in reversed(chain)]
+        cal = spec.calibration
+        pw, ph = (cal.pixel_width, cal.pixel_height) if cal is not None else (1.0, 1.0)
+        return [(reference, reference.count_mask.size * pw * ph)]
+
     def count_masks_of(rel):
         """Whether the run recorded the analysis behind this mask as one showing Count Masks."""
         item = analysis_for(recorded, rel)
@@ -169,7 +172,7 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
             if reference is None:
                 no_reference(v, why_none)
             elif "Count" in head.columns and ("Slice" in head.columns or "Total Area" in head.columns):
-                _summary_table(v, outdir / rel, reference)
+                compare.compare_summary(v, outdir / rel, summary_rows(rel, reference), decimals)
             else:
                 compare.compare_table(v, outdir / rel, reference, decimals=decimals, pixel_size=pixel)
         except CheckError as exc:

@@ -39,6 +39,7 @@ class RecordedAnalysis:
     pixels: object = field(default=None, repr=False)  # the analysed image
     selection: tuple | None = None  # (x, y, w, h) of a selection that limited the analysis
     whole_particles: int | None = None  # the particles of the whole image, same options
+    total_area: float | None = None  # the analysed area (calibrated), the Summary's %Area divisor
 
     @property
     def index(self):
@@ -143,7 +144,11 @@ def _reference(folder, a):
     whole = None
     if selection is not None:
         whole = len(analyze_particles(pixels, make_rois=False, **options).table)
-    return pixels, reference, selection, whole
+    # ParticleAnalyzer's totalArea: the selection's bounds, or its mask's pixels, calibrated
+    pixels_analysed = (int(np.count_nonzero(selection_mask)) if selection_mask is not None
+                       else (w * h if selection is not None else pixels.size))
+    total_area = pixels_analysed * calibration.pixel_width * calibration.pixel_height
+    return pixels, reference, selection, whole, total_area
 
 
 def recorded_analyses(folder, record):
@@ -154,7 +159,8 @@ def recorded_analyses(folder, record):
             continue
         item = RecordedAnalysis(a, outputs=list(a.get("outputs") or []))
         try:
-            item.pixels, item.reference, item.selection, item.whole_particles = _reference(Path(folder), a)
+            (item.pixels, item.reference, item.selection, item.whole_particles,
+             item.total_area) = _reference(Path(folder), a)
         except CheckError as exc:
             item.why = str(exc)
         except (ValueError, NotImplementedError, OSError) as exc:
