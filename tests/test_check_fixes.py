@@ -52,6 +52,17 @@ setThreshold(100, 255);
 run("Analyze Particles...", "size=0-Infinity pixel summarize");
 saveAs("Results", outputDir + File.separator + "summary.csv");
 """),
+    # finding 3: a particle whose 16-bit redirect pixels are all 0 has NaN centre of mass (XM, YM)
+    "nan_positions": ("two", """setOption("BlackBackground", true);
+id = getTitle();
+newImage("red", "16-bit black", 20, 20, 1);
+makeRectangle(2, 2, 3, 3); run("Set...", "value=50"); run("Select None");
+selectWindow(id);
+run("Set Measurements...", "area mean center redirect=red decimal=3");
+run("Analyze Particles...", "display clear");
+saveAs("Results", outputDir + File.separator + "results.csv");
+run("Set Measurements...", "area mean redirect=None decimal=3");
+"""),
 }
 
 
@@ -155,3 +166,24 @@ def test_summary_means_compared(runs, tmp_path):
     (edited / "summary.csv").write_text(header + "\n" + ",".join(cells) + "\n")
     v = check(edited)["summary.csv"]
     assert v.verdict == "fail" and "column Mean: 123.000 in the file" in v.reason, v.reason
+
+
+def test_nan_positions_are_matched_not_a_crash(runs, tmp_path):
+    text = (runs["nan_positions"] / "results.csv").read_text()
+    lines = text.splitlines()
+    assert lines[2].endswith(",0,NaN,NaN")                 # ImageJ: particle 2 has no centre of mass
+    v = check(runs["nan_positions"])["results.csv"]
+    assert v.verdict == "pass", v.reason
+    edited = copy_of(runs, "nan_positions", tmp_path)
+    (edited / "results.csv").write_text(text.replace(",0,NaN,NaN", ",7,NaN,NaN"))
+    v = check(edited)["results.csv"]
+    assert v.verdict == "fail" and "row 2, column Mean: 7 in the file, 0 in the reference" in v.reason, v.reason
+
+
+def test_match_by_position_pairs_nan_rows_in_order():
+    from fijirun.check.compare import match_by_position
+
+    nan = float("nan")
+    a = np.array([[5.0, 5.0], [nan, nan], [1.0, 1.0], [nan, nan]])
+    b = np.array([[1.0, 1.0], [nan, nan], [nan, nan], [5.0, 5.0]])
+    assert match_by_position(a, b, 1.01) == [(0, 3), (1, 1), (2, 0), (3, 2)]

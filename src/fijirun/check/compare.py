@@ -122,10 +122,21 @@ def match_by_position(a, b, tol):
     """Pairs (i, j) of rows of ``a`` and ``b`` (n×2 positions) closer than ``tol``.
 
     Ties (two particles with the same centre, e.g. one in another's hole) are
-    resolved by row order.
+    resolved by row order. Rows with a NaN position pair with the other side's NaN
+    rows in row order.
     """
     if len(a) == 0 or len(b) == 0:
         return []
+    a, b = np.asarray(a, np.float64).reshape(-1, 2), np.asarray(b, np.float64).reshape(-1, 2)
+    fa, fb = np.isfinite(a).all(axis=1), np.isfinite(b).all(axis=1)
+    if not (fa.all() and fb.all()):
+        # a position can be NaN (a centre of mass weighted by zero intensities): those rows have no
+        # place to match by, so they pair with the other side's NaN rows in row order (their
+        # values are still compared); the rest match by position
+        ia, ib = np.flatnonzero(fa), np.flatnonzero(fb)
+        pairs = [(int(ia[i]), int(ib[j])) for i, j in match_by_position(a[fa], b[fb], tol)]
+        pairs += list(zip(np.flatnonzero(~fa).tolist(), np.flatnonzero(~fb).tolist()))
+        return sorted(pairs)
     if len(a) == len(b) and np.all(np.hypot(*(a - b).T) <= tol):
         return list(zip(range(len(a)), range(len(b))))
     tree = cKDTree(b)
