@@ -63,6 +63,12 @@ run("Analyze Particles...", "display clear");
 saveAs("Results", outputDir + File.separator + "results.csv");
 run("Set Measurements...", "area mean redirect=None decimal=3");
 """),
+    # finding 6: a show=Masks image (binary, inverted LUT) named like a label mask
+    "masks": ("two", """setOption("BlackBackground", true);
+run("Set Measurements...", "area redirect=None decimal=3");
+run("Analyze Particles...", "show=Masks display clear");
+saveAs("Tiff", outputDir + File.separator + "mask.tif");
+"""),
 }
 
 
@@ -187,3 +193,15 @@ def test_match_by_position_pairs_nan_rows_in_order():
     a = np.array([[5.0, 5.0], [nan, nan], [1.0, 1.0], [nan, nan]])
     b = np.array([[1.0, 1.0], [nan, nan], [nan, nan], [5.0, 5.0]])
     assert match_by_position(a, b, 1.01) == [(0, 3), (1, 1), (2, 0), (3, 2)]
+
+
+def test_show_masks_image_is_compared_as_binary(runs, tmp_path):
+    saved = tifffile.imread(runs["masks"] / "mask.tif")
+    assert sorted(np.unique(saved).tolist()) == [0, 255]
+    v = check(runs["masks"])["mask.tif"]
+    assert v.verdict == "pass" and "binary Masks image" in v.reason, v.reason
+    edited = copy_of(runs, "masks", tmp_path)
+    saved[0, 0] = 255
+    tifffile.imwrite(edited / "mask.tif", saved)
+    v = check(edited)["mask.tif"]
+    assert v.verdict == "fail" and v.details["pixels_differ"] == 1, v.reason

@@ -30,7 +30,7 @@ from ..reference import format_value, rois_to_labels
 from .model import FAIL, PASS, WARN, CheckError
 
 __all__ = ["read_table_text", "file_decimals", "compare_table", "compare_summary", "summary_values",
-           "compare_rois", "compare_mask",
+           "compare_rois", "compare_mask", "compare_binary_mask",
            "mask_roi_agreement", "label_mapping", "IOU_MIN"]
 
 IOU_MIN = 0.99
@@ -533,4 +533,43 @@ def compare_mask(verdict, saved, reference_mask, *, bits, lossy=False, strict_nu
     elif not overflow:
         why = f", {n_out} with values outside the label set" if n_out else ""
         verdict.add(FAIL, f"{nd} pixels differ from the reference ({len(affected)} labels affected{why})")
+    return verdict
+
+
+def compare_binary_mask(verdict, saved, reference_mask, *, lossy=False):
+    """Compare a saved *show=Masks* image with the reference particles; adds findings.
+
+    ImageJ's Masks image is 8-bit: the particles' pixels 255, the rest 0 (shown black on
+    white through an inverted LUT, or white on black with *black background* in situ).
+
+    Parameters
+    ----------
+    verdict : OutputVerdict
+    saved : numpy.ndarray
+        The stored pixel values.
+    reference_mask : numpy.ndarray
+        The reference Count Masks (its non-zero pixels are the particles).
+    lossy : bool
+        The format is lossy (JPEG).
+    """
+    ref = reference_mask > 0
+    verdict.details.update(shape=list(saved.shape), dtype=str(saved.dtype), binary=True,
+                           reference_particle_pixels=int(np.count_nonzero(ref)))
+    verdict.data.update(saved=saved, reference=ref.astype(np.uint8) * 255)
+    if saved.shape != ref.shape:
+        verdict.add(FAIL, f"shape {saved.shape} differs from the input's {ref.shape}")
+        return verdict
+    values = saved.astype(np.int64)
+    other = int(np.count_nonzero((values != 0) & (values != 255)))
+    diff = (values == 255) != ref
+    nd = int(np.count_nonzero(diff | ((values != 0) & (values != 255))))
+    verdict.data["diff"] = diff
+    verdict.details.update(pixels_differ=nd, values_not_0_or_255=other)
+    if nd == 0:
+        verdict.add(PASS, f"binary Masks image (show=Masks): the particles' {int(ref.sum())} pixels exact")
+    elif lossy:
+        verdict.add(FAIL, f"JPEG artefacts: {nd} pixels of the Masks image changed ({other} neither 0 nor 255)")
+    else:
+        why = f", {other} neither 0 nor 255" if other else ""
+        verdict.add(FAIL, f"{nd} pixels of the Masks image differ from the reference particles{why}")
     return verdict

@@ -142,10 +142,14 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         pw, ph = (cal.pixel_width, cal.pixel_height) if cal is not None else (1.0, 1.0)
         return [(reference, reference.count_mask.size * pw * ph)]
 
+    def show_of(rel):
+        """The *show* option recorded for the analysis behind an output (None: not recorded)."""
+        item = analysis_for(recorded, rel)
+        return None if item is None else item.analysis.get("show")
+
     def count_masks_of(rel):
         """Whether the run recorded the analysis behind this mask as one showing Count Masks."""
-        item = analysis_for(recorded, rel)
-        return item is not None and item.analysis.get("show") == "Count Masks"
+        return show_of(rel) == "Count Masks"
 
     def no_reference(v, why):
         v.add(WARN, f"not compared: {why}")
@@ -215,6 +219,9 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
             v.data.update(saved=s.values, reference=reference.count_mask)
             v.data["diff"] = (np.zeros(reference.count_mask.shape, bool) if mapping is not None
                               else None)
+            continue
+        if show_of(rel) == "Masks":  # the analysis recorded show=Masks: a binary image, not labels
+            compare.compare_binary_mask(v, s.values, reference.count_mask, lossy=s.lossy)
             continue
         compare.compare_mask(v, s.values, reference.count_mask, bits=s.bits, lossy=s.lossy,
                              strict_numbering=bool(recorded) and count_masks_of(rel))
