@@ -205,3 +205,45 @@ def test_show_masks_image_is_compared_as_binary(runs, tmp_path):
     tifffile.imwrite(edited / "mask.tif", saved)
     v = check(edited)["mask.tif"]
     assert v.verdict == "fail" and v.details["pixels_differ"] == 1, v.reason
+
+
+def _edit_row(folder, old, new):
+    path = folder / "results.csv"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_missing_snapshot_falls_back_to_the_unchanged_input(runs, tmp_path):
+    edited = copy_of(runs, "white", tmp_path)
+    shutil.rmtree(edited / "run.analyses")
+    report = check(edited)
+    assert report["(reference)"].verdict == "warn" and "recorded input" in report["(reference)"].reason
+    assert report["results.csv"].verdict == "pass"
+    _edit_row(edited, "1,9,0", "1,9,5")
+    v = check(edited)["results.csv"]
+    assert v.verdict == "fail" and "%Area: 5 in the file, 0 in the reference" in v.reason, v.reason
+    assert v.details["changed_since_run"] is True
+    assert "changed since the run" in " ".join(f.message for f in v.findings)
+
+
+def test_missing_snapshot_and_input_gone_fails(runs, tmp_path):
+    import json
+
+    edited = copy_of(runs, "white", tmp_path)
+    shutil.rmtree(edited / "run.analyses")
+    record = json.loads((edited / "run.json").read_text())
+    record["inputs"][0]["path"] = str(tmp_path / "gone.tif")
+    (edited / "run.json").write_text(json.dumps(record))
+    report = check(edited)
+    assert report.verdict == "fail"
+    assert report["(snapshot)"].verdict == "fail" and "is gone" in report["(snapshot)"].reason
+
+
+def test_changed_snapshot_fails(runs, tmp_path):
+    edited = copy_of(runs, "white", tmp_path)
+    with open(edited / "run.analyses" / "analysis-1.tif", "ab") as f:
+        f.write(b"x")
+    report = check(edited)
+    assert report.verdict == "fail"
+    assert "changed since the run (SHA-256 differs)" in report["(snapshot)"].reason

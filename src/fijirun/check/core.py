@@ -104,6 +104,20 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         for item in recorded:
             if item.reference is None:
                 report.assumptions.append(f"no reference for analysis {item.index}: {item.why}")
+            if item.altered:  # the record's own evidence was altered: never a pass or a warning
+                v = OutputVerdict("(snapshot)", "run")
+                v.add(FAIL, f"analysis {item.index}: {item.why}; its outputs cannot be checked")
+                report.outputs.append(v)
+            elif item.missing:
+                v = OutputVerdict("(snapshot)", "run")
+                v.add(FAIL, f"analysis {item.index}: {item.why}; its outputs cannot be checked")
+                report.outputs.append(v)
+            elif item.input_instead is not None:
+                v = OutputVerdict("(reference)", "run")
+                v.add(WARN, f"analysis {item.index}: its snapshot is missing; the reference analyses the "
+                            f"recorded input {item.input_instead} (unchanged since the run), as if nothing "
+                            "changed its pixels before the analysis")
+                report.outputs.append(v)
         for item in recorded:
             if item.selection is not None and item.reference is not None:
                 # measured inside a selection (often one ImageJ restored from the image file)
@@ -253,12 +267,27 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         v = OutputVerdict(str(rel), {"image": "mask"}.get(kind, kind))
         v.add(FAIL, "missing: declared by the run but not in the folder")
         report.outputs.append(v)
+    _changed_since_run(report, outdir, record)
     if not [o for o in report.outputs if o.kind != "run"]:
         v = OutputVerdict("(outputs)", "missing")
         what = "no results table, ROI set or label mask in the folder"
         v.add(FAIL, f"missing: {what}" + ("" if record else " (and no run.json)"))
         report.outputs.append(v)
     return report
+
+
+def _changed_since_run(report, outdir, record):
+    """Say so on each output whose SHA-256 differs from the one run.json recorded for it."""
+    from ..outputs import sha256
+
+    recorded = {str(o.get("path")): o.get("sha256") for o in (record or {}).get("outputs") or []
+                if isinstance(o, dict) and isinstance(o.get("sha256"), str)}
+    for v in report.outputs:
+        digest = recorded.get(v.path)
+        path = outdir / v.path
+        if digest and path.is_file() and sha256(path) != digest:
+            v.details["changed_since_run"] = True
+            v.add(WARN, "changed since the run: its SHA-256 differs from run.json's record")
 
 
 def _legacy_reference(report, spec, outdir, stored, found, given_image=None):

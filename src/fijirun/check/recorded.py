@@ -40,6 +40,9 @@ class RecordedAnalysis:
     selection: tuple | None = None  # (x, y, w, h) of a selection that limited the analysis
     whole_particles: int | None = None  # the particles of the whole image, same options
     total_area: float | None = None  # the analysed area (calibrated), the Summary's %Area divisor
+    altered: bool = False  # a snapshot changed since the run: the folder was altered
+    missing: bool = False  # a snapshot is missing and the recorded input cannot stand in
+    input_instead: Path | None = None  # the recorded input used in place of a missing snapshot
 
     @property
     def index(self):
@@ -72,6 +75,14 @@ class RecordedAnalysis:
         }
 
 
+class SnapshotMissing(CheckError):
+    """A snapshot the run kept is not in the folder."""
+
+
+class SnapshotChanged(CheckError):
+    """A snapshot's SHA-256 differs from the one the run recorded: the folder was altered."""
+
+
 def _load_snapshot(folder, analysis, key):
     """The pixels of a kept snapshot, checked against the hash the run recorded."""
     import tifffile
@@ -81,11 +92,35 @@ def _load_snapshot(folder, analysis, key):
     if path is None:
         raise CheckError(entry.get("note") or "its analysed image was not kept")
     if not path.is_file():
-        raise CheckError(f"its analysed image {entry.get('path')} is missing")
+        raise SnapshotMissing(f"its analysed image {entry.get('path')} is missing")
     if entry.get("sha256") and sha256(path) != entry["sha256"]:
-        raise CheckError(f"its analysed image {entry.get('path')} changed since the run (SHA-256 differs)")
+        raise SnapshotChanged(f"its analysed image {entry.get('path')} changed since the run (SHA-256 differs)")
     arr = tifffile.imread(path)
     return np.asarray(arr)
+
+
+def _input_instead(record, image, missing):
+    """The run's recorded input in place of a missing snapshot, when it is unchanged and fits.
+
+    Returns (pixels, path); raises ``missing`` (naming why the input cannot stand in) otherwise.
+    """
+    from .recover import _input_path, load_image
+
+    path, digest = _input_path(record)
+    if path is None:
+        raise SnapshotMissing(f"{missing}; run.json records no input to use instead")
+    if not path.is_file():
+        raise SnapshotMissing(f"{missing}, and the recorded input {path} is gone")
+    if not digest or sha256(path) != digest:
+        raise SnapshotMissing(f"{missing}, and the recorded input {path} changed since the run "
+                              "(SHA-256 differs)" if digest else f"{missing}; the input {path} has no hash")
+    pixels = load_image(path)
+    size = (image.get("height"), image.get("width"))
+    if pixels.shape != size or pixels.dtype not in (np.uint8, np.uint16) \
+            or pixels.dtype.itemsize * 8 != image.get("bit_depth"):
+        raise SnapshotMissing(f"{missing}; the recorded input {path} ({pixels.dtype} {pixels.shape}) is not the "
+                              f"analysed image ({image.get('bit_depth')}-bit {size})")
+    return pixels, path
 
 
 def _had_threshold(a, pixels, threshold):
@@ -102,11 +137,16 @@ def _had_threshold(a, pixels, threshold):
     return bool(np.count_nonzero((pixels != 0) & (pixels != 255)))
 
 
-def _reference(folder, a):
+def _reference(folder, a, item, record=None):
     image = a.get("image") or {}
     if image.get("stack_size", 1) not in (1, None):
         raise CheckError("a stack was analysed; the reference analyses one 2-D image")
-    pixels = _load_snapshot(folder, a, "snapshot")
+    try:
+        pixels = _load_snapshot(folder, a, "snapshot")
+    except SnapshotMissing as exc:
+        # the run's input, unchanged and of the analysed size and depth, stands in (the check says
+        # so: it is right only when nothing changed the pixels before the analysis)
+        pixels, item.input_instead = _input_instead(record, image, exc)
     if pixels.ndim != 2 or pixels.dtype not in (np.uint8, np.uint16):
         raise CheckError(f"the analysed image is {pixels.dtype} {pixels.shape}: the reference analyses "
                          "8- and 16-bit 2-D images")
@@ -147,8 +187,8 @@ def _reference(folder, a):
     # ParticleAnalyzer's totalArea: the selection's bounds, or its mask's pixels, calibrated
     pixels_analysed = (int(np.count_nonzero(selection_mask)) if selection_mask is not None
                        else (w * h if selection is not None else pixels.size))
-    total_area = pixels_analysed * calibration.pixel_width * calibration.pixel_height
-    return pixels, reference, selection, whole, total_area
+    item.total_area = pixels_analysed * calibration.pixel_width * calibration.pixel_height
+    item.pixels, item.reference, item.selection, item.whole_particles = pixels, reference, selection, whole
 
 
 def recorded_analyses(folder, record):
@@ -159,8 +199,11 @@ def recorded_analyses(folder, record):
             continue
         item = RecordedAnalysis(a, outputs=list(a.get("outputs") or []))
         try:
-            (item.pixels, item.reference, item.selection, item.whole_particles,
-             item.total_area) = _reference(Path(folder), a)
+            _reference(Path(folder), a, item, record)
+        except SnapshotChanged as exc:
+            item.why, item.altered = str(exc), True
+        except SnapshotMissing as exc:
+            item.why, item.missing = str(exc), True
         except CheckError as exc:
             item.why = str(exc)
         except (ValueError, NotImplementedError, OSError) as exc:
