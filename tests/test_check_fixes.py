@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -247,3 +248,31 @@ def test_changed_snapshot_fails(runs, tmp_path):
     report = check(edited)
     assert report.verdict == "fail"
     assert "changed since the run (SHA-256 differs)" in report["(snapshot)"].reason
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda a: a.update(image="x"), "analyses[0].image is \"x\", not an object"),
+    (lambda a: a["image"].update(calibration={"pixel_width": "abc"}),
+     "analyses[0].image.calibration.pixel_width is \"abc\""),
+    (lambda a: a.update(threshold="abc"), "analyses[0].threshold is \"abc\", not two numbers"),
+    (lambda a: a.update(decimals="three"), "analyses[0].decimals is \"three\", not an integer"),
+    (lambda a: a["snapshot"].update(path="../../../../etc/passwd"),
+     "analyses[0].snapshot.path \"../../../../etc/passwd\" is outside the run folder"),
+    (lambda a: a["snapshot"].update(path="/etc/passwd"), "analyses[0].snapshot.path \"/etc/passwd\" is outside"),
+])
+def test_hand_edited_analysis_fields_are_one_line_errors(runs, tmp_path, edit, field):
+    import json
+
+    from fijirun.check import CheckError
+
+    from conftest import run_cli_json
+
+    edited = copy_of(runs, "white", tmp_path)
+    record = json.loads((edited / "run.json").read_text())
+    edit(record["analyses"][0])
+    (edited / "run.json").write_text(json.dumps(record))
+    with pytest.raises(CheckError, match="run.json: " + re.escape(field)):
+        check(edited)
+    if "passwd" in field:  # the CLI: exit 2, one JSON object
+        code, data, _ = run_cli_json("check", edited)
+        assert code == 2 and data["error"]["type"] == "CheckError" and field in data["error"]["message"]

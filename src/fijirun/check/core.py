@@ -13,7 +13,7 @@ from ..reference import analyze_particles, read_calibration
 from . import compare, lint
 from .discover import discover
 from .model import FAIL, PASS, WARN, CheckError, CheckReport, OutputVerdict
-from .recorded import analysis_for, recorded_analyses
+from .recorded import analysis_for, recorded_analyses, validate_analyses
 from .recover import Spec, keys_from_columns, load_image, particle_image, recover
 
 __all__ = ["check"]
@@ -46,6 +46,7 @@ def _read_record(outdir):
                 raise CheckError(f"cannot read {path}: an entry of its {key!r} is not an object"
                                  + (" with a text 'path'" if key in ("outputs", "inputs") else "")
                                  + f": {json.dumps(entry)[:80]}")
+    validate_analyses(record, outdir, str(path))
     return record
 
 

@@ -10,6 +10,7 @@ concatenation, the ParticleAnalyzer API), nothing is recovered or assumed.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from ..outputs import sha256
 from ..reference import Calibration, analyze_particles
 from .model import CheckError
 
-__all__ = ["RecordedAnalysis", "recorded_analyses"]
+__all__ = ["RecordedAnalysis", "recorded_analyses", "validate_analyses"]
 
 
 def _float(value):
@@ -73,6 +74,93 @@ class RecordedAnalysis:
             "reference_error": self.why,
             "outputs": self.outputs,
         }
+
+
+def _is_number(value, infinite=True):
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return math.isfinite(value) or infinite
+    return infinite and value in ("Infinity", "-Infinity")
+
+
+def _check_field(errors, where, value, kind, optional=False):
+    """Append ``where: why`` to ``errors`` when ``value`` is not of ``kind``."""
+    if value is None and optional:
+        return
+    ok = {"number": lambda v: _is_number(v),
+          "finite": lambda v: _is_number(v, infinite=False),
+          "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+          "bool": lambda v: isinstance(v, bool),
+          "text": lambda v: isinstance(v, str),
+          "object": lambda v: isinstance(v, dict),
+          "pair": lambda v: isinstance(v, list) and len(v) == 2 and all(_is_number(x) for x in v),
+          "bounds": lambda v: isinstance(v, list) and len(v) == 4 and all(
+              isinstance(x, int) and not isinstance(x, bool) for x in v),
+          "texts": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)}[kind]
+    if not ok(value):
+        want = {"number": "a number", "finite": "a finite number", "int": "an integer", "bool": "true or false",
+                "text": "a text", "object": "an object", "pair": "two numbers", "bounds": "four integers",
+                "texts": "a list of texts"}[kind]
+        errors.append(f"{where} is {json.dumps(value)[:40]}, not {want}")
+
+
+def validate_analyses(record, folder, name="run.json"):
+    """Check the shapes and types of run.json's ``analyses`` that the checker reads.
+
+    Raises
+    ------
+    CheckError
+        One line naming ``name`` and the first bad field (``analyses[0].image.calibration.pixel_width``),
+        or a snapshot path that is not a file inside the run folder.
+    """
+    root = Path(folder).resolve()
+    for n, a in enumerate((record or {}).get("analyses") or []):
+        errors: list = []
+        at = f"analyses[{n}]"
+        if not isinstance(a, dict):
+            raise CheckError(f"cannot read {name}: {at} is not an object")
+        _check_field(errors, f"{at}.image", a.get("image"), "object", optional=True)
+        image = a.get("image") if isinstance(a.get("image"), dict) else {}
+        for key in ("width", "height", "bit_depth", "stack_size", "slice"):
+            _check_field(errors, f"{at}.image.{key}", image.get(key), "int", optional=True)
+        _check_field(errors, f"{at}.image.inverted_lut", image.get("inverted_lut"), "bool", optional=True)
+        _check_field(errors, f"{at}.image.calibration", image.get("calibration"), "object", optional=True)
+        cal = image.get("calibration") if isinstance(image.get("calibration"), dict) else {}
+        for key in ("pixel_width", "pixel_height"):
+            _check_field(errors, f"{at}.image.calibration.{key}", cal.get(key), "finite", optional=True)
+        _check_field(errors, f"{at}.image.calibration.unit", cal.get("unit"), "text", optional=True)
+        _check_field(errors, f"{at}.image.selection", image.get("selection"), "object", optional=True)
+        sel = image.get("selection") if isinstance(image.get("selection"), dict) else {}
+        _check_field(errors, f"{at}.image.selection.bounds", sel.get("bounds"), "bounds", optional=True)
+        _check_field(errors, f"{at}.image.selection.mask", sel.get("mask"), "bool", optional=True)
+        for key in ("threshold", "size_pixels", "circularity"):
+            _check_field(errors, f"{at}.{key}", a.get(key), "pair", optional=not a.get("ok", True))
+        _check_field(errors, f"{at}.decimals", a.get("decimals"), "int", optional=True)
+        if isinstance(a.get("decimals"), int) and not 0 <= a["decimals"] <= 9:
+            errors.append(f"{at}.decimals is {a['decimals']}, not 0 to 9")
+        for key in ("measurements", "show", "redirect"):
+            _check_field(errors, f"{at}.{key}", a.get(key), "text", optional=True)
+        for key in ("ok", "exclude_edges", "include_holes", "black_background", "threshold_set"):
+            _check_field(errors, f"{at}.{key}", a.get(key), "bool", optional=True)
+        for key in ("flags", "outputs"):
+            _check_field(errors, f"{at}.{key}", a.get(key), "texts", optional=True)
+        _check_field(errors, f"{at}.index", a.get("index"), "int", optional=True)
+        for key in ("snapshot", "redirect_snapshot", "selection_mask"):
+            entry = a.get(key)
+            _check_field(errors, f"{at}.{key}", entry, "object", optional=True)
+            if not isinstance(entry, dict):
+                continue
+            _check_field(errors, f"{at}.{key}.path", entry.get("path"), "text", optional=True)
+            _check_field(errors, f"{at}.{key}.sha256", entry.get("sha256"), "text", optional=True)
+            if isinstance(entry.get("path"), str):
+                # a snapshot is read from the run folder only (a hand-edited path must not reach out)
+                target = (root / entry["path"]).resolve()
+                if Path(entry["path"]).is_absolute() or not target.is_relative_to(root):
+                    errors.append(f"{at}.{key}.path {json.dumps(entry['path'])[:60]} is outside the run folder")
+        if errors:
+            raise CheckError(f"cannot read {name}: {errors[0]}"
+                             + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""))
 
 
 class SnapshotMissing(CheckError):
