@@ -276,3 +276,19 @@ def test_hand_edited_analysis_fields_are_one_line_errors(runs, tmp_path, edit, f
     if "passwd" in field:  # the CLI: exit 2, one JSON object
         code, data, _ = run_cli_json("check", edited)
         assert code == 2 and data["error"]["type"] == "CheckError" and field in data["error"]["message"]
+
+
+def test_links_out_of_the_folder_are_not_read(runs, tmp_path):
+    edited = copy_of(runs, "white", tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "results.csv").write_text((edited / "results.csv").read_text())
+    (edited / "secret.csv").symlink_to("/etc/passwd")
+    (edited / "sub").symlink_to(outside)
+    report = check(edited)
+    assert report.verdict == "fail"
+    for name, target in (("secret.csv", "/etc/passwd"), ("sub", str(outside))):
+        v = report[name]
+        assert v.verdict == "fail" and v.reason == f"a link to {target}, outside the run folder: not read"
+    assert [o.path for o in report.outputs if o.path.startswith("sub")] == ["sub"]   # not descended into
+    assert report["results.csv"].verdict == "pass"

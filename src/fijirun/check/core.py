@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -267,6 +268,12 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         kind = output_kind(rel)
         v = OutputVerdict(str(rel), {"image": "mask"}.get(kind, kind))
         v.add(FAIL, "missing: declared by the run but not in the folder")
+        report.outputs.append(v)
+    for rel in found.outside:
+        from ..outputs import output_kind
+
+        v = OutputVerdict(str(rel), {"image": "mask"}.get(output_kind(rel), output_kind(rel)))
+        v.add(FAIL, f"a link to {os.path.realpath(outdir / rel)}, outside the run folder: not read")
         report.outputs.append(v)
     _changed_since_run(report, outdir, record)
     if not [o for o in report.outputs if o.kind != "run"]:
