@@ -292,3 +292,14 @@ def test_links_out_of_the_folder_are_not_read(runs, tmp_path):
         assert v.verdict == "fail" and v.reason == f"a link to {target}, outside the run folder: not read"
     assert [o.path for o in report.outputs if o.path.startswith("sub")] == ["sub"]   # not descended into
     assert report["results.csv"].verdict == "pass"
+
+
+def test_a_folder_that_is_not_a_run_folder_fails(tmp_path):
+    from conftest import run_cli_json
+
+    (tmp_path / "a.txt").write_text("hi\n")
+    report = check(tmp_path)
+    assert report.verdict == "fail"
+    assert report["(outputs)"].reason.startswith("not a run folder: no run.json")
+    code, data, _ = run_cli_json("check", tmp_path)
+    assert code == 1 and data["verdict"] == "fail"

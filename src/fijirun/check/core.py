@@ -10,7 +10,7 @@ import numpy as np
 
 from ..ownership import folder_state, last_failure
 from ..provenance import FAILED_RECORD, RUN_RECORD, read_run_record
-from ..reference import analyze_particles, read_calibration
+from ..reference import COLUMNS, analyze_particles, read_calibration
 from . import compare, lint
 from .discover import discover
 from .model import FAIL, PASS, WARN, CheckError, CheckReport, OutputVerdict
@@ -276,12 +276,29 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         v.add(FAIL, f"a link to {os.path.realpath(outdir / rel)}, outside the run folder: not read")
         report.outputs.append(v)
     _changed_since_run(report, outdir, record)
+    if record is None and not found.rois and not found.masks \
+            and not any(_results_columns(outdir / rel) for rel in found.tables) and report.outputs:
+        # no run.json and nothing ImageJ would have written: not a run folder, never a pass or warn
+        v = OutputVerdict("(outputs)", "missing")
+        v.add(FAIL, "not a run folder: no run.json, and no results table (no ImageJ column), ROI set "
+                    "or label mask")
+        report.outputs.append(v)
     if not [o for o in report.outputs if o.kind != "run"]:
         v = OutputVerdict("(outputs)", "missing")
         what = "no results table, ROI set or label mask in the folder"
         v.add(FAIL, f"missing: {what}" + ("" if record else " (and no run.json)"))
         report.outputs.append(v)
     return report
+
+
+def _results_columns(path):
+    """The ImageJ Results or Summary columns a table file has (empty: not a results table)."""
+    try:
+        head, _ = compare.read_table_text(path)
+    except CheckError:
+        return []
+    known = {name for name, _ in COLUMNS} | {"Count", "Total Area", "Average Size"}
+    return [c for c in head.columns if c in known]
 
 
 def _changed_since_run(report, outdir, record):
