@@ -303,3 +303,18 @@ def test_a_folder_that_is_not_a_run_folder_fails(tmp_path):
     assert report["(outputs)"].reason.startswith("not a run folder: no run.json")
     code, data, _ = run_cli_json("check", tmp_path)
     assert code == 1 and data["verdict"] == "fail"
+
+
+@pytest.mark.parametrize("given, message", [
+    (dict(measurements="bogus"), "measurements: unknown measurement 'bogus'"),
+    (dict(threshold=(10, 5)), "threshold: expected (LOWER, UPPER)"),
+    (dict(threshold="10-5"), "threshold: expected LOWER-UPPER"),
+    (dict(options="circularity=2-1"), "options: circularity='2-1' is not a range"),
+    (dict(options=5), "options: expected an Analyze Particles option string, got int 5"),
+])
+def test_api_refuses_what_the_cli_refuses(runs, given, message):
+    from fijirun.check import CheckError
+
+    with pytest.raises(CheckError) as info:
+        check(runs["white"], **given)
+    assert str(info.value).startswith(message)

@@ -58,8 +58,32 @@ def _pick_mask(stored):
     return usable[0][1].values if usable else None
 
 
+def _validate_given(outdir, options, measurements, threshold):
+    """The checks the command line makes of its options (:mod:`fijirun.arguments`), for the API.
+
+    Raises
+    ------
+    CheckError
+        Naming the parameter, with the command line's message.
+    """
+    from ..arguments import UsageError, analyze_options, measurement_keys, threshold_range
+
+    if not isinstance(outdir, (str, os.PathLike)):
+        raise CheckError(f"outdir: expected a folder path, got {type(outdir).__name__} {outdir!r}")
+    try:
+        if options is not None:
+            analyze_options(options, "options")
+        if measurements is not None:
+            measurement_keys(measurements, "measurements")
+        if threshold is not None:
+            threshold_range(threshold, "threshold")
+    except UsageError as exc:
+        raise CheckError(str(exc)) from None
+
+
 def check(outdir, image=None, *, options=None, measurements=None, threshold=None, exclude=()):
     """The work of :func:`fijirun.check.check` (documented there), imported on first use."""
+    _validate_given(outdir, options, measurements, threshold)
     outdir = Path(outdir)
     if not outdir.is_dir():
         raise CheckError(f"no such output folder: {outdir}")
