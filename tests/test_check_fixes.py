@@ -318,3 +318,17 @@ def test_api_refuses_what_the_cli_refuses(runs, given, message):
     with pytest.raises(CheckError) as info:
         check(runs["white"], **given)
     assert str(info.value).startswith(message)
+
+
+def test_results_of_a_blank_image_not_written_is_what_imagej_does(ij_session, tmp_path):
+    from conftest import MACROS as FIJI_MACROS
+
+    blank = tmp_path / "blank.tif"
+    tifffile.imwrite(blank, np.zeros((20, 20), np.uint8))
+    result = ij_session.run(FIJI_MACROS / "output_saving.ijm", input=blank, output_dir=tmp_path / "out",
+                            params={"minSize": 0, "maxSize": 1000})
+    assert not (result.output_dir / "blank_results.csv").exists()     # ImageJ wrote no empty table
+    report = check(result.output_dir)
+    assert report.verdict == "pass", [(o.path, o.reason) for o in report.outputs]
+    v = report["blank_results.csv"]
+    assert v.verdict == "pass" and v.reason.startswith("not written, as ImageJ does for an empty Results")

@@ -286,13 +286,27 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
             v.add(FAIL, mask_errors.get(rel, f"cannot read {rel}"))
         else:
             lint.lint_image(v, stored[rel])
+    empty_results = _empty_results_saves(record, outdir, recorded)
     for rel in found.missing:
         from ..outputs import output_kind
 
         kind = output_kind(rel)
         v = OutputVerdict(str(rel), {"image": "mask"}.get(kind, kind))
-        v.add(FAIL, "missing: declared by the run but not in the folder")
         report.outputs.append(v)
+        if str(rel) in empty_results:
+            # ImageJ's saveAs("Results") writes no file for an empty Results table (MeasurementsWriter)
+            item = empty_results[str(rel)]
+            if item.reference is None:
+                v.add(WARN, "not written: the Results table was empty after the analysis (0 rows); "
+                            f"not compared: {item.why}")
+            elif len(item.reference.table) == 0:
+                v.add(PASS, "not written, as ImageJ does for an empty Results table: the analysis found "
+                            "no particle, as the reference")
+            else:
+                v.add(FAIL, f"missing: the analysis left an empty Results table, the reference finds "
+                            f"{len(item.reference.table)} particles")
+            continue
+        v.add(FAIL, "missing: declared by the run but not in the folder")
     for rel in found.outside:
         from ..outputs import output_kind
 
@@ -313,6 +327,28 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         v.add(FAIL, f"missing: {what}" + ("" if record else " (and no run.json)"))
         report.outputs.append(v)
     return report
+
+
+def _empty_results_saves(record, outdir, recorded):
+    """Declared tables saved by ``saveAs("Results")`` when the Results table was empty.
+
+    Returns {relative path: the recorded analysis} for the ``Results... save=`` commands of the
+    run when its last analysis left ImageJ's Results table with no row.
+    """
+    from .discover import _SAVE_OPTION, _relative
+
+    last = recorded[-1] if recorded else None
+    results = (last.analysis.get("results") or {}) if last is not None else {}
+    if not isinstance(results, dict) or results.get("title") != "Results" or results.get("rows_after") != 0:
+        return {}
+    out = {}
+    for c in (record or {}).get("commands") or []:
+        m = _SAVE_OPTION.search(str(c.get("options", "")))
+        if c.get("command") == "Results..." and m:
+            rel = _relative(m.group(1).strip("[]"), Path(outdir).resolve())
+            if rel is not None:
+                out[str(rel)] = last
+    return out
 
 
 def _results_columns(path):

@@ -146,6 +146,11 @@ def validate_analyses(record, folder, name="run.json"):
         for key in ("flags", "outputs"):
             _check_field(errors, f"{at}.{key}", a.get(key), "texts", optional=True)
         _check_field(errors, f"{at}.index", a.get("index"), "int", optional=True)
+        _check_field(errors, f"{at}.results", a.get("results"), "object", optional=True)
+        results = a.get("results") if isinstance(a.get("results"), dict) else {}
+        _check_field(errors, f"{at}.results.title", results.get("title"), "text", optional=True)
+        for key in ("rows_before", "rows_after"):
+            _check_field(errors, f"{at}.results.{key}", results.get(key), "int", optional=True)
         for key in ("snapshot", "redirect_snapshot", "selection_mask"):
             entry = a.get(key)
             _check_field(errors, f"{at}.{key}", entry, "object", optional=True)
