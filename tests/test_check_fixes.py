@@ -70,6 +70,14 @@ run("Set Measurements...", "area redirect=None decimal=3");
 run("Analyze Particles...", "show=Masks display clear");
 saveAs("Tiff", outputDir + File.separator + "mask.tif");
 """),
+    # finding 13: the ROI set's order
+    "rois": ("two", """setOption("BlackBackground", true);
+run("Set Measurements...", "area centroid redirect=None decimal=3");
+run("Analyze Particles...", "display clear add");
+roiManager("save", outputDir + File.separator + "rois.zip");
+saveAs("Results", outputDir + File.separator + "results.csv");
+roiManager("reset");
+"""),
 }
 
 
@@ -336,3 +344,18 @@ def test_results_of_a_blank_image_not_written_is_what_imagej_does(tmp_path):
     v = report["blank_results.csv"]
     assert v.verdict == "pass" and v.reason.startswith("not written, as ImageJ does for an empty Results")
 
+
+def test_reordered_roi_set_warns_like_reordered_rows(runs, tmp_path):
+    import roifile
+
+    assert check(runs["rois"])["rois.zip"].verdict == "pass"
+    edited = copy_of(runs, "rois", tmp_path)
+    rois = roifile.roiread(edited / "rois.zip")
+    assert len(rois) == 2
+    (edited / "rois.zip").unlink()
+    roifile.roiwrite(edited / "rois.zip", rois[::-1])
+    v = check(edited)["rois.zip"]
+    assert v.verdict == "warn" and v.reason.startswith("ROIs in another order than ImageJ's"), v.reason
+    lines = (edited / "results.csv").read_text().splitlines()
+    (edited / "results.csv").write_text("\n".join([lines[0], lines[2], lines[1]]) + "\n")
+    assert check(edited)["results.csv"].verdict == "warn"                  # the table: the same verdict

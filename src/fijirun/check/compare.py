@@ -422,6 +422,14 @@ def compare_rois(verdict, rois, reference):
         verdict.add(PASS, f"{len(encoded)} ROI(s) encoded differently, same pixels")
     if renamed:
         verdict.add(WARN, f"{len(renamed)} ROI name(s) differ: {_listing(renamed, 3)}")
+    # the k-th ROI is the k-th particle (row k of the table, label k of Count Masks); names do not
+    # say the order, so a reordered set is only seen here (a warning, as for reordered table rows)
+    order = [j for _, j in sorted(pairs)]
+    if len(order) > 1 and any(b < a for a, b in zip(order, order[1:])):
+        moved = sum(1 for k, (i, j) in enumerate(sorted(pairs)) if i != j)
+        verdict.details["reordered"] = True
+        verdict.add(WARN, f"ROIs in another order than ImageJ's scan order ({moved} not at their particle's "
+                          "place; ROI k is row k of the table)")
     if not pairs and not rois and not ref:
         verdict.add(PASS, "empty ROI set, no particle in the reference")
     elif all(f.verdict == PASS for f in verdict.findings):
