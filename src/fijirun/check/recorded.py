@@ -135,7 +135,8 @@ def validate_analyses(record, folder, name="run.json"):
         _check_field(errors, f"{at}.image.selection.bounds", sel.get("bounds"), "bounds", optional=True)
         _check_field(errors, f"{at}.image.selection.mask", sel.get("mask"), "bool", optional=True)
         for key in ("threshold", "size_pixels", "circularity"):
-            _check_field(errors, f"{at}.{key}", a.get(key), "pair", optional=not a.get("ok", True))
+            if a.get("ok", True) is not False:  # a failed analysis is not checked: its levels are unused
+                _check_field(errors, f"{at}.{key}", a.get(key), "pair")
         _check_field(errors, f"{at}.decimals", a.get("decimals"), "int", optional=True)
         if isinstance(a.get("decimals"), int) and not 0 <= a["decimals"] <= 9:
             errors.append(f"{at}.decimals is {a['decimals']}, not 0 to 9")
