@@ -78,6 +78,18 @@ roiManager("save", outputDir + File.separator + "rois.zip");
 saveAs("Results", outputDir + File.separator + "results.csv");
 roiManager("reset");
 """),
+    # finding 5: ResultsTable's printing of ties and signs, at 0 and 3 decimals
+    "printing": ("two", """run("Clear Results");
+values = newArray(-0.4, -2.5, 2.5, 0.5, -0.5, 1.5, 196.5, 0.0625, 1.0005, 2.675, -0.0004);
+for (d = 0; d <= 3; d += 3) {
+    run("Set Measurements...", "area redirect=None decimal=" + d);
+    run("Clear Results");
+    for (i = 0; i < values.length; i++) setResult("V" + i, 0, values[i]);
+    updateResults();
+    saveAs("Results", outputDir + File.separator + "printed" + d + ".csv");
+}
+run("Set Measurements...", "area redirect=None decimal=3");
+"""),
 }
 
 
@@ -122,6 +134,13 @@ def test_format_value_rounds_half_up_at_0_decimals_only():
     assert format_value(2.25, 1) == "2.2"                    # HALF_EVEN elsewhere (exact binary value)
     assert format_value(0.0625, 3) == "0.062"
     assert round_like_imagej(np.array([2.5, 196.5, 1.5]), 0).tolist() == [3.0, 197.0, 2.0]
+
+
+def test_format_value_prints_as_imagej_saves(runs):
+    values = [-0.4, -2.5, 2.5, 0.5, -0.5, 1.5, 196.5, 0.0625, 1.0005, 2.675, -0.0004]
+    for d in (0, 3):
+        cells = (runs["printing"] / f"printed{d}.csv").read_text().splitlines()[1].split(",")[1:]
+        assert [format_value(v, d) for v in values] == cells, (d, cells)
 
 
 def test_decimal_0_table_passes(runs):

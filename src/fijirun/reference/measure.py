@@ -423,9 +423,7 @@ def _d2s(v, decimals):
         s = str(Decimal(v).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     else:
         s = f"{v:.{decimals}f}"
-    if s.startswith("-") and float(s) == 0.0:
-        s = s[1:] if decimals == 0 else s
-    return s
+    return s  # a negative value that rounds to 0 keeps its sign ("-0", "-0.00"), as DecimalFormat prints it
 
 
 def round_like_imagej(values, decimals=3):
