@@ -183,6 +183,9 @@ def test_summary_every_column_compared(runs, tmp_path):
     v = check(edited)["summary.csv"]
     assert v.verdict == "fail" and "column Total Area: 999 in the file, 37 in the reference" in v.reason
     assert v.details["n_mismatches"] == 3
+    (edited / "summary.csv").write_text(text.replace("two.tif,", "other.tif,"))
+    v = check(edited)["summary.csv"]
+    assert v.verdict == "fail" and "column Slice: other.tif in the file, two.tif in the reference" in v.reason
     (edited / "summary.csv").write_text(text.splitlines()[0] + "\n")  # header only
     v = check(edited)["summary.csv"]
     assert v.verdict == "fail" and "without a row" in v.reason

@@ -298,9 +298,10 @@ def compare_summary(verdict, path, rows, decimals):
     ----------
     verdict : OutputVerdict
     path : Path
-    rows : list of (ParticleAnalysis, float) or None
+    rows : list of (ParticleAnalysis, float, str or None) or None
         For each row of the file, from the last one up: the reference of the analysis that
-        wrote it and its analysed area; None where no analysis is known for that row.
+        wrote it, its analysed area and the analysed image's title (the row's ``Slice``, None:
+        not known); None where no analysis is known for that row.
     decimals : int
         Set Measurements' decimal places (a Summary table prints at least 3).
     """
@@ -317,7 +318,11 @@ def compare_summary(verdict, path, rows, decimals):
         if known is None:
             uncompared_rows.append(int(table.index[i]))
             continue
-        reference, total_area = known
+        reference, total_area, title = known
+        label = str(table["Slice"].iloc[i]).strip() if "Slice" in table.columns else None
+        if title is not None and label is not None and label != title:  # a 2-D image's row: its title
+            mismatches.append({"row": int(table.index[i]), "column": "Slice", "file": label,
+                               "reference": title})
         want = summary_values(reference, total_area)
         compared += 1
         for c in table.columns:

@@ -168,7 +168,7 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         return report.reference, report.recovered.get("reference_error"), spec.decimals, pixel
 
     def summary_rows(rel, reference):
-        """For each Summary row from the last up: (reference, analysed area), None when unknown.
+        """For each Summary row from the last up: (reference, analysed area, image title), or None.
 
         A Summary table gets one row per analysis with *summarize*: the last is the analysis
         that wrote the file; those before it are the run's earlier summarizing analyses.
@@ -177,10 +177,12 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
             item = analysis_for(recorded, rel)
             upto = recorded[:recorded.index(item) + 1]
             chain = [i for i in upto if "summarize" in (i.analysis.get("flags") or []) or i is item]
-            return [None if i.reference is None else (i.reference, i.total_area) for i in reversed(chain)]
+            return [None if i.reference is None else
+                    (i.reference, i.total_area, (i.analysis.get("image") or {}).get("title"))
+                    for i in reversed(chain)]
         cal = spec.calibration
         pw, ph = (cal.pixel_width, cal.pixel_height) if cal is not None else (1.0, 1.0)
-        return [(reference, reference.count_mask.size * pw * ph)]
+        return [(reference, reference.count_mask.size * pw * ph, None)]
 
     def show_of(rel):
         """The *show* option recorded for the analysis behind an output (None: not recorded)."""
