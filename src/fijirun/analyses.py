@@ -46,6 +46,8 @@ _FLAGS = {
     "add_to_manager": 2048, "show_masks": 4096, "four_connected": 8192, "in_situ": 16384,
     "overlay_outlines": 32768, "overlay_masks": 65536, "composite": 131072, "overlay": 262144,
 }
+# ImageProcessor.NO_THRESHOLD: getMinThreshold() of an image without a threshold
+_NO_THRESHOLD = -808080.0
 # ParticleAnalyzer's show choices, by the index of its private showChoice field
 _SHOW = ("Nothing", "Outlines", "Bare Outlines", "Ellipses", "Masks", "Count Masks", "Overlay",
          "Overlay Masks")
@@ -79,6 +81,14 @@ def _number(value):
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
+def _threshold_set(raw: dict) -> bool | None:
+    """Whether the analysed image had a threshold (None: not recorded)."""
+    lower = raw.get("threshold_before_lower")
+    if lower is None:
+        return None
+    return float(lower) != _NO_THRESHOLD
+
+
 def analysis_record(raw: dict) -> dict:
     """The documented record of one analysis from the guard's raw fields."""
     options = int(raw.get("options") or 0)
@@ -106,6 +116,9 @@ def analysis_record(raw: dict) -> dict:
         "black_background": bool(raw.get("black_background")),
         # the pixel values analysed as particles: level1 <= v <= level2
         "threshold": [_number(raw.get("level1")), _number(raw.get("level2"))],
+        # whether the image had a threshold (else ImageJ took a binary image's levels): %Area is
+        # then the fraction of non-zero pixels, not of pixels within the levels (ImageStatistics)
+        "threshold_set": _threshold_set(raw),
         "size_pixels": [_number(raw.get("minSize")), _number(raw.get("maxSize"))],
         "circularity": [_number(raw.get("minCircularity")), _number(raw.get("maxCircularity"))],
         "exclude_edges": bool(options & _FLAGS["exclude_edges"]) or bool(raw.get("excludeEdgeParticles")),

@@ -173,9 +173,18 @@ def _option_tokens(text):
     return parse_options(text)
 
 
+def _text(value, what, option):
+    """``value`` when it is text (the Python API passes anything), else a UsageError."""
+    if not isinstance(value, str):
+        raise UsageError(f"expected {what}, got {type(value).__name__} {value!r}", option)
+    return value
+
+
 def measurement_keys(text, option="--measurements"):
     """A Set Measurements option string whose every key is one ImageJ knows."""
     from .reference import MEASUREMENT_KEYS
+
+    _text(text, "Set Measurements keys (a string)", option)
 
     valued = {"decimal", "redirect"}
     flags = {"display", "limit", "invert", "stack", "nan", "add", "scientific", "feret",
@@ -201,6 +210,7 @@ def analyze_options(text, option="--options"):
     from .check.model import CheckError
     from .check.recover import parse_size
 
+    _text(text, "an Analyze Particles option string", option)
     opts = _option_tokens(text)
     for key in ("size", "circularity"):
         if key in opts:
@@ -215,7 +225,13 @@ def analyze_options(text, option="--options"):
 
 
 def threshold_range(text, option="--threshold"):
-    """``LO-HI`` with two finite numbers, LO <= HI."""
+    """``LO-HI`` (or, from the Python API, a pair of numbers) with two finite numbers, LO <= HI."""
+    if isinstance(text, (tuple, list)):
+        pair = [v for v in text if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(text) != 2 or len(pair) != 2 or not all(math.isfinite(v) for v in pair) or pair[0] > pair[1]:
+            raise UsageError(f"expected (LOWER, UPPER): two finite numbers, LOWER <= UPPER, got {text!r}", option)
+        return text
+    _text(text, "LOWER-UPPER", option)
     m = re.fullmatch(r"\s*(-?[0-9.]+(?:[eE][+-]?[0-9]+)?)\s*[-,]\s*(-?[0-9.]+(?:[eE][+-]?[0-9]+)?)\s*", str(text))
     try:
         lo, hi = (float(m.group(1)), float(m.group(2))) if m else (None, None)

@@ -33,7 +33,8 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
     measurements : str, optional
         Set Measurements options or keys (``"area centroid perimeter decimal=3"``).
     threshold : str or tuple, optional
-        ``"lo-hi"``: the threshold set before Analyze Particles (``setThreshold``).
+        ``"lo-hi"`` or ``(lo, hi)``: the threshold set before Analyze Particles
+        (``setThreshold``); two finite numbers, lo <= hi.
     exclude : iterable of path-like
         Files in ``outdir`` that are not outputs (reports written there).
 
@@ -46,8 +47,9 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
     Raises
     ------
     CheckError
-        When ``outdir`` is not a folder, ``run.json`` is unreadable or the
-        options cannot be parsed.
+        When ``outdir`` is not a folder, ``run.json`` is unreadable, or
+        ``options``, ``measurements`` or ``threshold`` are refused -- by the
+        same checks as the command line's (:mod:`fijirun.arguments`).
 
     Notes
     -----

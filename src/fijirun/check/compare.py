@@ -29,7 +29,8 @@ from ..outputs import is_row_number_heading, table_delimiter
 from ..reference import format_value, rois_to_labels
 from .model import FAIL, PASS, WARN, CheckError
 
-__all__ = ["read_table_text", "file_decimals", "compare_table", "compare_rois", "compare_mask",
+__all__ = ["read_table_text", "file_decimals", "compare_table", "compare_summary", "summary_values",
+           "compare_rois", "compare_mask", "compare_binary_mask",
            "mask_roi_agreement", "label_mapping", "IOU_MIN"]
 
 IOU_MIN = 0.99
@@ -121,10 +122,21 @@ def match_by_position(a, b, tol):
     """Pairs (i, j) of rows of ``a`` and ``b`` (n×2 positions) closer than ``tol``.
 
     Ties (two particles with the same centre, e.g. one in another's hole) are
-    resolved by row order.
+    resolved by row order. Rows with a NaN position pair with the other side's NaN
+    rows in row order.
     """
     if len(a) == 0 or len(b) == 0:
         return []
+    a, b = np.asarray(a, np.float64).reshape(-1, 2), np.asarray(b, np.float64).reshape(-1, 2)
+    fa, fb = np.isfinite(a).all(axis=1), np.isfinite(b).all(axis=1)
+    if not (fa.all() and fb.all()):
+        # a position can be NaN (a centre of mass weighted by zero intensities): those rows have no
+        # place to match by, so they pair with the other side's NaN rows in row order (their
+        # values are still compared); the rest match by position
+        ia, ib = np.flatnonzero(fa), np.flatnonzero(fb)
+        pairs = [(int(ia[i]), int(ib[j])) for i, j in match_by_position(a[fa], b[fb], tol)]
+        pairs += list(zip(np.flatnonzero(~fa).tolist(), np.flatnonzero(~fb).tolist()))
+        return sorted(pairs)
     if len(a) == len(b) and np.all(np.hypot(*(a - b).T) <= tol):
         return list(zip(range(len(a)), range(len(b))))
     tree = cKDTree(b)
@@ -237,6 +249,117 @@ def _same(a, b):
     return a == b or abs(a - b) <= 1e-9 * max(1.0, abs(b))
 
 
+#: The means ParticleAnalyzer.addMeans puts in a Summary row, in its order (column headings).
+SUMMARY_MEANS = ("Mean", "Mode", "Perim.", "Major", "Minor", "Angle", "Circ.", "Solidity", "Feret",
+                 "FeretX", "FeretY", "FeretAngle", "MinFeret", "IntDen", "Median", "Skew", "Kurt")
+
+
+def _float_column_sum(values):
+    """Sum as ImageJ adds a ResultsTable column: float32 values, added in order in a double."""
+    v = np.asarray(values, np.float64).astype(np.float32).astype(np.float64)
+    return float(np.cumsum(v)[-1]) if len(v) else 0.0
+
+
+def summary_values(reference, total_area):
+    """The Summary row ImageJ writes for an analysis (``ParticleAnalyzer.updateSliceSummary``).
+
+    Parameters
+    ----------
+    reference : fijirun.reference.ParticleAnalysis
+    total_area : float
+        The analysed area: the selection's bounds (or its mask's pixels), calibrated.
+
+    Returns
+    -------
+    dict
+        Column heading -> full-precision value; the means only for the columns the reference
+        computed (``Count``, ``Total Area``, ``Average Size``, ``%Area`` always).
+    """
+    n = len(reference.table)
+    values = reference.values
+    area = values.get("Area") if "Area" in values else None
+    # ImageJ sums the Area column (float, as ResultsTable.getColumn gives it) in a double
+    if area is None:  # no Area column: ImageJ writes the Slice label only (a row with particles)
+        return {} if n else {"Count": 0.0, "Total Area": 0.0, "Average Size": math.nan, "%Area": 0.0}
+    total = _float_column_sum(area)
+    out = {"Count": float(n), "Total Area": total,
+           "Average Size": total / n if n else math.nan,
+           "%Area": total * 100.0 / total_area if total_area else math.nan}
+    for c in SUMMARY_MEANS:
+        if c in values and n:   # FloatStatistics of the column's last n rows: sum / n
+            out[c] = _float_column_sum(values[c]) / n
+    return out
+
+
+def compare_summary(verdict, path, rows, decimals):
+    """Compare a saved Summary table with the reference; adds findings to ``verdict``.
+
+    Parameters
+    ----------
+    verdict : OutputVerdict
+    path : Path
+    rows : list of (ParticleAnalysis, float, str or None) or None
+        For each row of the file, from the last one up: the reference of the analysis that
+        wrote it, its analysed area and the analysed image's title (the row's ``Slice``, None:
+        not known); None where no analysis is known for that row.
+    decimals : int
+        Set Measurements' decimal places (a Summary table prints at least 3).
+    """
+    table, _ = read_table_text(path)
+    verdict.details["summary"] = True
+    if len(table) == 0:
+        verdict.add(FAIL, "Summary table without a row (ImageJ writes one per analysis)")
+        return verdict
+    d = max(3, int(decimals if decimals is not None else 3))
+    mismatches, not_compared, uncompared_rows, compared = [], set(), [], 0
+    for k in range(len(table)):
+        i = len(table) - 1 - k             # the last row belongs to the analysis that wrote the file
+        known = rows[k] if k < len(rows) else None
+        if known is None:
+            uncompared_rows.append(int(table.index[i]))
+            continue
+        reference, total_area, title = known
+        label = str(table["Slice"].iloc[i]).strip() if "Slice" in table.columns else None
+        if title is not None and label is not None and label != title:  # a 2-D image's row: its title
+            mismatches.append({"row": int(table.index[i]), "column": "Slice", "file": label,
+                               "reference": title})
+        want = summary_values(reference, total_area)
+        compared += 1
+        for c in table.columns:
+            if c in _TEXT_COLUMNS:
+                continue
+            if c not in want:
+                not_compared.add(c)
+                continue
+            expect = format_value(want[c], d)
+            got = str(table[c].iloc[i]).strip()
+            try:
+                same = _same(float(got), float(expect))
+            except ValueError:
+                same = got == expect
+            if not same:
+                mismatches.append({"row": int(table.index[i]), "column": c, "file": got, "reference": expect})
+        for c in want:
+            if c not in table.columns and c in ("Count", "Total Area", "Average Size", "%Area"):
+                mismatches.append({"row": int(table.index[i]), "column": c, "file": None,
+                                   "reference": format_value(want[c], d)})
+    verdict.details.update(mismatches=mismatches[:50], n_mismatches=len(mismatches),
+                           not_compared=sorted(not_compared), rows_not_compared=uncompared_rows)
+    if mismatches:
+        first = mismatches[0]
+        more = f" (+{len(mismatches) - 1} more)" if len(mismatches) > 1 else ""
+        got = "no such column" if first["file"] is None else f"{first['file']} in the file"
+        verdict.add(FAIL, f"Summary row {first['row']}, column {first['column']}: {got}, "
+                          f"{first['reference']} in the reference{more}")
+    if not_compared:
+        verdict.add(WARN, f"Summary columns the reference does not compute: {_listing(sorted(not_compared))}")
+    if uncompared_rows:
+        verdict.add(WARN, f"Summary row(s) {_listing(uncompared_rows)}: no recorded analysis to compare with")
+    if not mismatches and compared:
+        verdict.add(PASS, f"Summary table: {compared} row(s) agree with the reference at {d} decimals")
+    return verdict
+
+
 # --------------------------------------------------------------------------- ROI sets
 
 def _roi_box(roi):
@@ -304,6 +427,14 @@ def compare_rois(verdict, rois, reference):
         verdict.add(PASS, f"{len(encoded)} ROI(s) encoded differently, same pixels")
     if renamed:
         verdict.add(WARN, f"{len(renamed)} ROI name(s) differ: {_listing(renamed, 3)}")
+    # the k-th ROI is the k-th particle (row k of the table, label k of Count Masks); names do not
+    # say the order, so a reordered set is only seen here (a warning, as for reordered table rows)
+    order = [j for _, j in sorted(pairs)]
+    if len(order) > 1 and any(b < a for a, b in zip(order, order[1:])):
+        moved = sum(1 for k, (i, j) in enumerate(sorted(pairs)) if i != j)
+        verdict.details["reordered"] = True
+        verdict.add(WARN, f"ROIs in another order than ImageJ's scan order ({moved} not at their particle's "
+                          "place; ROI k is row k of the table)")
     if not pairs and not rois and not ref:
         verdict.add(PASS, "empty ROI set, no particle in the reference")
     elif all(f.verdict == PASS for f in verdict.findings):
@@ -415,4 +546,43 @@ def compare_mask(verdict, saved, reference_mask, *, bits, lossy=False, strict_nu
     elif not overflow:
         why = f", {n_out} with values outside the label set" if n_out else ""
         verdict.add(FAIL, f"{nd} pixels differ from the reference ({len(affected)} labels affected{why})")
+    return verdict
+
+
+def compare_binary_mask(verdict, saved, reference_mask, *, lossy=False):
+    """Compare a saved *show=Masks* image with the reference particles; adds findings.
+
+    ImageJ's Masks image is 8-bit: the particles' pixels 255, the rest 0 (shown black on
+    white through an inverted LUT, or white on black with *black background* in situ).
+
+    Parameters
+    ----------
+    verdict : OutputVerdict
+    saved : numpy.ndarray
+        The stored pixel values.
+    reference_mask : numpy.ndarray
+        The reference Count Masks (its non-zero pixels are the particles).
+    lossy : bool
+        The format is lossy (JPEG).
+    """
+    ref = reference_mask > 0
+    verdict.details.update(shape=list(saved.shape), dtype=str(saved.dtype), binary=True,
+                           reference_particle_pixels=int(np.count_nonzero(ref)))
+    verdict.data.update(saved=saved, reference=ref.astype(np.uint8) * 255)
+    if saved.shape != ref.shape:
+        verdict.add(FAIL, f"shape {saved.shape} differs from the input's {ref.shape}")
+        return verdict
+    values = saved.astype(np.int64)
+    other = int(np.count_nonzero((values != 0) & (values != 255)))
+    diff = (values == 255) != ref
+    nd = int(np.count_nonzero(diff | ((values != 0) & (values != 255))))
+    verdict.data["diff"] = diff
+    verdict.details.update(pixels_differ=nd, values_not_0_or_255=other)
+    if nd == 0:
+        verdict.add(PASS, f"binary Masks image (show=Masks): the particles' {int(ref.sum())} pixels exact")
+    elif lossy:
+        verdict.add(FAIL, f"JPEG artefacts: {nd} pixels of the Masks image changed ({other} neither 0 nor 255)")
+    else:
+        why = f", {other} neither 0 nor 255" if other else ""
+        verdict.add(FAIL, f"{nd} pixels of the Masks image differ from the reference particles{why}")
     return verdict

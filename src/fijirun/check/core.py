@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..ownership import folder_state, last_failure
 from ..provenance import FAILED_RECORD, RUN_RECORD, read_run_record
-from ..reference import analyze_particles, read_calibration
+from ..reference import COLUMNS, analyze_particles, read_calibration
 from . import compare, lint
 from .discover import discover
 from .model import FAIL, PASS, WARN, CheckError, CheckReport, OutputVerdict
-from .recorded import analysis_for, recorded_analyses
+from .recorded import analysis_for, recorded_analyses, validate_analyses
 from .recover import Spec, keys_from_columns, load_image, particle_image, recover
 
 __all__ = ["check"]
@@ -46,6 +47,7 @@ def _read_record(outdir):
                 raise CheckError(f"cannot read {path}: an entry of its {key!r} is not an object"
                                  + (" with a text 'path'" if key in ("outputs", "inputs") else "")
                                  + f": {json.dumps(entry)[:80]}")
+    validate_analyses(record, outdir, str(path))
     return record
 
 
@@ -56,20 +58,32 @@ def _pick_mask(stored):
     return usable[0][1].values if usable else None
 
 
-def _summary_table(verdict, path, reference):
-    table, _ = compare.read_table_text(path)
-    count = compare._to_float(table["Count"])
-    n = len(reference.table)
-    verdict.details.update(summary=True, count=count.tolist(), reference_count=n)
-    if len(count) and count[0] == n:
-        verdict.add(PASS, f"Summary table: Count {n} as in the reference")
-    else:
-        verdict.add(FAIL, f"Summary table: Count {count[0] if len(count) else None:g} in the file, "
-                          f"{n} particles in the reference")
+def _validate_given(outdir, options, measurements, threshold):
+    """The checks the command line makes of its options (:mod:`fijirun.arguments`), for the API.
+
+    Raises
+    ------
+    CheckError
+        Naming the parameter, with the command line's message.
+    """
+    from ..arguments import UsageError, analyze_options, measurement_keys, threshold_range
+
+    if not isinstance(outdir, (str, os.PathLike)):
+        raise CheckError(f"outdir: expected a folder path, got {type(outdir).__name__} {outdir!r}")
+    try:
+        if options is not None:
+            analyze_options(options, "options")
+        if measurements is not None:
+            measurement_keys(measurements, "measurements")
+        if threshold is not None:
+            threshold_range(threshold, "threshold")
+    except UsageError as exc:
+        raise CheckError(str(exc)) from None
 
 
 def check(outdir, image=None, *, options=None, measurements=None, threshold=None, exclude=()):
     """The work of :func:`fijirun.check.check` (documented there), imported on first use."""
+    _validate_given(outdir, options, measurements, threshold)
     outdir = Path(outdir)
     if not outdir.is_dir():
         raise CheckError(f"no such output folder: {outdir}")
@@ -116,6 +130,20 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         for item in recorded:
             if item.reference is None:
                 report.assumptions.append(f"no reference for analysis {item.index}: {item.why}")
+            if item.altered:  # the record's own evidence was altered: never a pass or a warning
+                v = OutputVerdict("(snapshot)", "run")
+                v.add(FAIL, f"analysis {item.index}: {item.why}; its outputs cannot be checked")
+                report.outputs.append(v)
+            elif item.missing:
+                v = OutputVerdict("(snapshot)", "run")
+                v.add(FAIL, f"analysis {item.index}: {item.why}; its outputs cannot be checked")
+                report.outputs.append(v)
+            elif item.input_instead is not None:
+                v = OutputVerdict("(reference)", "run")
+                v.add(WARN, f"analysis {item.index}: its snapshot is missing; the reference analyses the "
+                            f"recorded input {item.input_instead} (unchanged since the run), as if nothing "
+                            "changed its pixels before the analysis")
+                report.outputs.append(v)
         for item in recorded:
             if item.selection is not None and item.reference is not None:
                 # measured inside a selection (often one ImageJ restored from the image file)
@@ -139,10 +167,31 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         pixel = max(cal.pixel_width, cal.pixel_height) if cal is not None else 1.0
         return report.reference, report.recovered.get("reference_error"), spec.decimals, pixel
 
+    def summary_rows(rel, reference):
+        """For each Summary row from the last up: (reference, analysed area, image title), or None.
+
+        A Summary table gets one row per analysis with *summarize*: the last is the analysis
+        that wrote the file; those before it are the run's earlier summarizing analyses.
+        """
+        if recorded:
+            item = analysis_for(recorded, rel)
+            upto = recorded[:recorded.index(item) + 1]
+            chain = [i for i in upto if "summarize" in (i.analysis.get("flags") or []) or i is item]
+            return [None if i.reference is None else
+                    (i.reference, i.total_area, (i.analysis.get("image") or {}).get("title"))
+                    for i in reversed(chain)]
+        cal = spec.calibration
+        pw, ph = (cal.pixel_width, cal.pixel_height) if cal is not None else (1.0, 1.0)
+        return [(reference, reference.count_mask.size * pw * ph, None)]
+
+    def show_of(rel):
+        """The *show* option recorded for the analysis behind an output (None: not recorded)."""
+        item = analysis_for(recorded, rel)
+        return None if item is None else item.analysis.get("show")
+
     def count_masks_of(rel):
         """Whether the run recorded the analysis behind this mask as one showing Count Masks."""
-        item = analysis_for(recorded, rel)
-        return item is not None and item.analysis.get("show") == "Count Masks"
+        return show_of(rel) == "Count Masks"
 
     def no_reference(v, why):
         v.add(WARN, f"not compared: {why}")
@@ -169,7 +218,7 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
             if reference is None:
                 no_reference(v, why_none)
             elif "Count" in head.columns and ("Slice" in head.columns or "Total Area" in head.columns):
-                _summary_table(v, outdir / rel, reference)
+                compare.compare_summary(v, outdir / rel, summary_rows(rel, reference), decimals)
             else:
                 compare.compare_table(v, outdir / rel, reference, decimals=decimals, pixel_size=pixel)
         except CheckError as exc:
@@ -213,6 +262,9 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
             v.data["diff"] = (np.zeros(reference.count_mask.shape, bool) if mapping is not None
                               else None)
             continue
+        if show_of(rel) == "Masks":  # the analysis recorded show=Masks: a binary image, not labels
+            compare.compare_binary_mask(v, s.values, reference.count_mask, lossy=s.lossy)
+            continue
         compare.compare_mask(v, s.values, reference.count_mask, bits=s.bits, lossy=s.lossy,
                              strict_numbering=bool(recorded) and count_masks_of(rel))
         if not s.lossy and s.values.shape == reference.count_mask.shape:
@@ -236,12 +288,40 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
             v.add(FAIL, mask_errors.get(rel, f"cannot read {rel}"))
         else:
             lint.lint_image(v, stored[rel])
+    empty_results = _empty_results_saves(record, outdir, recorded)
     for rel in found.missing:
         from ..outputs import output_kind
 
         kind = output_kind(rel)
         v = OutputVerdict(str(rel), {"image": "mask"}.get(kind, kind))
+        report.outputs.append(v)
+        if str(rel) in empty_results:
+            # ImageJ's saveAs("Results") writes no file for an empty Results table (MeasurementsWriter)
+            item = empty_results[str(rel)]
+            if item.reference is None:
+                v.add(WARN, "not written: the Results table was empty after the analysis (0 rows); "
+                            f"not compared: {item.why}")
+            elif len(item.reference.table) == 0:
+                v.add(PASS, "not written, as ImageJ does for an empty Results table: the analysis found "
+                            "no particle, as the reference")
+            else:
+                v.add(FAIL, f"missing: the analysis left an empty Results table, the reference finds "
+                            f"{len(item.reference.table)} particles")
+            continue
         v.add(FAIL, "missing: declared by the run but not in the folder")
+    for rel in found.outside:
+        from ..outputs import output_kind
+
+        v = OutputVerdict(str(rel), {"image": "mask"}.get(output_kind(rel), output_kind(rel)))
+        v.add(FAIL, f"a link to {os.path.realpath(outdir / rel)}, outside the run folder: not read")
+        report.outputs.append(v)
+    _changed_since_run(report, outdir, record)
+    if record is None and not found.rois and not found.masks \
+            and not any(_results_columns(outdir / rel) for rel in found.tables) and report.outputs:
+        # no run.json and nothing ImageJ would have written: not a run folder, never a pass or warn
+        v = OutputVerdict("(outputs)", "missing")
+        v.add(FAIL, "not a run folder: no run.json, and no results table (no ImageJ column), ROI set "
+                    "or label mask")
         report.outputs.append(v)
     if not [o for o in report.outputs if o.kind != "run"]:
         v = OutputVerdict("(outputs)", "missing")
@@ -249,6 +329,52 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         v.add(FAIL, f"missing: {what}" + ("" if record else " (and no run.json)"))
         report.outputs.append(v)
     return report
+
+
+def _empty_results_saves(record, outdir, recorded):
+    """Declared tables saved by ``saveAs("Results")`` when the Results table was empty.
+
+    Returns {relative path: the recorded analysis} for the ``Results... save=`` commands of the
+    run when its last analysis left ImageJ's Results table with no row.
+    """
+    from .discover import _SAVE_OPTION, _relative
+
+    last = recorded[-1] if recorded else None
+    results = (last.analysis.get("results") or {}) if last is not None else {}
+    if not isinstance(results, dict) or results.get("title") != "Results" or results.get("rows_after") != 0:
+        return {}
+    out = {}
+    for c in (record or {}).get("commands") or []:
+        m = _SAVE_OPTION.search(str(c.get("options", "")))
+        if c.get("command") == "Results..." and m:
+            rel = _relative(m.group(1).strip("[]"), Path(outdir).resolve())
+            if rel is not None:
+                out[str(rel)] = last
+    return out
+
+
+def _results_columns(path):
+    """The ImageJ Results or Summary columns a table file has (empty: not a results table)."""
+    try:
+        head, _ = compare.read_table_text(path)
+    except CheckError:
+        return []
+    known = {name for name, _ in COLUMNS} | {"Count", "Total Area", "Average Size"}
+    return [c for c in head.columns if c in known]
+
+
+def _changed_since_run(report, outdir, record):
+    """Say so on each output whose SHA-256 differs from the one run.json recorded for it."""
+    from ..outputs import sha256
+
+    recorded = {str(o.get("path")): o.get("sha256") for o in (record or {}).get("outputs") or []
+                if isinstance(o, dict) and isinstance(o.get("sha256"), str)}
+    for v in report.outputs:
+        digest = recorded.get(v.path)
+        path = outdir / v.path
+        if digest and path.is_file() and sha256(path) != digest:
+            v.details["changed_since_run"] = True
+            v.add(WARN, "changed since the run: its SHA-256 differs from run.json's record")
 
 
 def _legacy_reference(report, spec, outdir, stored, found, given_image=None):

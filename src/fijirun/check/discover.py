@@ -15,6 +15,7 @@ failure ``fijirun check`` exists to catch.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,8 @@ class Discovered:
         ``images`` are saved images that are not label masks.
     missing : list of str
         Declared in ``run.json`` but absent from the folder.
+    outside : list of Path
+        Links in the folder to files or folders outside it: not read.
     """
 
     root: Path
@@ -52,6 +55,7 @@ class Discovered:
     images: list = field(default_factory=list)
     other: list = field(default_factory=list)
     missing: list = field(default_factory=list)
+    outside: list = field(default_factory=list)
 
     @property
     def found(self):
@@ -108,15 +112,24 @@ def discover(root, record=None, exclude=()):
     """
     root = Path(root).resolve()
     skip = {Path(p).resolve() for p in exclude}
-    files = []
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if not p.is_file() or p.resolve() in skip or str(rel) in RECORD_FILES:
-            continue
-        if any(part.startswith(_SKIP_DIRS) or part.startswith(".") for part in rel.parts):
-            continue
-        files.append(rel)
     found = Discovered(root)
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):  # links to folders are not descended into
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(_SKIP_DIRS) and not d.startswith("."))
+        for name in sorted(filenames) + [d for d in dirnames if (here / d).is_symlink()]:
+            p = here / name
+            rel = p.relative_to(root)
+            if name.startswith(".") or str(rel) in RECORD_FILES or p.resolve() in skip:
+                continue
+            if p.is_symlink() and _relative(p, root) is None:
+                # a link out of the folder is never read as an output (it is reported)
+                found.outside.append(rel)
+                continue
+            if p.is_file():
+                files.append(rel)
+    files.sort()
+    found.outside.sort()
     images = []
     for rel in files:
         suffix = rel.suffix.lower()
@@ -135,7 +148,7 @@ def discover(root, record=None, exclude=()):
             found.masks.append(rel)
         else:
             found.images.append(rel)
-    present = {str(f) for f in files}
+    present = {str(f) for f in files} | {str(f) for f in found.outside}
     found.missing = [str(p) for p in declared_outputs(record, root) if str(p) not in present
                      and Path(p).name != RUN_RECORD]
     return found

@@ -111,7 +111,14 @@ def read_stored_image(path):
 
 
 def lint_table(verdict, path, expected_rows=None):
-    """Format findings for a results table (``expected_rows``: the reference's particle count)."""
+    """Format findings for a results table (``expected_rows``: the reference's particle count).
+
+    Returns
+    -------
+    str or None
+        The delimiter to read the table with (``","`` for a single column); None for an empty
+        file, which has nothing more to compare.
+    """
     path = Path(path)
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -125,11 +132,16 @@ def lint_table(verdict, path, expected_rows=None):
         else:
             verdict.add(FAIL, "empty table file")
         return None
-    sep = table_delimiter(header) if ("\t" in header or "," in header) else None  # None: one column
+    one_column = "\t" not in header and "," not in header
+    sep = table_delimiter(header)  # a single column (or text that is no table) is read as one column
     suffix = path.suffix.lower()
-    verdict.details["delimiter"] = {"\t": "tab", ",": "comma", None: "none"}[sep]
-    if sep is None and not second.strip():
+    verdict.details["delimiter"] = "none" if one_column else {"\t": "tab", ",": "comma"}[sep]
+    if one_column and not second.strip():
         verdict.add(WARN, "a single column without data rows")
+    elif one_column:
+        # the file is still compared (its one column against the reference's): a lone column
+        # must not pass unread, and text that is no table fails there (missing columns)
+        verdict.add(PASS, "a single column (no delimiter)")
     elif suffix == ".xls" and sep == "\t":
         verdict.add(WARN, "tab-delimited text named .xls: Excel warns that content and extension disagree")
     elif suffix == ".csv" and sep == "\t":

@@ -16,6 +16,7 @@ floating-point operations and order where that matters for the printed value:
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
@@ -384,8 +385,9 @@ def format_value(v, decimals=3):
 
     Integers without decimals; non-zero numbers below both 0.001 and
     ``10**-decimals``, and numbers above 999999999999, in scientific notation
-    (``1.235E-5``); otherwise ``decimals`` places (half-even on the exact
-    binary value).
+    (``1.235E-5``); otherwise ``decimals`` places: half-even on the exact
+    binary value, but half-up (away from zero) with 0 decimals, as
+    ``ResultsTable.d2s`` sets ``RoundingMode.HALF_UP`` on that format only.
 
     Parameters
     ----------
@@ -415,10 +417,13 @@ def _d2s(v, decimals):
         m = f"{v:.3E}"               # DecimalFormat("0.000E0")
         mant, exp = m.split("E")
         return f"{mant}E{int(exp)}"
-    s = f"{v:.{decimals}f}"
-    if s.startswith("-") and float(s) == 0.0:
-        s = s[1:] if decimals == 0 else s
-    return s
+    if decimals == 0:
+        # ResultsTable.d2s sets RoundingMode.HALF_UP on its "0" format only (2.5 -> 3, -2.5 -> -3);
+        # the other formats keep DecimalFormat's HALF_EVEN. Both round the exact binary value.
+        s = str(Decimal(v).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    else:
+        s = f"{v:.{decimals}f}"
+    return s  # a negative value that rounds to 0 keeps its sign ("-0", "-0.00"), as DecimalFormat prints it
 
 
 def round_like_imagej(values, decimals=3):
