@@ -31,7 +31,16 @@ from ..cluster import DEFAULT_GRACE
 from ..prepare import OUTPUT_DIR_NAMES, _analyse
 from .baseline import BaselineError
 from .discover import discover
-from .folders import ACTIVITY_RECORD, LOCKS, empty_folder, finish_unfinished, record_folder, remove_locks, sole_writer
+from .folders import (
+    ACTIVITY_RECORD,
+    LOCKS,
+    empty_folder,
+    finish_unfinished,
+    record_folder,
+    recorded_path,
+    remove_locks,
+    sole_writer,
+)
 
 __all__ = ["CLASSES", "UPDATE_SITES", "BaselineError", "NoActivityError", "activity_tasks", "load_baseline",
            "regress", "run_activity", "run_alone", "update_site"]
@@ -350,11 +359,13 @@ def activity_tasks(course, out, *, data_dir=None, backend="imagej1", timeout=120
     config = config or CourseConfig()
     options = session_options(data_dir, backend, timeout, memory, fiji_dir)
     tasks = []
-    for a in course_activities(course, markdown=markdown, exclude=[out, *exclude], course_name=course_name,
-                               modules=modules):
+    activities = course_activities(course, markdown=markdown, exclude=[out, *exclude], course_name=course_name,
+                                   modules=modules)
+    folders = activity_folders([a.path for a in activities])
+    for a in activities:
         settings = config.for_activity(a.path)
         tasks.append({"path": a.path, "file": str(a.file), "language": a.language, "text": a.text,
-                      "outdir": str(out / activity_folder(a.path)), "root": str(out),
+                      "outdir": str(out / folders[a.path]), "root": str(out),
                       "timeout": float(settings.timeout or timeout), "options": options,
                       "course": str(course), "data_dir": options["data_dir"],
                       "params": settings.params, "xfail": settings.xfail, "skip": settings.skip,
@@ -372,8 +383,33 @@ def run_alone(task):
 
 
 def activity_folder(path):
-    """The output sub-folder name of an activity path (stable, readable)."""
+    """The readable output sub-folder name of an activity path (``/`` as ``__``); not unique alone.
+
+    ``a/b.ijm`` and ``a__b.ijm`` (or ``a b.ijm`` and ``a_b.ijm``) have the same
+    readable name: :func:`activity_folders` makes a course's names unique.
+    """
     return re.sub(r"[^\w.-]+", "_", path.replace("/", "__").replace(":", "_L"))
+
+
+def activity_folders(paths):
+    """Each activity path's own folder name: its readable name, unless another path of the course has it too.
+
+    Paths whose readable names are the same (ignoring case, as macOS and
+    Windows file systems do) each get the first 10 hex digits of their
+    path's SHA-256 appended (``a__b.ijm-3f0c...``): every activity has a
+    folder of its own, and a path's name depends only on which paths collide
+    with it, not on their order.
+    """
+    import hashlib
+    from collections import Counter
+
+    readable = {p: activity_folder(p) for p in paths}
+    taken = Counter(name.casefold() for name in readable.values())
+    return {p: (name if taken[name.casefold()] == 1
+                else f"{name}-{hashlib.sha256(p.encode('utf-8')).hexdigest()[:10]}")
+            for p, name in readable.items()}
+
+
 
 
 def _lost_record(task, outcome):
@@ -427,6 +463,15 @@ def _against_baseline(record, task, baseline, settings, pictures):
         record["baseline"] = "new: not in the baseline"
         return
     record["baseline"] = old["class"]
+    old_folder = baseline["folder"] / old["folder"]
+    owner = recorded_path(old_folder)
+    if owner is not None and owner != old["recorded_path"]:  # an old baseline's shared folder
+        record["class"] = CHANGED
+        record["changes"] = [f"not comparable: the baseline's folder {old_folder} holds the run of {owner}, "
+                             f"not of {old['recorded_path']} (their folder names were the same when the "
+                             "baseline was recorded): update the baseline"]
+        record["message"] = record["changes"][0]
+        return
     if record["class"] != PASSED:
         if old["class"] == PASSED:
             record["message"] = f"{record['message']} (passed in the baseline)"
@@ -435,8 +480,8 @@ def _against_baseline(record, task, baseline, settings, pictures):
         record["class"], record["changes"] = CHANGED, [f"class: {old['class']} -> passed"]
         record["message"] = f"passed; {old['class']} in the baseline ({old.get('message')})"
         return
-    folder = activity_folder(record["path"])
-    changes = compare_runs(baseline["folder"] / folder, Path(task["outdir"]),
+    folder = Path(task["outdir"]).name
+    changes = compare_runs(old_folder, Path(task["outdir"]),
                            tolerance=settings.tolerance, sanitizers=settings.sanitizers,
                            pictures=pictures, name=folder)
     if changes:
@@ -460,13 +505,26 @@ def load_baseline(folder):
     try:
         with open(folder / REPORT, encoding="utf-8") as f:
             report = json.load(f)
-        records = {a["path"]: _as_ran(a) for a in report["activities"]}
+        records = {a["path"]: _baseline_record(a) for a in report["activities"]}
     except FileNotFoundError:
         raise BaselineError(f"{folder}: not a regress output folder (no {REPORT})") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BaselineError(f"{folder / REPORT}: not a readable regress report: {exc}") from None
     return {"folder": folder, "records": records, "backend": report.get("backend"),
             "versions": report.get("versions")}
+
+
+def _baseline_record(record):
+    """A baseline's record as this run compares with it: the class it ran with, its folder's name.
+
+    A baseline written before folder names were made unique has no
+    ``folder``: its activity's folder is the readable name of its path.
+    """
+    record = _as_ran(record)
+    folder = record.get("folder")
+    if not (isinstance(folder, str) and folder not in ("", ".", "..") and Path(folder).name == folder):
+        folder = activity_folder(record["path"])
+    return dict(record, folder=folder, recorded_path=record["path"])
 
 
 def _as_ran(record):
@@ -585,6 +643,7 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
     def finished(task, record):
         record.pop("replace_worker", None)
         record.update(task.get("where") or {})  # module, platform, kind, position
+        record["folder"] = Path(task["outdir"]).name  # its own (a baseline's comparison finds it by this)
         if old is not None:
             _against_baseline(record, task, old, settings.for_activity(task["path"]), pictures)
         _expectation(record, task)

@@ -1,0 +1,119 @@
+"""Each activity of a regression is itself: its own folder, a name that lasts, and never lost.
+
+Found by a hostile review of ``fijirun regress``:
+
+* ``a/b.ijm`` and ``a__b.ijm`` shared the folder ``a__b.ijm``: the second run emptied the
+  first's, and the next comparison with the baseline compared one activity with the other's run.
+
+Real engine runs of tiny courses (a few seconds each).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fijirun.regress.folders import ACTIVITY_RECORD, empty_folder, record_folder
+from fijirun.regress.run import activity_folder
+
+from conftest import run_cli
+
+RAMP = 'newImage("ramp", "8-bit ramp", 64, 64, 1);\nsetThreshold({}, 255);\nrun("Convert to Mask");\n' \
+       'print("mean " + getValue("Mean"));\n'
+
+
+def _regress(course, out, *extra):
+    code, stdout, stderr = run_cli("regress", course, "--output", out, "--json", *extra, timeout=180)
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one JSON line, got {stdout!r}; stderr {stderr[-3000:]}"
+    return code, json.loads(lines[0])
+
+
+def _by_path(report):
+    return {a["path"]: a for a in report["activities"]}
+
+
+def _log(folder):
+    run = json.loads((folder / "run.json").read_text())
+    return (folder / run["state"]["log"]["file"]).read_text()
+
+
+# ------------------------------------------------------------------ folder names
+def test_folder_names_are_unique_readable_and_independent_of_order():
+    from fijirun.regress.run import activity_folders
+
+    paths = ["a/b.ijm", "a__b.ijm", "c d.ijm", "c_d.ijm", "Up.ijm", "up.ijm", "module1/blur_threshold.ijm",
+             "page.md#2"]
+    names = activity_folders(paths)
+    assert len({n.casefold() for n in names.values()}) == len(paths)  # also on a case-blind file system
+    # a path that collides with no other keeps its readable name (baselines recorded before stay valid)
+    assert names["module1/blur_threshold.ijm"] == "module1__blur_threshold.ijm"
+    assert names["page.md#2"] == "page.md_2"
+    for path in ("a/b.ijm", "a__b.ijm", "c d.ijm", "c_d.ijm", "Up.ijm", "up.ijm"):
+        assert names[path].startswith(activity_folder(path) + "-") and len(names[path]) == len(
+            activity_folder(path)) + 11
+    assert activity_folders(list(reversed(paths))) == names
+    assert activity_folders(["a/b.ijm"]) == {"a/b.ijm": "a__b.ijm"}
+
+
+def test_a_folder_holding_another_activitys_run_is_never_emptied(tmp_path):
+    folder = tmp_path / "a__b.ijm"
+    empty_folder(folder, "a__b.ijm", run="r1")
+    (folder / "result.csv").write_text("1,2\n")
+    record_folder(folder, "a__b.ijm", run="r1")
+    with pytest.raises(Exception, match=r"holds the run of another activity \(a__b\.ijm\), not of a/b\.ijm") as e:
+        empty_folder(folder, "a/b.ijm", run="r1")  # same regression, other activity
+    assert type(e.value).__name__ == "OutputExistsError"
+    assert (folder / "result.csv").read_text() == "1,2\n"
+    assert json.loads((folder / ACTIVITY_RECORD).read_text())["path"] == "a__b.ijm"
+    empty_folder(folder, "a__b.ijm", run="r2")  # its own activity, later: emptied
+    assert [p.name for p in folder.iterdir()] == [ACTIVITY_RECORD]
+
+
+def test_activities_whose_readable_names_collide_each_have_their_own_run(tmp_path):
+    course = tmp_path / "course"
+    (course / "a").mkdir(parents=True)
+    (course / "a" / "b.ijm").write_text(RAMP.format(100))
+    (course / "a__b.ijm").write_text('newImage("other", "8-bit black", 32, 32, 1);\nprint("the other activity");\n')
+    code, base = _regress(course, tmp_path / "base")
+    assert code == 0, base
+    # nothing edited: nothing changed (it was "a/b.ijm changed: no run record")
+    code, today = _regress(course, tmp_path / "today", "--baseline", tmp_path / "base")
+    assert {a["path"]: a["class"] for a in today["activities"]} == {
+        "a/b.ijm": "passed", "a__b.ijm": "passed"}, today["activities"]
+    assert code == 0
+    for report, out in ((base, tmp_path / "base"), (today, tmp_path / "today")):
+        folders = {a["path"]: a["folder"] for a in report["activities"]}
+        assert len(set(folders.values())) == 2
+        for path, folder in folders.items():
+            assert json.loads((out / folder / ACTIVITY_RECORD).read_text())["path"] == path
+        assert "mean 155" in _log(out / folders["a/b.ijm"])
+        assert "the other activity" in _log(out / folders["a__b.ijm"])
+
+    (course / "a" / "b.ijm").write_text(RAMP.format(200))  # only a/b.ijm changes
+    code, edited = _regress(course, tmp_path / "edited", "--baseline", tmp_path / "base")
+    by = _by_path(edited)
+    assert code == 1 and by["a/b.ijm"]["class"] == "changed" and by["a__b.ijm"]["class"] == "passed"
+    assert "Log line 1: 'mean 155.3906' -> 'mean 55.7812'" in by["a/b.ijm"]["changes"]
+
+
+def test_a_baseline_recorded_with_shared_folders_is_not_compared_with_the_wrong_run(tmp_path):
+    """A baseline written before folder names were unique: its folder ``a__b.ijm`` holds one of
+    the two activities' runs; the other is said to be not comparable (changed), never passed."""
+    course = tmp_path / "course"
+    (course / "a").mkdir(parents=True)
+    (course / "a" / "b.ijm").write_text(RAMP.format(100))
+    (course / "a__b.ijm").write_text('print("the other activity");\n')
+    code, base = _regress(course, tmp_path / "base")
+    assert code == 0
+    # as the earlier naming left it: one folder a__b.ijm (the last run's), no "folder" in the report
+    report = json.loads((tmp_path / "base" / "regress.json").read_text())
+    own = {a["path"]: a.pop("folder") for a in report["activities"]}
+    (tmp_path / "base" / own["a__b.ijm"]).rename(tmp_path / "base" / "a__b.ijm")
+    (tmp_path / "base" / "regress.json").write_text(json.dumps(report))
+    code, today = _regress(course, tmp_path / "today", "--baseline", tmp_path / "base")
+    by = _by_path(today)
+    assert code == 1 and by["a__b.ijm"]["class"] == "passed"
+    assert by["a/b.ijm"]["class"] == "changed"
+    assert "holds the run of a__b.ijm, not of a/b.ijm" in by["a/b.ijm"]["message"]
