@@ -3,7 +3,10 @@
 Found by a hostile review of ``fijirun regress``:
 
 * ``a/b.ijm`` and ``a__b.ijm`` shared the folder ``a__b.ijm``: the second run emptied the
-  first's, and the next comparison with the baseline compared one activity with the other's run.
+  first's, and the next comparison with the baseline compared one activity with the other's run;
+* an activity of the baseline that is gone now was never reported ("no activity changed");
+* a Markdown block was named by the line of its fence: a line of text added above it renamed
+  it, and its changed code passed as "new: not in the baseline".
 
 Real engine runs of tiny courses (a few seconds each).
 """
@@ -11,6 +14,7 @@ Real engine runs of tiny courses (a few seconds each).
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -117,3 +121,91 @@ def test_a_baseline_recorded_with_shared_folders_is_not_compared_with_the_wrong_
     assert code == 1 and by["a__b.ijm"]["class"] == "passed"
     assert by["a/b.ijm"]["class"] == "changed"
     assert "holds the run of a__b.ijm, not of a/b.ijm" in by["a/b.ijm"]["message"]
+
+
+# ------------------------------------------------------------------ gone, and Markdown names
+def test_old_markdown_block_names_map_to_block_numbers():
+    from fijirun.regress.discover import renamed_blocks
+
+    assert renamed_blocks(["p.md:30", "x.ijm", "p.md:7", "q/r.MD:4", "notes.txt:3"]) == {
+        "p.md:7": "p.md#1", "p.md:30": "p.md#2", "q/r.MD:4": "q/r.MD#1"}
+
+
+def test_an_activity_gone_since_the_baseline_is_a_change(tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "kept.ijm").write_text('print("kept");\n')
+    (course / "extra.ijm").write_text('print("extra");\n')
+    code, base = _regress(course, tmp_path / "base")
+    assert code == 0
+    (course / "extra.ijm").unlink()
+    code, now = _regress(course, tmp_path / "now", "--baseline", tmp_path / "base", "--junit", tmp_path / "now.xml")
+    by = _by_path(now)
+    assert by["extra.ijm"]["class"] == "removed" and by["extra.ijm"]["baseline"] == "passed"
+    assert by["extra.ijm"]["message"] == "gone: in the baseline (passed), not in the course now"
+    assert by["kept.ijm"]["class"] == "passed" and now["counts"]["removed"] == 1 and code == 1
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "now.xml").getroot().iter("testcase")}
+    assert cases["extra.ijm"].find("failure").get("type") == "removed"
+    # the terminal table and GitHub annotations say it too
+    code, stdout, _ = run_cli("regress", course, "--output", tmp_path / "table", "--baseline", tmp_path / "base",
+                              "--annotations", "github", timeout=180)
+    assert code == 1 and "1 activities of the baseline are gone" in " ".join(stdout.split())  # wrapped
+    assert "::error file=extra.ijm,title=fijirun regress%3A removed::gone: in the baseline (passed)" in stdout
+    # a baseline's removed activity is no run: once accepted, it is not reported again
+    code, _ = _regress(course, tmp_path / "now", "--baseline", tmp_path / "base", "--update-baseline")
+    assert code == 1 and "extra.ijm" in (tmp_path / "base" / "regress.json").read_text()
+    code, after = _regress(course, tmp_path / "after", "--baseline", tmp_path / "base")
+    assert code == 0 and [a["path"] for a in after["activities"]] == ["kept.ijm"]
+
+
+def test_a_markdown_block_keeps_its_name_when_text_moves_around_it(tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    page = course / "lesson.md"
+    page.write_text(f"# T\n\n```ijm\n{RAMP.format(100)}```\n")
+    code, base = _regress(course, tmp_path / "base", "--markdown")
+    assert code == 0
+    # a line of text above the block, and its threshold changed: the same block, changed
+    page.write_text(f"# T\n\nTry another threshold.\n\n```ijm\n{RAMP.format(200)}```\n")
+    code, now = _regress(course, tmp_path / "now", "--markdown", "--baseline", tmp_path / "base")
+    (block,) = now["activities"]
+    assert block["class"] == "changed" and block["baseline"] == "passed", block
+    assert code == 1
+    assert block["path"] == "lesson.md#1" and block["block_line"] == 5
+    assert "Log line 1: 'mean 155.3906' -> 'mean 55.7812'" in block["changes"]
+    code, stdout, _ = run_cli("regress", course, "--output", tmp_path / "table", "--markdown",
+                              "--baseline", tmp_path / "base", "--annotations", "github", timeout=180)
+    assert code == 1 and "::error file=lesson.md,line=5,title=fijirun regress%3A changed::" in stdout
+    # text moved, code as in the baseline: unchanged
+    page.write_text(f"# T\n\nTry another threshold.\n\n```ijm\n{RAMP.format(100)}```\n\nThe end.\n")
+    code, moved = _regress(course, tmp_path / "moved", "--markdown", "--baseline", tmp_path / "base")
+    assert code == 0 and [(a["path"], a["class"]) for a in moved["activities"]] == [("lesson.md#1", "passed")]
+    # without --markdown, the blocks are not run: gone, and said why
+    (course / "x.ijm").write_text("print(1);\n")
+    code, plain = _regress(course, tmp_path / "plain", "--baseline", tmp_path / "base")
+    assert code == 1 and _by_path(plain)["lesson.md#1"]["message"] == (
+        "gone: in the baseline (passed), not in the course now (Markdown code blocks run with --markdown)")
+
+
+def test_a_baseline_with_markdown_blocks_named_by_line_still_compares(tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "lesson.md").write_text(f"# T\n\n```ijm\n{RAMP.format(100)}```\n\ntext\n\n```ijm\nprint(2);\n```\n")
+    code, base = _regress(course, tmp_path / "base", "--markdown")
+    assert code == 0
+    # as blocks were named before: page.md:LINE, folder page.md_LLINE, no "folder" in the report
+    report = json.loads((tmp_path / "base" / "regress.json").read_text())
+    for a, line in zip(report["activities"], (3, 11)):
+        old = f"lesson.md:{line}"
+        (tmp_path / "base" / a.pop("folder")).rename(tmp_path / "base" / activity_folder(old))
+        record = tmp_path / "base" / activity_folder(old) / ACTIVITY_RECORD
+        record.write_text(json.dumps(dict(json.loads(record.read_text()), path=old)))
+        a["path"] = old
+    (tmp_path / "base" / "regress.json").write_text(json.dumps(report))
+    assert sorted(p.name for p in (tmp_path / "base").iterdir()) == ["lesson.md_L11", "lesson.md_L3", "regress.json"]
+    code, now = _regress(course, tmp_path / "now", "--markdown", "--baseline", tmp_path / "base")
+    assert code == 0 and {a["path"]: (a["class"], a["baseline"]) for a in now["activities"]} == {
+        "lesson.md#1": ("passed", "passed"), "lesson.md#2": ("passed", "passed")}
+    (course / "lesson.md").write_text(f"# T\n\n```ijm\n{RAMP.format(200)}```\n\ntext\n\n```ijm\nprint(2);\n```\n")
+    code, now = _regress(course, tmp_path / "now2", "--markdown", "--baseline", tmp_path / "base")
+    assert code == 1 and [a["class"] for a in now["activities"]] == ["changed", "passed"]

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .baseline import Tolerance
+from .discover import block_page
 
 __all__ = ["CONFIG_NAME", "ActivityConfig", "ConfigError", "CourseConfig", "load_config"]
 
@@ -69,7 +70,7 @@ class CourseConfig:
         out = ActivityConfig(timeout=self.timeout, tolerance=self.tolerance,
                              sanitizers=list(self.sanitizers))
         for pattern, table in self.activities:
-            if not (fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path.split(":")[0], pattern)):
+            if not (fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(block_page(path), pattern)):
                 continue
             for key in ("xfail", "skip", "timeout"):
                 if key in table:

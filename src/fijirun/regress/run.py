@@ -14,7 +14,9 @@ worker processes, each keeping one warm engine session:
 Classes: ``passed`` (ran to the end, its saved outputs of known kinds pass
 ``fijirun check``), ``failed`` (an error: message and line), ``needs-plugin``
 (an unrecognized command, with its update site when known), ``needs-data``
-(an input neither local nor in the data directory), ``timeout``.
+(an input neither local nor in the data directory), ``timeout``; against a
+baseline also ``changed`` and ``removed`` (in the baseline, not in the course
+now).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ..backends.process import script_still_running
 from ..cluster import DEFAULT_GRACE
 from ..prepare import OUTPUT_DIR_NAMES, _analyse
 from .baseline import BaselineError
-from .discover import discover
+from .discover import block_page, discover, renamed_blocks
 from .folders import (
     ACTIVITY_RECORD,
     LOCKS,
@@ -69,8 +71,9 @@ class NoActivityError(ValueError):
 PASSED, FAILED, NEEDS_PLUGIN, NEEDS_DATA, TIMEOUT = "passed", "failed", "needs-plugin", "needs-data", "timeout"
 NEEDS_INPUT, CHANGED, XFAIL, XPASS, SKIPPED = "needs-input", "changed", "xfail", "xpass", "skipped"
 NO_CODE = "no-code"  # a lesson page listed as an ImageJ activity without runnable code
-CLASSES = (PASSED, CHANGED, FAILED, TIMEOUT, NEEDS_PLUGIN, NEEDS_DATA, NEEDS_INPUT, XFAIL, XPASS, SKIPPED,
-           NO_CODE)
+REMOVED = "removed"  # in the baseline, not in the course (or the modules selected) now
+CLASSES = (PASSED, CHANGED, REMOVED, FAILED, TIMEOUT, NEEDS_PLUGIN, NEEDS_DATA, NEEDS_INPUT, XFAIL, XPASS,
+           SKIPPED, NO_CODE)
 REPORT = "regress.json"
 
 #: Fiji update site of well-known plugin commands.
@@ -370,7 +373,7 @@ def activity_tasks(course, out, *, data_dir=None, backend="imagej1", timeout=120
                       "course": str(course), "data_dir": options["data_dir"],
                       "params": settings.params, "xfail": settings.xfail, "skip": settings.skip,
                       "where": {"module": a.module, "platform": a.platform, "kind": a.kind,
-                                "position": a.position}})
+                                "position": a.position, "block_line": a.line}})
     return tasks
 
 
@@ -410,6 +413,32 @@ def activity_folders(paths):
             for p, name in readable.items()}
 
 
+def _removed_records(old, tasks, course, markdown, course_name, modules):
+    """A ``removed`` record for each activity of the baseline that this regression does not have.
+
+    With ``--course`` / ``--module``, only the baseline's activities of the
+    modules selected: the others were not asked for.
+    """
+    now = {t["path"] for t in tasks}
+    titles = None
+    if course_name or modules:
+        from .lesson import course_modules, front_matter
+
+        names = list(modules or []) + (list(course_modules(course, course_name)) if course_name else [])
+        titles = {str(front_matter(course / "_modules" / f"{n}.md").get("title") or n) for n in names}
+    removed = []
+    for path, rec in old["records"].items():
+        if path in now or (titles is not None and rec.get("module") not in titles):
+            continue
+        hint = ""
+        if not markdown and block_page(path) != path and rec.get("module") is None:
+            hint = " (Markdown code blocks run with --markdown)"
+        record = _failed_record({"path": path, "file": rec.get("file"), "language": rec.get("language")},
+                                f"gone: in the baseline ({rec['class']}), not in the course now{hint}")
+        record.update({key: rec.get(key) for key in ("module", "platform", "kind", "position")})
+        record.update({"class": REMOVED, "baseline": rec["class"], "folder": None})
+        removed.append(record)
+    return removed
 
 
 def _lost_record(task, outcome):
@@ -505,7 +534,10 @@ def load_baseline(folder):
     try:
         with open(folder / REPORT, encoding="utf-8") as f:
             report = json.load(f)
-        records = {a["path"]: _baseline_record(a) for a in report["activities"]}
+        # a baseline's removed activities are no runs; Markdown blocks named by line before, by number now
+        ran = [_baseline_record(a) for a in report["activities"] if a["class"] != REMOVED]
+        renamed = renamed_blocks(a["path"] for a in ran)
+        records = {renamed.get(a["path"], a["path"]): a for a in ran}
     except FileNotFoundError:
         raise BaselineError(f"{folder}: not a regress output folder (no {REPORT})") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -676,6 +708,11 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
                 finish_unfinished(Path(task["outdir"]), token)
             remove_locks(out)
     records = [by_path[t["path"]] for t in tasks]
+    if old is not None:  # what the baseline had and this run has not is said, and fails the run
+        for record in _removed_records(old, tasks, course, markdown, course_name, modules):
+            records.append(record)
+            if on_done is not None:
+                on_done(record)
     counts = {c: 0 for c in CLASSES}
     # how the passed activities' outputs were checked: a pass without a full check is said
     checks = {"full": 0, "warn": 0, "partial": 0, "error": 0, "none": 0}
