@@ -635,10 +635,23 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
     if not course.is_dir():
         raise FileNotFoundError(f"no such course folder: {course_dir}")
     settings = load_config(course, Path(config) if config else None)
+    if update_baseline and not baseline:
+        raise BaselineError("update_baseline: there is no baseline to update (give baseline)")
     old = load_baseline(baseline) if baseline else None
     out = Path(output).resolve()
-    if old is not None and old["folder"] == out:
-        raise BaselineError(f"{out}: the baseline cannot be this run's own output folder")
+    if old is not None:  # refused before anything runs: no work wasted, nothing copied into itself
+        if old["folder"] == out:
+            raise BaselineError(f"{out}: the baseline cannot be this run's own output folder")
+        if out in old["folder"].parents:
+            raise BaselineError(f"the baseline {old['folder']} is inside this run's output folder {out}: "
+                                "use a baseline folder outside it (or an output folder beside the baseline)")
+        if old["folder"] in out.parents:
+            raise BaselineError(f"this run's output folder {out} is inside the baseline {old['folder']}: "
+                                "use an output folder outside it")
+        if update_baseline:
+            from .accept import check_replaceable
+
+            check_replaceable(old["folder"])  # a person's note in it: said now, not after the whole course
     tasks = activity_tasks(course, out, data_dir=data_dir, backend=backend, timeout=timeout,
                            memory=memory, fiji_dir=fiji_dir, markdown=markdown, config=settings,
                            exclude=[old["folder"]] if old else [], course_name=course_name, modules=modules)

@@ -1,0 +1,57 @@
+"""fijirun regress refuses a set-up it cannot honour before any activity runs, in one line.
+
+Found by a hostile review: a baseline inside the output folder got nested copies of itself
+and the next ``--update-baseline`` refused only after the whole course ran; a person's note
+in the baseline was found only after the full run.
+"""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_cli
+
+
+def _course(tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "a.ijm").write_text('print("a");\n')
+    return course
+
+
+def _refused(args, *expect):
+    code, stdout, stderr = run_cli("regress", *args, "--json", timeout=120)
+    assert code == 2, (stdout, stderr)
+    error = json.loads(stdout)["error"]
+    assert error["type"] == "BaselineError" and all(e in error["message"] for e in expect), error
+    assert stderr.strip().splitlines() == [f"fijirun: regress: {error['message']}"]
+    return error
+
+
+def test_a_baseline_and_an_output_folder_inside_one_another_are_refused_before_running(tmp_path):
+    course = _course(tmp_path)
+    nest = tmp_path / "nest"
+    code, _, stderr = run_cli("regress", course, "-o", nest / "base", timeout=120)
+    assert code == 0, stderr
+    before = sorted(p.relative_to(nest).as_posix() for p in nest.rglob("*"))
+    for _ in range(2):  # was: a nested copy nest/base/base, then exit 2 after the whole course ran
+        _refused([course, "-o", nest, "--baseline", nest / "base", "--update-baseline"],
+                 f"the baseline {nest / 'base'} is inside this run's output folder {nest}")
+    _refused([course, "-o", nest, "--baseline", nest / "base"], "is inside this run's output folder")
+    _refused([course, "-o", nest / "base" / "today", "--baseline", nest / "base"],
+             f"this run's output folder {nest / 'base' / 'today'} is inside the baseline {nest / 'base'}")
+    assert sorted(p.relative_to(nest).as_posix() for p in nest.rglob("*")) == before  # nothing written
+    assert not (nest / "base" / "base").exists() and not (nest / "regress.json").exists()
+
+
+def test_a_baseline_that_cannot_be_updated_is_refused_before_running(tmp_path):
+    course = _course(tmp_path)
+    base = tmp_path / "base"
+    code, _, stderr = run_cli("regress", course, "-o", base, timeout=120)
+    assert code == 0, stderr
+    note = base / "a.ijm" / "my notes.txt"
+    note.write_text("keep me")
+    _refused([course, "-o", tmp_path / "today", "--baseline", base, "--update-baseline"],
+             f"{note} was not written by fijirun")
+    assert not (tmp_path / "today").exists()  # no activity ran
+    assert note.read_text() == "keep me"
