@@ -55,3 +55,16 @@ def test_a_baseline_that_cannot_be_updated_is_refused_before_running(tmp_path):
              f"{note} was not written by fijirun")
     assert not (tmp_path / "today").exists()  # no activity ran
     assert note.read_text() == "keep me"
+
+
+def test_a_configuration_that_is_not_utf8_is_one_line_naming_it(tmp_path):
+    course = _course(tmp_path)
+    config = course / "fijirun.toml"
+    for text in (b"\xff\xfe[regress]\n", b'[regress]\ntimeout = "\xe9"\n'):
+        config.write_bytes(text)
+        code, stdout, stderr = run_cli("regress", course, "-o", tmp_path / "out", "--json", timeout=120)
+        error = json.loads(stdout)["error"]
+        assert code == 2 and error["type"] == "ConfigError", (stdout, stderr)
+        assert error["message"].startswith(f"{config}: not valid TOML: not UTF-8 text (byte 0x")
+        assert stderr.strip().splitlines() == [f"fijirun: regress: {error['message']}"]
+        assert not (tmp_path / "out").exists()

@@ -144,6 +144,8 @@ def load_config(course: Path, path: Path | None = None) -> CourseConfig:
         if not path.is_file():
             return CourseConfig()
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder; a pipe would block the reader
+        raise ConfigError(f"{path}: not a configuration file (not a regular file)")
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -153,6 +155,9 @@ def load_config(course: Path, path: Path | None = None) -> CourseConfig:
         raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                          f"offset {exc.start})") from None
     unknown = set(data) - {"regress", "activities"}
     if unknown:
         raise ConfigError(f"{path}: unknown section {sorted(unknown)[0]!r} (known: regress, activities)")
