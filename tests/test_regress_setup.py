@@ -68,3 +68,18 @@ def test_a_configuration_that_is_not_utf8_is_one_line_naming_it(tmp_path):
         assert error["message"].startswith(f"{config}: not valid TOML: not UTF-8 text (byte 0x")
         assert stderr.strip().splitlines() == [f"fijirun: regress: {error['message']}"]
         assert not (tmp_path / "out").exists()
+
+
+def test_a_large_script_runs_without_dasks_large_graph_warning(tmp_path):
+    """An 11 MB macro (one long comment): Dask printed its "Sending large graph" warning; the
+    script now reaches its worker in a file, and runs as written."""
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "big.ijm").write_text('print("big é");\n// ' + "x" * (11 << 20) + "\n", encoding="utf-8")
+    (course / "small.ijm").write_text('print("small");\n')
+    code, stdout, stderr = run_cli("regress", course, "-o", tmp_path / "out", "--json", timeout=180)
+    report = json.loads(stdout)
+    assert code == 0 and [a["class"] for a in report["activities"]] == ["passed", "passed"], report
+    assert "large graph" not in stderr and "warning" not in stderr, stderr
+    run = json.loads((tmp_path / "out" / "big.ijm" / "run.json").read_text())
+    assert (tmp_path / "out" / "big.ijm" / run["state"]["log"]["file"]).read_text().strip() == "big é"

@@ -75,6 +75,8 @@ REMOVED = "removed"  # in the baseline, not in the course (or the modules select
 CLASSES = (PASSED, CHANGED, REMOVED, FAILED, TIMEOUT, NEEDS_PLUGIN, NEEDS_DATA, NEEDS_INPUT, XFAIL, XPASS,
            SKIPPED, NO_CODE)
 REPORT = "regress.json"
+#: Characters of a script beyond which its text goes to its worker in a file, not in the task.
+GRAPH_TEXT = 1 << 20
 
 #: Fiji update site of well-known plugin commands.
 UPDATE_SITES = {
@@ -236,7 +238,10 @@ def _run_activity(task, out, root):
         announce_start(task, task["path"])
     language = task["language"]
     try:
-        text, answers = answer_interactive(task["text"], language, output_dir=out)
+        source = task["text"]
+        if task.get("text_file"):  # a large script: read from its file, not sent through Dask's graph
+            source = Path(task["text_file"]).read_bytes().decode("utf-8", "surrogatepass")
+        text, answers = answer_interactive(source, language, output_dir=out)
         record["answers"] = answers
         # where a learner's relative paths and configured files are found
         folders = [Path(task["file"]).parent, task.get("course"), task.get("data_dir"),
@@ -710,16 +715,31 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
             finished(job.task, outcome.record if outcome.status == "finished"
                      else _lost_record(job.task, outcome))
 
+        texts = None  # large scripts' texts, read by the workers from files (Dask warns of a large graph)
         try:
+            jobs = []
+            for t in to_run:
+                if len(t["text"]) > GRAPH_TEXT:
+                    if texts is None:
+                        from ..tempdirs import make_temp_dir
+
+                        texts = make_temp_dir("regress")
+                    spilled = texts / f"{Path(t['outdir']).name}.txt"
+                    spilled.write_bytes(t["text"].encode("utf-8", "surrogatepass"))
+                    t = dict(t, text=None, text_file=str(spilled))
+                jobs.append(TaskJob(t["path"], run_activity, t, timeout=t["timeout"]))
             with connect(min(n, len(to_run)), what="regress") as (client, _):
                 client.register_plugin(SessionPlugin(options, {t["language"] for t in to_run}),
                                        name=PLUGIN_NAME)
-                TaskRunner(client, timeout=float(timeout), grace=float(grace), on_outcome=outcome_of).run(
-                    TaskJob(t["path"], run_activity, t, timeout=t["timeout"]) for t in to_run)
+                TaskRunner(client, timeout=float(timeout), grace=float(grace), on_outcome=outcome_of).run(jobs)
         finally:  # the workers are gone: nothing writes into the folders any more
             for task in to_run:
                 finish_unfinished(Path(task["outdir"]), token)
             remove_locks(out)
+            if texts is not None:
+                import shutil
+
+                shutil.rmtree(texts, ignore_errors=True)
     records = [by_path[t["path"]] for t in tasks]
     if old is not None:  # what the baseline had and this run has not is said, and fails the run
         for record in _removed_records(old, tasks, course, markdown, course_name, modules):
