@@ -209,3 +209,20 @@ def test_a_baseline_with_markdown_blocks_named_by_line_still_compares(tmp_path):
     (course / "lesson.md").write_text(f"# T\n\n```ijm\n{RAMP.format(200)}```\n\ntext\n\n```ijm\nprint(2);\n```\n")
     code, now = _regress(course, tmp_path / "now2", "--markdown", "--baseline", tmp_path / "base")
     assert code == 1 and [a["class"] for a in now["activities"]] == ["changed", "passed"]
+
+
+def test_a_configuration_naming_a_markdown_block_by_line_is_refused(tmp_path):
+    """A setting for ``lesson.md:5`` would match nothing now: refused, never silently lost."""
+    from fijirun.regress.config import ConfigError, load_config
+
+    config = tmp_path / "fijirun.toml"
+    config.write_text('[activities."day1/lesson.md:5"]\nskip = "needs a GPU"\n')
+    with pytest.raises(ConfigError, match=r"activities\.'day1/lesson\.md:5': Markdown blocks are named by number "
+                                          r"now, not by line: 'day1/lesson\.md#1' is the page's first"):
+        load_config(tmp_path, config)
+    config.write_text('[activities."day1/lesson.md#2"]\nskip = "needs a GPU"\n[activities."day2/*.md"]\n'
+                      'xfail = "broken"\n')
+    settings = load_config(tmp_path, config)
+    assert settings.for_activity("day1/lesson.md#2").skip == "needs a GPU"
+    assert settings.for_activity("day1/lesson.md#1").skip is None
+    assert settings.for_activity("day2/page.md#3").xfail == "broken"

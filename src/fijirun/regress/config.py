@@ -14,6 +14,9 @@
     skip = "needs a GPU"
     timeout = 300
 
+    [activities."day2/lesson.md#2"]      # a Markdown page's 2nd ImageJ code block ("day2/lesson.md": all)
+    skip = "needs a GPU"
+
     [activities."day1/measure.ijm".params]
     inputImageFile = "image_data/xy_16bit__bacteria_cords_thick.tif"   # relative: the course root
 
@@ -25,6 +28,7 @@ silently mean "no setting".
 from __future__ import annotations
 
 import fnmatch
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +41,7 @@ __all__ = ["CONFIG_NAME", "ActivityConfig", "ConfigError", "CourseConfig", "load
 CONFIG_NAME = "fijirun.toml"
 _REGRESS_KEYS = {"timeout", "tolerance", "log-sanitize"}
 _ACTIVITY_KEYS = {"xfail", "skip", "timeout", "params", "tolerance", "log-sanitize"}
+_OLD_BLOCK = re.compile(r"^(.+\.md):\d+$", re.IGNORECASE)  # how Markdown blocks were named before
 
 
 class ConfigError(ValueError):
@@ -103,8 +108,6 @@ def _tolerance(value, where):
 
 
 def _sanitizers(value, where):
-    import re
-
     if not isinstance(value, list):
         raise ConfigError(f"{where}: a list of patterns or [pattern, replacement] pairs, not {value!r}")
     out = []
@@ -180,6 +183,11 @@ def load_config(course: Path, path: Path | None = None) -> CourseConfig:
         where = _where(path, f"activities.{pattern!r}")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: must be a table")
+        old_block = _OLD_BLOCK.match(pattern)
+        if old_block:  # would match nothing now: never a silently lost setting
+            raise ConfigError(f"{where}: Markdown blocks are named by number now, not by line: "
+                              f"'{old_block.group(1)}#1' is the page's first ImageJ code block, "
+                              f"'{old_block.group(1)}' all of them")
         for key in sorted(set(table) - _ACTIVITY_KEYS):
             raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(_ACTIVITY_KEYS))})")
         clean = {}
