@@ -139,13 +139,16 @@ def test_an_activity_gone_since_the_baseline_is_a_change(tmp_path):
     code, base = _regress(course, tmp_path / "base")
     assert code == 0
     (course / "extra.ijm").unlink()
-    code, now = _regress(course, tmp_path / "now", "--baseline", tmp_path / "base", "--junit", tmp_path / "now.xml")
+    code, now = _regress(course, tmp_path / "now", "--baseline", tmp_path / "base", "--junit", tmp_path / "now.xml",
+                         "--html", tmp_path / "now.html")
     by = _by_path(now)
     assert by["extra.ijm"]["class"] == "removed" and by["extra.ijm"]["baseline"] == "passed"
     assert by["extra.ijm"]["message"] == "gone: in the baseline (passed), not in the course now"
     assert by["kept.ijm"]["class"] == "passed" and now["counts"]["removed"] == 1 and code == 1
     cases = {c.get("name"): c for c in ET.parse(tmp_path / "now.xml").getroot().iter("testcase")}
     assert cases["extra.ijm"].find("failure").get("type") == "removed"
+    page = (tmp_path / "now.html").read_text()
+    assert '<div class="path">extra.ijm</div>' in page and '<td class="cls">removed</td>' in page
     # the terminal table and GitHub annotations say it too
     code, stdout, _ = run_cli("regress", course, "--output", tmp_path / "table", "--baseline", tmp_path / "base",
                               "--annotations", "github", timeout=180)
