@@ -27,16 +27,16 @@ DATA = Path(fijirun.data.path("xy_8bit_binary_randomshapes.tif")).parent
 INC = "_includes/"
 
 EXPECTED = [  # (module, platform, position, path, language)
-    ("Output saving", "ImageJ Macro", "activity 1", INC + "output_saving/act1_imagej-macro.md:3", "ijm"),
+    ("Output saving", "ImageJ Macro", "activity 1", INC + "output_saving/act1_imagej-macro.md#1", "ijm"),
     ("Output saving", "ImageJ Jython", "activity 1", INC + "output_saving/act1_imagej-jython.py", "jython"),
     ("Output saving", "ImageJ Macro", "activity 2", INC + "output_saving/act2_imagej-macro.ijm", "ijm"),
-    ("Output saving", "ImageJ Macro", "exercise 1", INC + "output_saving/exercises/output_saving_imagejmacro.md:4",
+    ("Output saving", "ImageJ Macro", "exercise 1", INC + "output_saving/exercises/output_saving_imagejmacro.md#1",
      "ijm"),
-    ("Output saving", "ImageJ Jython", "exercise 2", INC + "output_saving/exercises/output_saving_jython.md:4",
+    ("Output saving", "ImageJ Jython", "exercise 2", INC + "output_saving/exercises/output_saving_jython.md#1",
      "jython"),
     ("Thresholding", "ImageJ GUI", "activity 1", INC + "thresholding/activities/threshold_imagejgui.md", None),
     ("Thresholding", "ImageJ Macro", "activity 2", INC + "thresholding/activities/threshold_imagejmacro.ijm", "ijm"),
-    ("Thresholding", "ImageJ Macro", "exercise 1", INC + "thresholding/exercises/threshold_imagejmacro.md:4", "ijm"),
+    ("Thresholding", "ImageJ Macro", "exercise 1", INC + "thresholding/exercises/threshold_imagejmacro.md#1", "ijm"),
 ]
 
 
@@ -49,7 +49,7 @@ def test_every_activity_and_solution_found_with_module_platform_and_line():
     assert _listing(found) == EXPECTED
     assert {a.kind for a in found if a.position.startswith("exercise")} == {"exercise"}
     # a solution's code is read without its '>' markers, at the Markdown file's line numbers
-    solution = next(a for a in found if a.path.endswith("output_saving_imagejmacro.md:4"))
+    solution = next(a for a in found if a.path.endswith("output_saving_imagejmacro.md#1"))
     md = (LESSON / INC / "output_saving/exercises/output_saving_imagejmacro.md").read_text().splitlines()
     assert solution.text.splitlines()[4] == "outputDir = FIXME;" and md[4] == ">outputDir = FIXME;"
     # not ImageJ: the napari and MATLAB activities are not listed at all
@@ -156,10 +156,10 @@ def test_lesson_regression_classifies_by_module(lesson_run):
     assert classes == ["passed", "passed", "passed", "passed", "passed", "no-code", "passed", "failed"]
     assert code == 1  # the broken exercise
     by = {a["path"]: a for a in report["activities"]}
-    broken = by[INC + "thresholding/exercises/threshold_imagejmacro.md:4"]
+    broken = by[INC + "thresholding/exercises/threshold_imagejmacro.md#1"]
     assert broken["line"] == 6 and broken["kind"] == "exercise"  # the Markdown file's line
     # exercise solutions with outputDir = FIXME run like activities: their outputs are checked
-    saved = by[INC + "output_saving/exercises/output_saving_imagejmacro.md:4"]
+    saved = by[INC + "output_saving/exercises/output_saving_imagejmacro.md#1"]
     assert saved["outputs"] and saved["outputs"][0].endswith("rois.zip")
     assert by[INC + "thresholding/activities/threshold_imagejgui.md"]["message"] == "a GUI activity: no code to run"
     assert report["modules"]["Output saving"]["passed"] == 5
@@ -214,6 +214,6 @@ def test_a_fence_holding_an_include_is_the_included_file(tmp_path):
     page.write_text("The same as a macro:\n\n```java\n"
                     "{% include thresholding/activities/threshold_imagejmacro.ijm %}\n```\n")
     found = {a.path: a for a in lesson_activities(lesson)}
-    block = found[INC + "thresholding/activities/threshold_imagejgui.md:3"]
+    block = found[INC + "thresholding/activities/threshold_imagejgui.md#1"]
     included = (lesson / INC / "thresholding/activities/threshold_imagejmacro.ijm").read_text()
     assert block.language == "ijm" and block.text == "\n" * 3 + included

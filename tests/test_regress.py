@@ -62,8 +62,8 @@ def test_discovery_keeps_imagej_and_leaves_cpython_out():
 
 def test_discovery_of_markdown_fences():
     blocks = [a for a in discover(COURSE, markdown=True) if a.path.startswith("day1/solutions.md")]
-    assert [(a.path, a.language) for a in blocks] == [("day1/solutions.md:5", "ijm"),
-                                                      ("day1/solutions.md:20", "jython")]
+    assert [(a.path, a.language, a.line) for a in blocks] == [("day1/solutions.md#1", "ijm", 5),
+                                                              ("day1/solutions.md#2", "jython", 20)]
     # padded: the code's line numbers are the Markdown file's
     md = (COURSE / "day1" / "solutions.md").read_text().splitlines()
     assert blocks[0].text.splitlines()[5] == md[5]
@@ -132,7 +132,7 @@ def test_each_activity_classified(first_run):
     code, report, tmp = first_run
     assert _classes(report) == EXPECTED
     assert code == 1  # a failed and a timeout activity
-    assert report["counts"] == {"passed": 4, "changed": 0, "failed": 1, "timeout": 1, "needs-plugin": 1,
+    assert report["counts"] == {"passed": 4, "changed": 0, "removed": 0, "failed": 1, "timeout": 1, "needs-plugin": 1,
                                 "needs-data": 2, "needs-input": 0, "xfail": 0, "xpass": 0, "skipped": 0,
                                 "no-code": 0}
     by = {a["path"]: a for a in report["activities"]}

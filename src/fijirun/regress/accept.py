@@ -22,7 +22,7 @@ from .baseline import BaselineError
 from .folders import LOCKS
 from .folders import foreign_files as activity_foreign_files
 
-__all__ = ["CHANGES_DIR", "replace_baseline"]
+__all__ = ["CHANGES_DIR", "check_replaceable", "replace_baseline"]
 
 #: fijirun's pictures of changed images, in a regress output folder.
 CHANGES_DIR = "regress.changes"
@@ -49,6 +49,23 @@ def _foreign(folder: Path) -> list:
     return foreign
 
 
+def check_replaceable(baseline) -> None:
+    """Refuse (``BaselineError``) a baseline that holds a file fijirun did not write (named).
+
+    :func:`regress` asks before any activity runs; :func:`replace_baseline`
+    asks again when it replaces it.
+    """
+    baseline = Path(baseline).resolve()
+    try:
+        foreign = _foreign(baseline)
+    except OSError as exc:
+        raise BaselineError(f"cannot read the baseline {baseline} to update it: {exc}") from None
+    if foreign:
+        raise BaselineError(f"{baseline / foreign[0]} was not written by fijirun (or was changed since)"
+                            + (f", and {len(foreign) - 1} more" if len(foreign) > 1 else "")
+                            + ": the baseline is left as it is; move it away to update the baseline")
+
+
 def replace_baseline(run_folder, baseline) -> Path:
     """Make ``baseline`` a copy of ``run_folder``; return the baseline's path.
 
@@ -59,14 +76,7 @@ def replace_baseline(run_folder, baseline) -> Path:
         cannot be made (nothing changed then).
     """
     run_folder, baseline = Path(run_folder).resolve(), Path(baseline).resolve()
-    try:
-        foreign = _foreign(baseline)
-    except OSError as exc:
-        raise BaselineError(f"cannot read the baseline {baseline} to update it: {exc}") from None
-    if foreign:
-        raise BaselineError(f"{baseline / foreign[0]} was not written by fijirun (or was changed since)"
-                            + (f", and {len(foreign) - 1} more" if len(foreign) > 1 else "")
-                            + ": the baseline is left as it is; move it away to update the baseline")
+    check_replaceable(baseline)
     token = uuid.uuid4().hex[:8]
     new = baseline.parent / f".{baseline.name}.fijirun-new-{token}"
     old = baseline.parent / f".{baseline.name}.fijirun-old-{token}"

@@ -14,6 +14,9 @@
     skip = "needs a GPU"
     timeout = 300
 
+    [activities."day2/lesson.md#2"]      # a Markdown page's 2nd ImageJ code block ("day2/lesson.md": all)
+    skip = "needs a GPU"
+
     [activities."day1/measure.ijm".params]
     inputImageFile = "image_data/xy_16bit__bacteria_cords_thick.tif"   # relative: the course root
 
@@ -25,17 +28,20 @@ silently mean "no setting".
 from __future__ import annotations
 
 import fnmatch
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .baseline import Tolerance
+from .discover import block_page
 
 __all__ = ["CONFIG_NAME", "ActivityConfig", "ConfigError", "CourseConfig", "load_config"]
 
 CONFIG_NAME = "fijirun.toml"
 _REGRESS_KEYS = {"timeout", "tolerance", "log-sanitize"}
 _ACTIVITY_KEYS = {"xfail", "skip", "timeout", "params", "tolerance", "log-sanitize"}
+_OLD_BLOCK = re.compile(r"^(.+\.md):\d+$", re.IGNORECASE)  # how Markdown blocks were named before
 
 
 class ConfigError(ValueError):
@@ -69,7 +75,7 @@ class CourseConfig:
         out = ActivityConfig(timeout=self.timeout, tolerance=self.tolerance,
                              sanitizers=list(self.sanitizers))
         for pattern, table in self.activities:
-            if not (fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path.split(":")[0], pattern)):
+            if not (fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(block_page(path), pattern)):
                 continue
             for key in ("xfail", "skip", "timeout"):
                 if key in table:
@@ -102,8 +108,6 @@ def _tolerance(value, where):
 
 
 def _sanitizers(value, where):
-    import re
-
     if not isinstance(value, list):
         raise ConfigError(f"{where}: a list of patterns or [pattern, replacement] pairs, not {value!r}")
     out = []
@@ -143,6 +147,8 @@ def load_config(course: Path, path: Path | None = None) -> CourseConfig:
         if not path.is_file():
             return CourseConfig()
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder; a pipe would block the reader
+        raise ConfigError(f"{path}: not a configuration file (not a regular file)")
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -152,6 +158,9 @@ def load_config(course: Path, path: Path | None = None) -> CourseConfig:
         raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                          f"offset {exc.start})") from None
     unknown = set(data) - {"regress", "activities"}
     if unknown:
         raise ConfigError(f"{path}: unknown section {sorted(unknown)[0]!r} (known: regress, activities)")
@@ -174,6 +183,11 @@ def load_config(course: Path, path: Path | None = None) -> CourseConfig:
         where = _where(path, f"activities.{pattern!r}")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: must be a table")
+        old_block = _OLD_BLOCK.match(pattern)
+        if old_block:  # would match nothing now: never a silently lost setting
+            raise ConfigError(f"{where}: Markdown blocks are named by number now, not by line: "
+                              f"'{old_block.group(1)}#1' is the page's first ImageJ code block, "
+                              f"'{old_block.group(1)}' all of them")
         for key in sorted(set(table) - _ACTIVITY_KEYS):
             raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(_ACTIVITY_KEYS))})")
         clean = {}

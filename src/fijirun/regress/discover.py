@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..prepare import JYTHON, MACRO, read_script_text
 
-__all__ = ["Activity", "discover", "is_imagej_jython", "markdown_blocks"]
+__all__ = ["Activity", "block_page", "block_path", "discover", "is_imagej_jython", "markdown_blocks", "renamed_blocks"]
 
 #: Top-level packages only a JVM provides (ImageJ, Fiji, SciJava, Bio-Formats, Java).
 JYTHON_PREFIXES = ("ij", "net.imagej", "sc.fiji", "loci", "fiji", "java.", "javax.", "org.scijava",
@@ -43,7 +43,8 @@ class Activity:
     ----------
     path : str
         Relative to the course folder (POSIX); a Markdown block is
-        ``file.md:LINE`` (the line of its opening fence).
+        ``file.md#N``, the page's N-th ImageJ code block (1, 2, ...): a name
+        that text added or removed around the blocks does not change.
     language : {"ijm", "jython"} or None
         None for a lesson page listed as an ImageJ activity that holds no
         runnable code (``text`` then says why).
@@ -59,6 +60,8 @@ class Activity:
         An exercise is a solution block of an exercise page.
     position : str or None
         Where the module page lists it: ``"activity 2"``, ``"exercise 1"``.
+    line : int or None
+        A Markdown block's line in its page (its opening fence).
     """
 
     path: str
@@ -69,6 +72,7 @@ class Activity:
     platform: str | None = None
     kind: str = "activity"
     position: str | None = None
+    line: int | None = None  # a Markdown block's opening fence, in its page
 
 
 def _imports(text):
@@ -197,6 +201,36 @@ def discover(course_dir, *, markdown=False, exclude=()):
             if is_imagej_jython(text):
                 found.append(Activity(rel.as_posix(), JYTHON, text, f))
         else:
-            for line, language, code in markdown_blocks(text):
-                found.append(Activity(f"{rel.as_posix()}:{line}", language, "\n" * line + code, f))
+            for n, (line, language, code) in enumerate(markdown_blocks(text), 1):
+                found.append(Activity(block_path(rel.as_posix(), n), language, "\n" * line + code, f, line=line))
     return found
+
+
+def block_path(page, n):
+    """The activity path of a Markdown page's ``n``-th ImageJ code block: ``page.md#n``."""
+    return f"{page}#{n}"
+
+
+_BLOCK = re.compile(r"^(.+\.md)#(\d+)$", re.IGNORECASE)
+_OLD_BLOCK = re.compile(r"^(.+\.md):(\d+)$", re.IGNORECASE)
+
+
+def block_page(path):
+    """The page of a Markdown block's activity path (``page.md#2`` → ``page.md``), else the path."""
+    m = _BLOCK.match(path)
+    return m.group(1) if m else path
+
+
+def renamed_blocks(paths):
+    """Old Markdown block names (``page.md:LINE``, before blocks were numbered) → ``page.md#N``.
+
+    A page's blocks numbered in the order of their lines, as discovery
+    numbers them: a record of every block of a page maps exactly.
+    """
+    pages: dict = {}
+    for path in paths:
+        m = _OLD_BLOCK.match(path)
+        if m:
+            pages.setdefault(m.group(1), []).append((int(m.group(2)), path))
+    return {path: block_path(page, n) for page, blocks in pages.items()
+            for n, (_, path) in enumerate(sorted(blocks), 1)}

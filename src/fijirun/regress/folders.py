@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["ACTIVITY_RECORD", "LOCKS", "LOCK_WAIT", "empty_folder", "finish_unfinished", "foreign_files",
-           "record_folder", "remove_locks", "sole_writer"]
+           "record_folder", "recorded_path", "remove_locks", "sole_writer"]
 
 #: The regression's record of every file an activity's folder held after its run (path → SHA-256).
 ACTIVITY_RECORD = "regress.activity.json"
@@ -137,6 +137,12 @@ def _record(folder: Path) -> dict:
     return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else {}
 
 
+def recorded_path(folder: Path) -> str | None:
+    """The activity path an activity folder's record names, or None (no readable record)."""
+    path = _record(folder).get("path")
+    return path if isinstance(path, str) else None
+
+
 def foreign_files(folder: Path, run: str | None = None) -> list[str]:
     """What in an activity folder is not fijirun's (relative paths; ``["."]``: not a folder).
 
@@ -167,13 +173,20 @@ def empty_folder(folder: Path, path: str, run: str | None = None) -> None:
     Raises
     ------
     OutputExistsError
-        It holds a file fijirun did not write, or changed since (named); nothing was removed.
+        It holds a file fijirun did not write, or changed since (named), or
+        the run of another activity (its record names another path); nothing
+        was removed.
     OSError
         It cannot be removed or made.
     """
     from ..errors import OutputExistsError
     from ..provenance import write_json_atomic
 
+    owner = recorded_path(folder) if folder.is_dir() and not folder.is_symlink() else None
+    if owner is not None and owner != path:
+        raise OutputExistsError(f"{folder} holds the run of another activity ({owner}), not of {path}: "
+                                "the folder is left as it is and the activity did not run (remove the "
+                                "folder, or use another output folder, to run it)")
     foreign = foreign_files(folder, run)
     if foreign:
         where = folder if foreign == ["."] else folder / foreign[0]

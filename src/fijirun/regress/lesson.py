@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..files import file_problem
 from ..prepare import JYTHON, MACRO, read_script_text
-from .discover import Activity, is_imagej_jython, markdown_blocks
+from .discover import Activity, block_path, is_imagej_jython, markdown_blocks
 
 __all__ = ["LessonError", "is_lesson", "lesson_activities", "course_modules", "module_names"]
 
@@ -200,9 +200,10 @@ def lesson_activities(root: Path, modules=None) -> list:
             elif suffix == ".py" and is_imagej_jython(text):
                 runnable = [Activity(path, JYTHON, text, file, **common)]
             elif suffix == ".md":
-                for line, language, code in markdown_blocks(text):
+                for n, (line, language, code) in enumerate(markdown_blocks(text), 1):
                     code = _expand_includes(code, includes)
-                    runnable.append(Activity(f"{path}:{line}", language, "\n" * line + code, file, **common))
+                    runnable.append(Activity(block_path(path, n), language, "\n" * line + code, file, line=line,
+                                             **common))
             if runnable:
                 found.extend(runnable)
             elif imagej:

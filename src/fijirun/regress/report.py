@@ -10,21 +10,22 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from .accept import CHANGES_DIR
+from .discover import block_page
 
 __all__ = ["exit_code", "github_annotations", "print_table", "to_json", "write_html", "write_junit"]
 
 _STYLE = {"passed": "green", "failed": "red", "needs-plugin": "yellow", "needs-data": "cyan",
           "timeout": "magenta", "changed": "bold red", "needs-input": "cyan", "xfail": "dim",
-          "xpass": "yellow", "skipped": "dim", "no-code": "dim"}
+          "xpass": "yellow", "skipped": "dim", "no-code": "dim", "removed": "bold red"}
 #: Classes that make ``fijirun regress`` exit 1.
-FAILING = ("failed", "timeout", "changed")
+FAILING = ("failed", "timeout", "changed", "removed")
 #: Classes JUnit reports as skipped.
 _SKIPPED = ("needs-plugin", "needs-data", "needs-input", "xfail", "skipped", "no-code")
 _IMAGES = (".png", ".jpg", ".jpeg", ".gif")
 
 
 def exit_code(report):
-    """1 when any activity failed, timed out or changed since the baseline, else 0."""
+    """1 when any activity failed, timed out, changed since the baseline or is gone from it, else 0."""
     return 1 if any(report["counts"].get(c) for c in FAILING) else 0
 
 
@@ -32,7 +33,7 @@ def github_annotations(report):
     """GitHub Actions workflow commands: ``::error`` per failing activity, ``::warning`` per xpass.
 
     Paths are relative to the course root, as a workflow's checkout has them;
-    a Markdown activity (``page.md:12``) points at its page and line.
+    a Markdown activity (``page.md#2``) points at its page and its block's line.
     """
     def esc(text, prop=False):
         text = str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -43,8 +44,8 @@ def github_annotations(report):
         level = "error" if a["class"] in FAILING else "warning" if a["class"] == "xpass" else None
         if level is None:
             continue
-        file, _, block = a["path"].partition(":")
-        line = a.get("line") or (int(block) if block.isdigit() else None)
+        file = block_page(a["path"])
+        line = a.get("line") or a.get("block_line")
         where = f"file={esc(file, True)}" + (f",line={line}" if line else "")
         title = f"fijirun regress: {a['class']}"
         message = a.get("message") or a["class"]
@@ -86,9 +87,11 @@ def print_table(report, file=None):
                   + f" in {report['seconds']:.1f} s; report {Path(report['output']) / 'regress.json'}")
     base = report.get("baseline")
     if base:
-        changed = report["counts"].get("changed", 0)
+        changed, removed = report["counts"].get("changed", 0), report["counts"].get("removed", 0)
+        said = ([f"{changed} activities changed"] if changed else []) + (
+            [f"{removed} activities of the baseline are gone"] if removed else [])
         console.print(f"compared with the baseline {base['folder']} (backend {base.get('backend')}): "
-                      + (f"{changed} activities changed" if changed else "no activity changed"))
+                      + (", ".join(said) or "no activity changed"))
     checks = report.get("checks") or {}
     if report["counts"].get("passed"):
         console.print("passed activities' outputs: " + ", ".join(
@@ -115,8 +118,8 @@ def _groups(activities):
 def write_junit(report, path):
     """JUnit XML: one test suite per module (one for a plain course), one testcase per activity.
 
-    ``failed`` and ``changed`` are failures, ``timeout`` an error; needs-*, xfail,
-    skipped and no-code are skipped.
+    ``failed``, ``changed`` and ``removed`` are failures, ``timeout`` an error;
+    needs-*, xfail, skipped and no-code are skipped.
     """
     suites = ET.Element("testsuites", name="fijirun-regress", tests=str(len(report["activities"])),
                         time=f"{report['seconds']:.3f}")
@@ -124,7 +127,8 @@ def write_junit(report, path):
         count = {c: sum(a["class"] == c for a in activities) for c in {a["class"] for a in activities}}
         suite = ET.SubElement(suites, "testsuite", name=module or "fijirun-regress",
                               tests=str(len(activities)),
-                              failures=str(count.get("failed", 0) + count.get("changed", 0)),
+                              failures=str(count.get("failed", 0) + count.get("changed", 0)
+                                           + count.get("removed", 0)),
                               errors=str(count.get("timeout", 0)),
                               skipped=str(sum(count.get(c, 0) for c in _SKIPPED)),
                               time=f"{sum(a['seconds'] or 0 for a in activities):.3f}")
@@ -139,6 +143,8 @@ def write_junit(report, path):
             elif a["class"] == "changed":
                 ET.SubElement(case, "failure", message=message, type="changed").text = "\n".join(
                     a.get("changes") or [])
+            elif a["class"] == "removed":
+                ET.SubElement(case, "failure", message=message, type="removed").text = message
             elif a["class"] == "timeout":
                 ET.SubElement(case, "error", message=message, type="timeout").text = message
             elif a["class"] in _SKIPPED:
@@ -287,6 +293,7 @@ tr.module th{{background:#eef;font-size:110%}} tr.hidden{{display:none}}
 .filters label{{margin-right:.6em;padding:2px 6px;border-radius:4px;display:inline-block}}
 .passed .cls,label.passed{{background:#c8f0c8}} .failed .cls,label.failed,td.n.failed{{background:#f6c0c0}}
 .timeout .cls,label.timeout{{background:#f0c8f0}} .changed .cls,label.changed,td.n.changed{{background:#f6a0a0}}
+.removed .cls,label.removed,td.n.removed{{background:#f6a0a0}}
 .needs-plugin .cls,label.needs-plugin{{background:#fbeaa0}} .needs-data .cls,label.needs-data{{background:#c8e8f6}}
 .needs-input .cls,label.needs-input{{background:#c8e8f6}} .xpass .cls,label.xpass{{background:#fbeaa0}}
 .xfail .cls,.skipped .cls,.no-code .cls,label.xfail,label.skipped,label.no-code{{background:#e8e8e8}}

@@ -14,7 +14,9 @@ worker processes, each keeping one warm engine session:
 Classes: ``passed`` (ran to the end, its saved outputs of known kinds pass
 ``fijirun check``), ``failed`` (an error: message and line), ``needs-plugin``
 (an unrecognized command, with its update site when known), ``needs-data``
-(an input neither local nor in the data directory), ``timeout``.
+(an input neither local nor in the data directory), ``timeout``; against a
+baseline also ``changed`` and ``removed`` (in the baseline, not in the course
+now).
 """
 
 from __future__ import annotations
@@ -30,8 +32,17 @@ from ..backends.process import script_still_running
 from ..cluster import DEFAULT_GRACE
 from ..prepare import OUTPUT_DIR_NAMES, _analyse
 from .baseline import BaselineError
-from .discover import discover
-from .folders import ACTIVITY_RECORD, LOCKS, empty_folder, finish_unfinished, record_folder, remove_locks, sole_writer
+from .discover import block_page, discover, renamed_blocks
+from .folders import (
+    ACTIVITY_RECORD,
+    LOCKS,
+    empty_folder,
+    finish_unfinished,
+    record_folder,
+    recorded_path,
+    remove_locks,
+    sole_writer,
+)
 
 __all__ = ["CLASSES", "UPDATE_SITES", "BaselineError", "NoActivityError", "activity_tasks", "load_baseline",
            "regress", "run_activity", "run_alone", "update_site"]
@@ -60,9 +71,12 @@ class NoActivityError(ValueError):
 PASSED, FAILED, NEEDS_PLUGIN, NEEDS_DATA, TIMEOUT = "passed", "failed", "needs-plugin", "needs-data", "timeout"
 NEEDS_INPUT, CHANGED, XFAIL, XPASS, SKIPPED = "needs-input", "changed", "xfail", "xpass", "skipped"
 NO_CODE = "no-code"  # a lesson page listed as an ImageJ activity without runnable code
-CLASSES = (PASSED, CHANGED, FAILED, TIMEOUT, NEEDS_PLUGIN, NEEDS_DATA, NEEDS_INPUT, XFAIL, XPASS, SKIPPED,
-           NO_CODE)
+REMOVED = "removed"  # in the baseline, not in the course (or the modules selected) now
+CLASSES = (PASSED, CHANGED, REMOVED, FAILED, TIMEOUT, NEEDS_PLUGIN, NEEDS_DATA, NEEDS_INPUT, XFAIL, XPASS,
+           SKIPPED, NO_CODE)
 REPORT = "regress.json"
+#: Characters of a script beyond which its text goes to its worker in a file, not in the task.
+GRAPH_TEXT = 1 << 20
 
 #: Fiji update site of well-known plugin commands.
 UPDATE_SITES = {
@@ -224,7 +238,10 @@ def _run_activity(task, out, root):
         announce_start(task, task["path"])
     language = task["language"]
     try:
-        text, answers = answer_interactive(task["text"], language, output_dir=out)
+        source = task["text"]
+        if task.get("text_file"):  # a large script: read from its file, not sent through Dask's graph
+            source = Path(task["text_file"]).read_bytes().decode("utf-8", "surrogatepass")
+        text, answers = answer_interactive(source, language, output_dir=out)
         record["answers"] = answers
         # where a learner's relative paths and configured files are found
         folders = [Path(task["file"]).parent, task.get("course"), task.get("data_dir"),
@@ -350,16 +367,18 @@ def activity_tasks(course, out, *, data_dir=None, backend="imagej1", timeout=120
     config = config or CourseConfig()
     options = session_options(data_dir, backend, timeout, memory, fiji_dir)
     tasks = []
-    for a in course_activities(course, markdown=markdown, exclude=[out, *exclude], course_name=course_name,
-                               modules=modules):
+    activities = course_activities(course, markdown=markdown, exclude=[out, *exclude], course_name=course_name,
+                                   modules=modules)
+    folders = activity_folders([a.path for a in activities])
+    for a in activities:
         settings = config.for_activity(a.path)
         tasks.append({"path": a.path, "file": str(a.file), "language": a.language, "text": a.text,
-                      "outdir": str(out / activity_folder(a.path)), "root": str(out),
+                      "outdir": str(out / folders[a.path]), "root": str(out),
                       "timeout": float(settings.timeout or timeout), "options": options,
                       "course": str(course), "data_dir": options["data_dir"],
                       "params": settings.params, "xfail": settings.xfail, "skip": settings.skip,
                       "where": {"module": a.module, "platform": a.platform, "kind": a.kind,
-                                "position": a.position}})
+                                "position": a.position, "block_line": a.line}})
     return tasks
 
 
@@ -372,8 +391,59 @@ def run_alone(task):
 
 
 def activity_folder(path):
-    """The output sub-folder name of an activity path (stable, readable)."""
+    """The readable output sub-folder name of an activity path (``/`` as ``__``); not unique alone.
+
+    ``a/b.ijm`` and ``a__b.ijm`` (or ``a b.ijm`` and ``a_b.ijm``) have the same
+    readable name: :func:`activity_folders` makes a course's names unique.
+    """
     return re.sub(r"[^\w.-]+", "_", path.replace("/", "__").replace(":", "_L"))
+
+
+def activity_folders(paths):
+    """Each activity path's own folder name: its readable name, unless another path of the course has it too.
+
+    Paths whose readable names are the same (ignoring case, as macOS and
+    Windows file systems do) each get the first 10 hex digits of their
+    path's SHA-256 appended (``a__b.ijm-3f0c...``): every activity has a
+    folder of its own, and a path's name depends only on which paths collide
+    with it, not on their order.
+    """
+    import hashlib
+    from collections import Counter
+
+    readable = {p: activity_folder(p) for p in paths}
+    taken = Counter(name.casefold() for name in readable.values())
+    return {p: (name if taken[name.casefold()] == 1
+                else f"{name}-{hashlib.sha256(p.encode('utf-8')).hexdigest()[:10]}")
+            for p, name in readable.items()}
+
+
+def _removed_records(old, tasks, course, markdown, course_name, modules):
+    """A ``removed`` record for each activity of the baseline that this regression does not have.
+
+    With ``--course`` / ``--module``, only the baseline's activities of the
+    modules selected: the others were not asked for.
+    """
+    now = {t["path"] for t in tasks}
+    titles = None
+    if course_name or modules:
+        from .lesson import course_modules, front_matter
+
+        names = list(modules or []) + (list(course_modules(course, course_name)) if course_name else [])
+        titles = {str(front_matter(course / "_modules" / f"{n}.md").get("title") or n) for n in names}
+    removed = []
+    for path, rec in old["records"].items():
+        if path in now or (titles is not None and rec.get("module") not in titles):
+            continue
+        hint = ""
+        if not markdown and block_page(path) != path and rec.get("module") is None:
+            hint = " (Markdown code blocks run with --markdown)"
+        record = _failed_record({"path": path, "file": rec.get("file"), "language": rec.get("language")},
+                                f"gone: in the baseline ({rec['class']}), not in the course now{hint}")
+        record.update({key: rec.get(key) for key in ("module", "platform", "kind", "position")})
+        record.update({"class": REMOVED, "baseline": rec["class"], "folder": None})
+        removed.append(record)
+    return removed
 
 
 def _lost_record(task, outcome):
@@ -427,6 +497,15 @@ def _against_baseline(record, task, baseline, settings, pictures):
         record["baseline"] = "new: not in the baseline"
         return
     record["baseline"] = old["class"]
+    old_folder = baseline["folder"] / old["folder"]
+    owner = recorded_path(old_folder)
+    if owner is not None and owner != old["recorded_path"]:  # an old baseline's shared folder
+        record["class"] = CHANGED
+        record["changes"] = [f"not comparable: the baseline's folder {old_folder} holds the run of {owner}, "
+                             f"not of {old['recorded_path']} (their folder names were the same when the "
+                             "baseline was recorded): update the baseline"]
+        record["message"] = record["changes"][0]
+        return
     if record["class"] != PASSED:
         if old["class"] == PASSED:
             record["message"] = f"{record['message']} (passed in the baseline)"
@@ -435,8 +514,8 @@ def _against_baseline(record, task, baseline, settings, pictures):
         record["class"], record["changes"] = CHANGED, [f"class: {old['class']} -> passed"]
         record["message"] = f"passed; {old['class']} in the baseline ({old.get('message')})"
         return
-    folder = activity_folder(record["path"])
-    changes = compare_runs(baseline["folder"] / folder, Path(task["outdir"]),
+    folder = Path(task["outdir"]).name
+    changes = compare_runs(old_folder, Path(task["outdir"]),
                            tolerance=settings.tolerance, sanitizers=settings.sanitizers,
                            pictures=pictures, name=folder)
     if changes:
@@ -460,13 +539,29 @@ def load_baseline(folder):
     try:
         with open(folder / REPORT, encoding="utf-8") as f:
             report = json.load(f)
-        records = {a["path"]: _as_ran(a) for a in report["activities"]}
+        # a baseline's removed activities are no runs; Markdown blocks named by line before, by number now
+        ran = [_baseline_record(a) for a in report["activities"] if a["class"] != REMOVED]
+        renamed = renamed_blocks(a["path"] for a in ran)
+        records = {renamed.get(a["path"], a["path"]): a for a in ran}
     except FileNotFoundError:
         raise BaselineError(f"{folder}: not a regress output folder (no {REPORT})") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BaselineError(f"{folder / REPORT}: not a readable regress report: {exc}") from None
     return {"folder": folder, "records": records, "backend": report.get("backend"),
             "versions": report.get("versions")}
+
+
+def _baseline_record(record):
+    """A baseline's record as this run compares with it: the class it ran with, its folder's name.
+
+    A baseline written before folder names were made unique has no
+    ``folder``: its activity's folder is the readable name of its path.
+    """
+    record = _as_ran(record)
+    folder = record.get("folder")
+    if not (isinstance(folder, str) and folder not in ("", ".", "..") and Path(folder).name == folder):
+        folder = activity_folder(record["path"])
+    return dict(record, folder=folder, recorded_path=record["path"])
 
 
 def _as_ran(record):
@@ -545,10 +640,23 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
     if not course.is_dir():
         raise FileNotFoundError(f"no such course folder: {course_dir}")
     settings = load_config(course, Path(config) if config else None)
+    if update_baseline and not baseline:
+        raise BaselineError("update_baseline: there is no baseline to update (give baseline)")
     old = load_baseline(baseline) if baseline else None
     out = Path(output).resolve()
-    if old is not None and old["folder"] == out:
-        raise BaselineError(f"{out}: the baseline cannot be this run's own output folder")
+    if old is not None:  # refused before anything runs: no work wasted, nothing copied into itself
+        if old["folder"] == out:
+            raise BaselineError(f"{out}: the baseline cannot be this run's own output folder")
+        if out in old["folder"].parents:
+            raise BaselineError(f"the baseline {old['folder']} is inside this run's output folder {out}: "
+                                "use a baseline folder outside it (or an output folder beside the baseline)")
+        if old["folder"] in out.parents:
+            raise BaselineError(f"this run's output folder {out} is inside the baseline {old['folder']}: "
+                                "use an output folder outside it")
+        if update_baseline:
+            from .accept import check_replaceable
+
+            check_replaceable(old["folder"])  # a person's note in it: said now, not after the whole course
     tasks = activity_tasks(course, out, data_dir=data_dir, backend=backend, timeout=timeout,
                            memory=memory, fiji_dir=fiji_dir, markdown=markdown, config=settings,
                            exclude=[old["folder"]] if old else [], course_name=course_name, modules=modules)
@@ -585,6 +693,7 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
     def finished(task, record):
         record.pop("replace_worker", None)
         record.update(task.get("where") or {})  # module, platform, kind, position
+        record["folder"] = Path(task["outdir"]).name  # its own (a baseline's comparison finds it by this)
         if old is not None:
             _against_baseline(record, task, old, settings.for_activity(task["path"]), pictures)
         _expectation(record, task)
@@ -606,17 +715,37 @@ def regress(course_dir, output, *, data_dir=None, backend="imagej1", timeout=120
             finished(job.task, outcome.record if outcome.status == "finished"
                      else _lost_record(job.task, outcome))
 
+        texts = None  # large scripts' texts, read by the workers from files (Dask warns of a large graph)
         try:
+            jobs = []
+            for t in to_run:
+                if len(t["text"]) > GRAPH_TEXT:
+                    if texts is None:
+                        from ..tempdirs import make_temp_dir
+
+                        texts = make_temp_dir("regress")
+                    spilled = texts / f"{Path(t['outdir']).name}.txt"
+                    spilled.write_bytes(t["text"].encode("utf-8", "surrogatepass"))
+                    t = dict(t, text=None, text_file=str(spilled))
+                jobs.append(TaskJob(t["path"], run_activity, t, timeout=t["timeout"]))
             with connect(min(n, len(to_run)), what="regress") as (client, _):
                 client.register_plugin(SessionPlugin(options, {t["language"] for t in to_run}),
                                        name=PLUGIN_NAME)
-                TaskRunner(client, timeout=float(timeout), grace=float(grace), on_outcome=outcome_of).run(
-                    TaskJob(t["path"], run_activity, t, timeout=t["timeout"]) for t in to_run)
+                TaskRunner(client, timeout=float(timeout), grace=float(grace), on_outcome=outcome_of).run(jobs)
         finally:  # the workers are gone: nothing writes into the folders any more
             for task in to_run:
                 finish_unfinished(Path(task["outdir"]), token)
             remove_locks(out)
+            if texts is not None:
+                import shutil
+
+                shutil.rmtree(texts, ignore_errors=True)
     records = [by_path[t["path"]] for t in tasks]
+    if old is not None:  # what the baseline had and this run has not is said, and fails the run
+        for record in _removed_records(old, tasks, course, markdown, course_name, modules):
+            records.append(record)
+            if on_done is not None:
+                on_done(record)
     counts = {c: 0 for c in CLASSES}
     # how the passed activities' outputs were checked: a pass without a full check is said
     checks = {"full": 0, "warn": 0, "partial": 0, "error": 0, "none": 0}
