@@ -66,6 +66,13 @@ def test_input_keeps_the_name_of_a_link(ij_session, tmp_path):
     assert r.parameters["input"] == str(link)
 
 
+def test_input_given_twice_is_refused(ij_session, tmp_path):
+    # params' value was used and input= silently ignored
+    with pytest.raises(ParameterError, match="'input' is given twice"):
+        ij_session.run_code("input = FIXME;\nprint(input);\n", "ijm", {"input": str(tmp_path / "other.tif")},
+                            input=RANDOMSHAPES)
+
+
 def test_a_missing_input_is_an_input_error_before_the_run(ij_session, tmp_path):
     with pytest.raises(InputError, match="no such file: /nope.tif"):
         ij_session.run_code("input = FIXME;\nopen(input);\n", "ijm", input="/nope.tif")

@@ -492,9 +492,12 @@ class Session:
             problem = file_problem(input)
             if problem is not None:
                 raise InputError(f"{path}: input '{name}': {problem}")
-            if name not in params:
-                # absolute, but the name given: a link's target has another name (getTitle, file names)
-                params[name] = os.path.abspath(os.fspath(input))
+            # absolute, but the name given: a link's target has another name (getTitle, file names)
+            given = os.path.abspath(os.fspath(input))
+            if name in params and os.path.abspath(os.fspath(params[name])) != given:
+                raise ParameterError(f"'{name}' is given twice: {params[name]!r} as a parameter and "
+                                     f"{os.fspath(input)!r} as the input; give one", name=name, path=path)
+            params[name] = given
         out_name = output_dir_name(text, language, path)
         if out_name and out_name in params:
             if output_dir is None:
