@@ -266,3 +266,29 @@ def test_values_a_dialog_would_not_take(text, value, fragment):
 
 def test_a_choice_is_taken():
     assert prepare_script('#@ String (choices={"a b", "c"}) x\n', MACRO, {"x": "a b"}).values == {"x": "a b"}
+
+
+# --------------------------------------------------------------------- text round trips through the engine
+
+_CODE_UNITS = {
+    MACRO: 's = "x";\nout = "";\nfor (i = 0; i < lengthOf(s); i++) out = out + charCodeAt(s, i) + ",";\n'
+           'print("[" + out + "]");\n',
+    JYTHON: 's = "x"\nprint("[" + "".join("%d," % ord(c) for c in s) + "]")\n',
+}
+
+
+@pytest.mark.parametrize("language", [MACRO, JYTHON])
+def test_text_reaches_the_script_exactly(ij_session, language):
+    # hypothesis inside: one warm session, each example one small run
+    @settings(max_examples=40, deadline=None)
+    @given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=12))
+    def check(value):
+        r = ij_session.run_code(_CODE_UNITS[language], language, {"s": value})
+        if language == MACRO:  # a Java string: UTF-16 code units
+            units = value.encode("utf-16-le")
+            expected = [int.from_bytes(units[i:i + 2], "little") for i in range(0, len(units), 2)]
+        else:
+            expected = [ord(c) for c in value]
+        assert r.log.strip() == "[" + "".join(f"{u}," for u in expected) + "]"
+
+    check()
