@@ -212,6 +212,7 @@ def test_a_url_in_a_value_is_kept_as_given(ij_session):
     ('outputDir = "/home/student/"\n    + FIXME;\n', MACRO),
     ("outputDir = \\\n    FIXME\n", JYTHON),
     ('outputDir = """\nFIXME"""\n', JYTHON),
+    ('outputDir = ("/home/" +\n    FIXME);\n', MACRO),  # an open bracket (found before too)
 ])
 def test_an_assignment_over_several_lines(text, language):
     assert refused(text, language, {}).line == 1  # FIXME found before the run

@@ -599,14 +599,14 @@ def _top_level_assignments(text, mask, language):
         at_top = depth == 0 and not continued and (language == MACRO or line[:1] not in (" ", "\t"))
         first = len(line) - len(line.lstrip())
         pos = first
-        last_terminated = True
+        last_terminated, open_brackets = True, False
         while at_top and pos < len(line) and lmask[pos:pos + 1] == "c":
             m = _ASSIGN.match(line, pos)
             if not m:
                 break
-            end, _inner, stop, terminated = _value_end(line, lmask, m.end())
+            end, inner, stop, terminated = _value_end(line, lmask, m.end())
             pending.append((m.group(1), index, m.end(), end))
-            last_terminated = terminated
+            last_terminated, open_brackets = terminated, inner > 0  # (1 +  : a macro's ( is open
             if not terminated:
                 break
             pos = stop + 1
@@ -616,7 +616,7 @@ def _top_level_assignments(text, mask, language):
         depth = max(0, depth + sum(code.count(c) for c in opens) - sum(code.count(c) for c in closes))
         code_end = code.rstrip()
         continued = bool(
-            depth > 0
+            depth > 0 or open_brackets
             or (code_end and _TRAILING_OPERATOR.search(code_end)
                 and (language == MACRO or code_end.endswith("\\")))
             or (language == JYTHON and line.endswith("\n") and lmask[-1:] == "s")  # an open """ string
