@@ -803,8 +803,8 @@ def prepare_script(text, language, params=None, *, path="<code>", data_dir=None,
     data_dir : DataDir or path-like, optional
         Where remote URLs are looked up. Only URLs in the script's own text
         (and ``#@`` defaults) are replaced; values given are used as given.
-    arg : str
-        The macro argument (``getArgument()``).
+    arg : str or None
+        The macro argument (``getArgument()``); None is "".
 
     Raises
     ------
@@ -816,6 +816,7 @@ def prepare_script(text, language, params=None, *, path="<code>", data_dir=None,
         A file parameter names a file that does not exist.
     """
     text = _strip_bom(text)  # a UTF-8 file read as plain UTF-8: "Undefined identifier" on line 1
+    arg = "" if arg is None else arg
     if not isinstance(arg, str):  # JPype would refuse it with a TypeError of its own mid-run
         raise ParameterError(f"arg must be text (str), not {type(arg).__name__}", name="arg", path=path)
     _text(arg)
