@@ -104,3 +104,11 @@ def test_a_parameter_error_on_the_command_line_exits_2(tmp_path):
     code, obj, err = run_cli_json("run", script, "--set", "n=abc")
     assert code == 2 and obj["error"]["type"] == "ParameterError" and obj["error"]["line"] == 1
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_folder_or_input_that_is_no_path_is_refused(ij_session):
+    # Path(5) was a raw TypeError
+    with pytest.raises(ParameterError, match="'outputDir' is the output folder: give a path, not 5"):
+        ij_session.run_code("outputDir = FIXME;\n", "ijm", {"outputDir": 5})
+    with pytest.raises(ParameterError, match="input= must be a path, not 5"):
+        ij_session.run_code("input = FIXME;\n", "ijm", input=5)

@@ -485,6 +485,8 @@ class Session:
         params = dict(_params_dict(params, path))
         timeout = self.timeout if timeout is None else _seconds(timeout, "timeout")
         if input is not None:
+            if not isinstance(input, (str, os.PathLike)):
+                raise ParameterError(f"input= must be a path, not {input!r}", name="input", path=path)
             name = input_name(text, language, path)
             if name is None:  # as an unknown --set name: a value that would silently do nothing
                 raise ParameterError(f"input= / --input was given, but the script has no input parameter "
@@ -500,6 +502,9 @@ class Session:
             params[name] = given
         out_name = output_dir_name(text, language, path)
         if out_name and out_name in params:
+            if not isinstance(params[out_name], (str, os.PathLike)):  # Path(5): a raw TypeError
+                raise ParameterError(f"'{out_name}' is the output folder: give a path, not "
+                                     f"{params[out_name]!r}", name=out_name, path=path)
             if output_dir is None:
                 output_dir = params[out_name]
             elif os.path.abspath(os.fspath(params[out_name])) != os.path.abspath(os.fspath(output_dir)):
