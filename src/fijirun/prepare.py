@@ -8,12 +8,17 @@ the user's line numbers:
   in IJ Macro the ``#@`` line becomes an assignment (plain ImageJ 1.x does not
   know script parameters), in Jython the values are handed to the interpreter.
 * Course-template assignments at top level (``outputDir = FIXME``,
-  ``min_size = 0``) are overridden by ``params``; a text value keeps the type
-  of the script's own literal (:func:`coerce_like`: ``label = "abc"`` stays
-  text for ``007``). An unresolved ``FIXME`` is a
+  ``min_size = 0``) are overridden by ``params``, at every assignment of the
+  name whose value is a literal or ``FIXME`` (:func:`_to_override`); a text
+  value keeps the type of the script's own literal (:func:`coerce_like`:
+  ``label = "abc"`` stays text for ``007``). An unresolved ``FIXME`` is a
   :class:`~fijirun.errors.ParameterError` naming the variable.
-* http(s) URLs in string literals are replaced by their copies in the data
-  directory (:mod:`fijirun.data`).
+* A value reaches the script exactly as given or is refused before the run
+  (:func:`coerce`, :func:`literal`): never its ``str()``, never a number
+  rounded into another type's range, never text that breaks its line.
+* http(s) URLs in the script's own string literals are replaced by their
+  copies in the data directory (:mod:`fijirun.data`), escaped for the
+  language; URLs inside values given are left as given.
 
 Script files are read by :func:`read_script_text`, the one place that decodes
 them: UTF-8 (a byte-order mark is dropped), else Windows-1252 / Latin-1 as
