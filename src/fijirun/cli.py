@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .arguments import UsageError, log_dir, validate
-from .errors import FijirunError, RunError
+from .errors import FijirunError, ParameterError, RunError
 
 __all__ = ["main", "build_parser"]
 
@@ -169,7 +169,8 @@ def cmd_run(args):
         summary = result.summary()
         code = 0
     except FijirunError as exc:
-        code = 1
+        # a value that does not fit is refused before anything starts: a usage error, as README says
+        code = EXIT_USAGE if isinstance(exc, ParameterError) else EXIT_FAILED
         error = exc.to_dict() if isinstance(exc, RunError) else {
             "type": type(exc).__name__, "message": str(exc), "line": getattr(exc, "line", None),
             "source": None}

@@ -23,13 +23,23 @@ from pathlib import Path
 
 from . import __version__
 from .analyses import SNAPSHOT_DIR, SNAPSHOT_LIMIT, analysis_record, attribute_outputs
+from .arguments import UsageError, positive_seconds
 from .backends import get_backend_class
 from .backends.final_state import STATE_DIR
 from .data import DataDir
-from .errors import OutputDirError, OutputExistsError, RunError
+from .errors import InputError, OutputDirError, OutputExistsError, ParameterError, RunError
+from .files import file_problem
 from .outputs import count_table_rows, output_kind, read_image, read_rois, read_table, sha256
 from .ownership import check_records, folder_state, foreign_files
-from .prepare import INPUT_NAMES, OUTPUT_DIR_NAMES, detect_language, prepare_script, read_script_text, script_names
+from .prepare import (
+    INPUT_NAMES,
+    _params_dict,
+    detect_language,
+    input_name,
+    output_dir_name,
+    prepare_script,
+    read_script_text,
+)
 from .provenance import (
     FAILED_LOG,
     FAILED_RECORD,
@@ -220,15 +230,16 @@ class RunResult:
         }
 
 
-def _find_name(names, candidates):
-    for c in candidates:
-        if c in names:
-            return c
-    lower = {n.lower(): n for n in names}
-    for c in candidates:
-        if c.lower() in lower:
-            return lower[c.lower()]
-    return None
+def _seconds(value, name):
+    """A timeout checked as the command line checks ``--timeout`` (:func:`fijirun.arguments.positive_seconds`).
+
+    ``0`` is no "use the default" and ``-1`` no "run to the end": both are
+    refused, as ``nan``, ``inf``, more than ``MAX_TIMEOUT`` and text.
+    """
+    try:
+        return positive_seconds(value, name)
+    except UsageError as exc:
+        raise ParameterError(f"{name}={value!r}: {exc.args[0]}", name=name) from None
 
 
 class Session:
@@ -243,7 +254,8 @@ class Session:
         Local copies of data that scripts open by URL, and of ImageJ's
         sample images.
     timeout : float
-        Default per-run timeout in seconds.
+        Default per-run timeout in seconds: finite, > 0, at most
+        ``fijirun.arguments.MAX_TIMEOUT`` (else :class:`ParameterError`).
     memory : str
         JVM maximum heap (``-Xmx``), e.g. ``"2g"``.
     overwrite : bool
@@ -265,6 +277,8 @@ class Session:
     ------
     ValueError
         ``backend`` is not a known backend.
+    ParameterError
+        ``timeout`` is not a number of seconds as above.
     FileNotFoundError
         ``data_dir`` does not exist.
 
@@ -283,7 +297,7 @@ class Session:
                  overwrite=False, capture_state=True, **backend_options):
         self.data_dir = DataDir(data_dir)
         self.capture_state = bool(capture_state)
-        self.timeout = float(timeout)
+        self.timeout = _seconds(timeout, "timeout")
         self.overwrite = overwrite
         self.backend_name = backend
         cls = get_backend_class(backend)
@@ -356,18 +370,23 @@ class Session:
             An IJ Macro (``.ijm``) or Jython (``.py``) file.
         params : dict, optional
             Values for ``#@`` parameters and top-level assignments
-            (``outputDir = FIXME``).
+            (``outputDir = FIXME``): text, numbers (numpy's too), booleans or
+            paths, each reaching the script exactly or refused (see
+            :func:`fijirun.prepare.coerce`).
         language : {"ijm", "jython"}, optional
             Overrides the file extension.
         input : path-like, optional
-            Fills the script's input parameter (``input``, ...), when it has one.
+            A regular file; fills the script's input variable (``input``, ...)
+            with its absolute path, the name as given (links not resolved).
         output_dir : path-like, optional
-            Fills the script's output folder parameter (``outputDir``, ...);
+            Fills the script's output folder variable (``outputDir``, ...) when
+            it can be a folder (:func:`fijirun.prepare.output_dir_name`);
             outputs are collected from this folder.
         arg : str
             The macro argument (``getArgument()``).
         timeout : float, optional
-            Seconds; the session's default otherwise.
+            Seconds, finite and > 0 (at most ``fijirun.arguments.MAX_TIMEOUT``);
+            the session's default otherwise.
         check : bool
             Check the outputs against the reference (``fijirun.check``).
         raise_on_error : bool
@@ -383,9 +402,13 @@ class Session:
         FileNotFoundError
             The script cannot be read.
         ParameterError
-            A parameter is unresolved, unknown or malformed (nothing ran).
+            A parameter is unresolved, unknown or malformed; ``input`` for a
+            script with no input variable; the output folder given both as
+            ``output_dir`` and as a parameter; ``timeout``, ``params`` or
+            ``arg`` of the wrong kind (nothing ran).
         InputError
-            An input file does not exist (nothing ran).
+            An input file (``input``, a ``#@ File``) does not exist or is no
+            regular file (nothing ran).
         OutputDirError
             The output folder cannot be created or written, or holds a record
             fijirun did not write (nothing ran then); or the outputs cannot be
@@ -459,15 +482,35 @@ class Session:
         """A run, its record and its published outputs; (RunResult, the output folder or None)."""
         started = _dt.datetime.now(_dt.timezone.utc)
         t0 = time.perf_counter()
-        params = dict(params or {})
-        names = script_names(text, language)
+        params = dict(_params_dict(params, path))
+        timeout = self.timeout if timeout is None else _seconds(timeout, "timeout")
         if input is not None:
-            name = _find_name(names, INPUT_NAMES)
-            if name and name not in params:
-                params[name] = str(Path(input).resolve())
-        out_name = _find_name(names, OUTPUT_DIR_NAMES)
-        if out_name and out_name in params and output_dir is None:
-            output_dir = params[out_name]
+            if not isinstance(input, (str, os.PathLike)):
+                raise ParameterError(f"input= must be a path, not {input!r}", name="input", path=path)
+            name = input_name(text, language, path)
+            if name is None:  # as an unknown --set name: a value that would silently do nothing
+                raise ParameterError(f"input= / --input was given, but the script has no input parameter "
+                                     f"(none of {', '.join(INPUT_NAMES)})", name="input", path=path)
+            problem = file_problem(input)
+            if problem is not None:
+                raise InputError(f"{path}: input '{name}': {problem}")
+            # absolute, but the name given: a link's target has another name (getTitle, file names)
+            given = os.path.abspath(os.fspath(input))
+            if name in params and os.path.abspath(os.fspath(params[name])) != given:
+                raise ParameterError(f"'{name}' is given twice: {params[name]!r} as a parameter and "
+                                     f"{os.fspath(input)!r} as the input; give one", name=name, path=path)
+            params[name] = given
+        out_name = output_dir_name(text, language, path)
+        if out_name and out_name in params:
+            if not isinstance(params[out_name], (str, os.PathLike)):  # Path(5): a raw TypeError
+                raise ParameterError(f"'{out_name}' is the output folder: give a path, not "
+                                     f"{params[out_name]!r}", name=out_name, path=path)
+            if output_dir is None:
+                output_dir = params[out_name]
+            elif os.path.abspath(os.fspath(params[out_name])) != os.path.abspath(os.fspath(output_dir)):
+                raise ParameterError(f"'{out_name}' is given twice: {params[out_name]!r} as a parameter and "
+                                     f"{os.fspath(output_dir)!r} as the output folder; give one",
+                                     name=out_name, path=path)
         staging = state = analysis_dir = state_dir = None
         if output_dir is not None:
             output_dir = self._prepare_output_dir(output_dir)
@@ -489,7 +532,7 @@ class Session:
                 prepared = prepare_script(text, language, params, path=path, data_dir=self.data_dir, arg=arg)
                 self.start()
                 t_run = time.perf_counter()
-                outcome = self.backend.run(prepared, timeout=float(timeout or self.timeout),
+                outcome = self.backend.run(prepared, timeout=timeout,
                                            analysis_dir=analysis_dir, state_dir=state_dir)
                 t_after = time.perf_counter()
                 result = self._collect(prepared, outcome, output_dir, staging, out_name, state_dir)
