@@ -169,3 +169,17 @@ def test_a_manifest_path_that_is_no_file_is_never_replaced(tmp_path, kind, resum
         Manifest.open(out, ACTIVITY, {}, resume=resume)
     after = os.lstat(path)
     assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+
+
+def test_a_script_with_no_input_variable_is_refused_before_anything(tmp_path):
+    """Each image fills the script's input variable: a script with none is one BatchError up
+    front (every image failed with the same error, after a cluster had started)."""
+    import fijirun
+
+    script = tmp_path / "no_input.ijm"
+    script.write_text('print(getArgument());\n')
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.tif").write_bytes(b"not read")
+    with pytest.raises(BatchError, match="no input variable for the images"):
+        fijirun.batch(script, [tmp_path / "in"], tmp_path / "out", workers=1, progress=False)
+    assert not (tmp_path / "out").exists()

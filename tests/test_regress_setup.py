@@ -83,3 +83,16 @@ def test_a_large_script_runs_without_dasks_large_graph_warning(tmp_path):
     assert "large graph" not in stderr and "warning" not in stderr, stderr
     run = json.loads((tmp_path / "out" / "big.ijm" / "run.json").read_text())
     assert (tmp_path / "out" / "big.ijm" / run["state"]["log"]["file"]).read_text().strip() == "big é"
+
+
+def test_parameters_without_a_default_get_what_fijis_dialog_starts_from():
+    """A ``#@`` parameter with no default and no configured value: the first choice, the
+    number 0 moved into min..max (the run now refuses values outside them, so the old
+    answers "" and 0 failed such activities)."""
+    from fijirun.regress.inputs import answer_parameters
+
+    text = ('#@ String (choices={"b","a"}) mode\n#@ Integer (min=5, max=9) n\n'
+            '#@ Double (min=-3, max=-1.5) x\n#@ Integer (min=2.5) m\n#@ Integer k\nprint(mode);\n')
+    params, answers = answer_parameters(text, {}, [])
+    assert params == {"mode": "b", "n": 5, "x": -1.5, "m": 3, "k": 0}
+    assert {a["source"] for a in answers} == {"Fiji's dialog default"}

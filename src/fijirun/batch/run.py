@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from ..cluster import DEFAULT_GRACE, TaskJob, TaskRunner, connect, local_cluster
+from ..errors import FijirunError
 from ..outputs import sha256
 from .combine import (
     RESULTS_CSV,
@@ -202,6 +203,7 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
     script = Path(script).resolve()
     if not script.is_file():
         raise BatchError(f"script not found: {script}")
+    _refuse_script_without_input(script)
     if check:
         try:
             from ..check import check as _check  # noqa: F401
@@ -297,6 +299,24 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
                 frame = _finish(outdir, script, manifest, info, recorder, skipped, where, check, t0, t_ready,
                                 interrupted, table, table_pattern)
     return frame
+
+
+def _refuse_script_without_input(script):
+    """Each image goes to the script's input variable: a script with none is refused once, up front.
+
+    (Every image would fail with the same ParameterError, after a cluster started.)
+    """
+    from ..prepare import INPUT_NAMES, detect_language, input_name
+
+    try:
+        language = detect_language(script)
+        text = script.read_text(encoding="utf-8", errors="surrogateescape")
+        name = input_name(text, language, str(script))
+    except (FijirunError, OSError) as exc:
+        raise BatchError(f"{script}: {exc}") from None
+    if name is None:
+        raise BatchError(f"{script}: the script has no input variable for the images "
+                         f"(none of {', '.join(INPUT_NAMES)}): add '#@ File input' or 'input = FIXME;'")
 
 
 def _refuse_unmatched(images, pattern):

@@ -16,6 +16,7 @@ data folder's parent (in that order).
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -44,6 +45,19 @@ def _resolve_file(value: str, folders: list) -> str:
     for folder in folders:
         if folder is not None and (Path(folder) / p).exists():
             return str((Path(folder) / p).resolve())
+    return value
+
+
+def _dialog_number(p, *, integer):
+    """The number Fiji's dialog starts from with no default: 0, moved into ``min``..``max``."""
+    value = 0.0
+    for key, bound in (("min", max), ("max", min)):
+        try:
+            value = bound(value, float(str(p.options.get(key, "")).strip()))
+        except ValueError:
+            continue  # no such limit (or not a number): SciJava ignores it too
+    if integer:  # a fractional limit: the nearest whole number inside it
+        return math.ceil(value) if value > 0 else math.floor(value)
     return value
 
 
@@ -101,8 +115,11 @@ def answer_parameters(text: str, configured: dict, folders: list, *, output_dir=
             continue
         if t in _FILE_TYPES:
             raise MissingInput(p.name, p.type, p.line)
-        if t in _INT_TYPES or t in _FLOAT_TYPES:
-            value = 0
+        choices = p.options.get("choices")
+        if isinstance(choices, list) and choices:
+            value = choices[0]  # what Fiji's dialog shows first
+        elif t in _INT_TYPES or t in _FLOAT_TYPES:
+            value = _dialog_number(p, integer=t in _INT_TYPES)
         elif t in _BOOL_TYPES:
             value = False
         elif t in _STRING_TYPES:

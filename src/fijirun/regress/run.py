@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..backends.process import script_still_running
 from ..cluster import DEFAULT_GRACE
-from ..prepare import OUTPUT_DIR_NAMES, _analyse
+from ..prepare import _analyse, output_dir_name
 from .baseline import BaselineError
 from .discover import block_page, discover, renamed_blocks
 from .folders import (
@@ -106,17 +106,6 @@ _NOT_OPENED = re.compile(r"Opener: File is not in a supported format, a reader\s
 def update_site(command):
     """The Fiji update site providing ``command``, or None when unknown."""
     return _SITE_OF.get(str(command).strip().lower())
-
-
-def _find_name(names, candidates):
-    lower = {n.lower(): n for n in names}
-    for c in candidates:
-        if c in names:
-            return c
-    for c in candidates:
-        if c.lower() in lower:
-            return lower[c.lower()]
-    return None
 
 
 def _error_line(exc):
@@ -248,8 +237,7 @@ def _run_activity(task, out, root):
                    Path(task["data_dir"]).parent if task.get("data_dir") else None]
         text, record["paths"] = resolve_relative_paths(text, language, folders)
         parameters, assignments = _analyse(text, language)
-        names = {p.name for p in parameters} | set(assignments)
-        out_name = _find_name(names, OUTPUT_DIR_NAMES)  # the session gives it the activity's folder
+        out_name = output_dir_name(text, language, task["file"])  # the session gives it the activity's folder
         params, given = answer_parameters(text, task.get("params") or {}, folders,
                                           output_dir=out, skip=(out_name,))
         record["answers"] = answers + given
