@@ -78,12 +78,18 @@ def archive_path(java: JavaRuntime, classpath: Sequence[os.PathLike | str]) -> P
     """Where the archive of this Java and class path is (or would be) kept."""
     import jpype
 
+    from .guard import GUARD_SOURCES
+
     h = hashlib.sha256()
     # "format 2": archives recorded since the start-up compiler directive exists, always
     # without it (an earlier one may have been recorded with it: see build)
     for part in ("format 2", _stamp(java.libjvm), f"jpype:{jpype.__version__}",
                  *(_stamp(Path(p)) for p in classpath)):
         h.update(part.encode() + b"\0")
+    # the guard decides which of ImageJ's classes a start loads (Settings loads them all):
+    # a changed guard records a new archive
+    for source in GUARD_SOURCES:
+        h.update(source.read_bytes() + b"\0")
     return cache_root() / "class-archives" / f"{h.hexdigest()[:20]}.jsa"
 
 
