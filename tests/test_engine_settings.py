@@ -11,7 +11,9 @@ user's ``~/.imagej/IJ_Prefs.txt``; it now uses a private, empty one.
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +148,27 @@ def test_a_jython_run_does_not_leave_its_path_modules_or_builtins_to_the_next(ij
                "__builtin__.leaked = 1\nsys.setrecursionlimit(50)\nimport os, re\nprint(helper_mod.WHO)\n")
     assert ij_session.run_code(leaking, "jython").log == "the first activity\n"
     assert ij_session.run_code(_JYTHON_PROBE, "jython").log == before
+
+
+_KEPT = """
+import fijirun
+with fijirun.Session() as s:
+    print(list(map(str, s.backend.runtime.RunGuard.settingsKept())))
+"""
+
+
+def test_a_start_that_reads_the_list_of_settings_classes_keeps_the_same_settings(tmp_path):
+    """The first start scans every class of ImageJ's jar and lists those with settings beside
+    the compiled guard; later starts load only those (a third): the same fields are kept."""
+    env = dict(os.environ, FIJIRUN_CACHE=str(tmp_path / "cache"), FIJIRUN_CLASS_ARCHIVE="off")
+
+    def kept():
+        proc = subprocess.run([sys.executable, "-c", _KEPT], capture_output=True, text=True, env=env,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout.strip().splitlines()[-1]
+
+    scanned = kept()
+    lists = list((tmp_path / "cache").glob("guard-*/settings-classes-*.txt"))
+    assert len(lists) == 1 and 100 < len(lists[0].read_text().splitlines()) < 400
+    assert kept() == scanned and int(ast.literal_eval(scanned)[0]) > 500

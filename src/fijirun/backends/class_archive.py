@@ -83,7 +83,10 @@ def archive_path(java: JavaRuntime, classpath: Sequence[os.PathLike | str]) -> P
     h = hashlib.sha256()
     # "format 2": archives recorded since the start-up compiler directive exists, always
     # without it (an earlier one may have been recorded with it: see build)
-    for part in ("format 2", _stamp(java.libjvm), f"jpype:{jpype.__version__}",
+    # JPype's own jar is on the class path the archive records: another virtualenv's
+    # (a second clone of the project) made it an archive the JVM silently refused
+    jpype_jar = Path(jpype.__file__).resolve().parent.parent / "org.jpype.jar"
+    for part in ("format 2", _stamp(java.libjvm), f"jpype:{jpype.__version__}", _stamp(jpype_jar),
                  *(_stamp(Path(p)) for p in classpath)):
         h.update(part.encode() + b"\0")
     # the guard decides which of ImageJ's classes a start loads (Settings loads them all):
