@@ -217,3 +217,22 @@ def test_a_fence_holding_an_include_is_the_included_file(tmp_path):
     block = found[INC + "thresholding/activities/threshold_imagejgui.md#1"]
     included = (lesson / INC / "thresholding/activities/threshold_imagejmacro.ijm").read_text()
     assert block.language == "ijm" and block.text == "\n" * 3 + included
+
+
+def test_a_file_two_modules_list_is_one_activity(tmp_path):
+    """A shared exercise listed by two modules: one activity, under the first module listing
+    it (two tasks of one name stopped the whole regression: "two tasks named ...")."""
+    import shutil
+
+    lesson = tmp_path / "lesson"
+    shutil.copytree(LESSON, lesson)
+    page = lesson / "_modules" / "thresholding.md"
+    page.write_text(page.read_text().replace(
+        '  - ["MATLAB",', '  - ["ImageJ Macro", "output_saving/act2_imagej-macro.ijm"]\n  - ["MATLAB",', 1))
+    found = lesson_activities(lesson)
+    paths = [a.path for a in found]
+    assert len(paths) == len(set(paths))
+    shared = [a for a in found if a.path.endswith("output_saving/act2_imagej-macro.ijm")]
+    assert [a.module for a in shared] == ["Output saving"]
+    only_thresholding = lesson_activities(lesson, ["thresholding"])  # listed there too
+    assert [a.module for a in only_thresholding if a.path == shared[0].path] == ["Thresholding"]

@@ -176,6 +176,9 @@ def lesson_activities(root: Path, modules=None) -> list:
                               f"(modules: {', '.join(names) or 'none'})")
         names = list(modules)
     found = []
+    # a file two modules list (a shared exercise) is one activity, under the first module
+    # listing it: two tasks of one name stopped the whole regression
+    listed: set = set()
     for name in names:
         page = root / "_modules" / f"{name}.md"
         fm = front_matter(page)
@@ -188,7 +191,8 @@ def lesson_activities(root: Path, modules=None) -> list:
             if os.path.lexists(file) and not file.is_file():  # a pipe, a folder, a link to nothing
                 raise LessonError(f"{page} lists {rel}, and {file_problem(file)}")
             if not file.is_file():
-                if imagej:
+                if imagej and path not in listed:
+                    listed.add(path)
                     found.append(Activity(path, None, f"the page lists {rel}, which does not exist",
                                           file, **common))
                 continue
@@ -205,8 +209,10 @@ def lesson_activities(root: Path, modules=None) -> list:
                     runnable.append(Activity(block_path(path, n), language, "\n" * line + code, file, line=line,
                                              **common))
             if runnable:
-                found.extend(runnable)
-            elif imagej:
+                found.extend(a for a in runnable if a.path not in listed)
+                listed.update(a.path for a in runnable)
+            elif imagej and path not in listed:
+                listed.add(path)
                 why = ("a GUI activity: no code to run" if "gui" in platform.lower() else
                        f"{suffix} scripts are not run (IJ Macro and Jython only)" if suffix not in (".md", ".py")
                        else "no ImageJ code block or script on this page")
