@@ -220,6 +220,11 @@ def batch(script, inputs, output, *, workers=None, scheduler=None, timeout=600.0
         except EngineError as exc:
             raise BatchError(str(exc)) from None
     items = collect_inputs(inputs, output=output)
+    # pandas, which combining the tables needs, is imported in this (client) process before
+    # the cluster starts: twice in CI (two Fiji workers killed, an image's exit()), its first
+    # import after the cluster had run failed "No module named 'cmath'" and the finished
+    # batch ended in an internal error. Cause not found; the import no longer comes last.
+    import pandas  # noqa: F401
     outdir = Path(output).resolve()
     params = dict(params or {})
     manifest = Manifest.open(outdir, script, params, resume=resume)
