@@ -236,7 +236,7 @@ def _run_activity(task, out, root):
         folders = [Path(task["file"]).parent, task.get("course"), task.get("data_dir"),
                    Path(task["data_dir"]).parent if task.get("data_dir") else None]
         text, record["paths"] = resolve_relative_paths(text, language, folders)
-        parameters, assignments = _analyse(text, language)
+        _, assignments = _analyse(text, language)
         out_name = output_dir_name(text, language, task["file"])  # the session gives it the activity's folder
         params, given = answer_parameters(text, task.get("params") or {}, folders,
                                           output_dir=out, skip=(out_name,))
