@@ -229,3 +229,26 @@ def test_a_configuration_naming_a_markdown_block_by_line_is_refused(tmp_path):
     assert settings.for_activity("day1/lesson.md#2").skip == "needs a GPU"
     assert settings.for_activity("day1/lesson.md#1").skip is None
     assert settings.for_activity("day2/page.md#3").xfail == "broken"
+
+
+def test_an_activity_that_passed_and_now_cannot_run_is_a_change(tmp_path):
+    """It passed in the baseline and now a plugin it calls is missing: a change (exit 1), unless xfail."""
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "kept.ijm").write_text('print("kept");\n')
+    (course / "plugin.ijm").write_text('print("no plugin yet");\n')
+    (course / "known.ijm").write_text('print("known");\n')
+    code, base = _regress(course, tmp_path / "base")
+    assert code == 0 and {a["class"] for a in base["activities"]} == {"passed"}
+    (course / "plugin.ijm").write_text('run("Morphological Filters", "operation=Opening element=Disk radius=2");\n')
+    (course / "known.ijm").write_text('run("Morphological Filters", "operation=Opening element=Disk radius=2");\n')
+    (course / "fijirun.toml").write_text('[activities."known.ijm"]\nxfail = "needs MorphoLibJ"\n')
+    code, now = _regress(course, tmp_path / "now", "--baseline", tmp_path / "base")
+    by = _by_path(now)
+    assert by["plugin.ijm"]["class"] == "changed" and by["plugin.ijm"]["baseline"] == "passed"
+    assert by["plugin.ijm"]["changes"] == ["class: passed -> needs-plugin"]
+    assert by["plugin.ijm"]["message"].startswith("needs-plugin now, passed in the baseline: ")
+    assert by["plugin.ijm"]["plugin"] == "Morphological Filters"
+    # the user's own word (xfail) stands: a known failure, not a change
+    assert by["known.ijm"]["class"] == "xfail" and by["known.ijm"]["expected"] == "needs-plugin"
+    assert by["kept.ijm"]["class"] == "passed" and now["counts"]["changed"] == 1 and code == 1

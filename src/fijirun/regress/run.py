@@ -74,6 +74,8 @@ NO_CODE = "no-code"  # a lesson page listed as an ImageJ activity without runnab
 REMOVED = "removed"  # in the baseline, not in the course (or the modules selected) now
 CLASSES = (PASSED, CHANGED, REMOVED, FAILED, TIMEOUT, NEEDS_PLUGIN, NEEDS_DATA, NEEDS_INPUT, XFAIL, XPASS,
            SKIPPED, NO_CODE)
+#: Classes of an activity that could not run here (never a result of its code).
+NOT_RUN = (NEEDS_PLUGIN, NEEDS_DATA, NEEDS_INPUT, NO_CODE)
 REPORT = "regress.json"
 #: Characters of a script beyond which its text goes to its worker in a file, not in the task.
 GRAPH_TEXT = 1 << 20
@@ -495,7 +497,15 @@ def _against_baseline(record, task, baseline, settings, pictures):
         record["message"] = record["changes"][0]
         return
     if record["class"] != PASSED:
-        if old["class"] == PASSED:
+        if old["class"] != PASSED:
+            return
+        if record["class"] in NOT_RUN and not task.get("xfail"):
+            # it ran and passed, and now it cannot run at all (a plugin or data gone, a block
+            # emptied): a change, never a quiet exit 0; a configured xfail or skip is the user's word
+            now = record["class"]
+            record["class"], record["changes"] = CHANGED, [f"class: passed -> {now}"]
+            record["message"] = f"{now} now, passed in the baseline: {record['message']}"
+        else:
             record["message"] = f"{record['message']} (passed in the baseline)"
         return
     if old["class"] != PASSED:
