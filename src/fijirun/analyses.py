@@ -13,7 +13,9 @@ records, at the moment it runs:
 * the pixel values analysed as particles (``threshold``: ImageJ's own
   ``level1``..``level2``, whether they came from a threshold or from a
   binary image and the black-background setting);
-* the image: title, type, size, calibration, LUT, selection;
+* the image: title, type, size, calibration, LUT, selection; the redirect
+  image's title and calibration (``redirect_calibration``: ImageJ measures
+  the pixel statistics with it, the outlines with the analysed image's);
 * a lossless snapshot of the exact pixels analysed (and of the redirect
   image, and the mask of a non-rectangular selection), saved in the output folder as ``run.analyses/analysis-<n>.tif``
   and hashed in ``run.json``. Snapshots larger than :data:`SNAPSHOT_LIMIT`
@@ -89,6 +91,16 @@ def _threshold_set(raw: dict) -> bool | None:
     return float(lower) != _NO_THRESHOLD
 
 
+def _redirect_calibration(raw: dict) -> dict | None:
+    """The redirect image's calibration as ImageJ measured with it (None: not recorded)."""
+    if not raw.get("redirect_title") or raw.get("redirect_pixel_width") is None:
+        return None
+    return {"pixel_width": _number(raw.get("redirect_pixel_width")),
+            "pixel_height": _number(raw.get("redirect_pixel_height")),
+            "unit": raw.get("redirect_unit") or "pixel",
+            "calibrated_values": bool(raw.get("redirect_calibrated_values"))}
+
+
 def analysis_record(raw: dict) -> dict:
     """The documented record of one analysis from the guard's raw fields."""
     options = int(raw.get("options") or 0)
@@ -130,6 +142,10 @@ def analysis_record(raw: dict) -> dict:
         "measurement_flags": flags,
         "decimals": int(raw["decimals"]) if raw.get("decimals") is not None else 3,
         "redirect": raw.get("redirect_title") or None,
+        # the calibration ImageJ measured the pixel statistics with when redirected (area, centroid,
+        # bounds, ellipse, intensities: the redirect image's); the outline's measurements keep the
+        # analysed image's. None without a redirect, or recorded by an older fijirun.
+        "redirect_calibration": _redirect_calibration(raw),
         "particles": int(raw.get("particleCount") or 0),
         "results": {"title": raw.get("results_title") or None,
                     "rows_before": int(raw.get("results_before") or 0),

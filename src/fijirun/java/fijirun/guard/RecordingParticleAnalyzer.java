@@ -115,6 +115,18 @@ public class RecordingParticleAnalyzer extends ParticleAnalyzer {
         record.put("output_title", output == null ? "" : output.getTitle());
         ImagePlus redirect = (ImagePlus) get("redirectImp");
         record.put("redirect_title", redirect == null ? "" : redirect.getTitle());
+        if (redirect != null) {
+            // ParticleAnalyzer measures the pixel statistics (area, centroid, intensities, bounds,
+            // ellipse) with the redirect image's calibration and the outline (perimeter, Feret)
+            // with the analysed image's: the checker needs both. Its own field is read, the very
+            // calibration it measured with.
+            Calibration rcal = get("calibration") instanceof Calibration ? (Calibration) get("calibration")
+                               : redirect.getCalibration();
+            record.put("redirect_pixel_width", rcal.pixelWidth);
+            record.put("redirect_pixel_height", rcal.pixelHeight);
+            record.put("redirect_unit", rcal.getUnit());
+            record.put("redirect_calibrated_values", rcal.calibrated());
+        }
         if (redirect != null && folder != null) {
             long r0 = System.nanoTime();
             record.put("redirect_snapshot",
