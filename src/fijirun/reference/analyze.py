@@ -487,6 +487,7 @@ def analyze_particles(
                                          "feret's"),
     redirect=None,
     calibration: Calibration | tuple | None = None,
+    redirect_calibration: Calibration | tuple | None = None,
     decimals: int = 3,
     black_background: bool = True,
     inverted_lut: bool = False,
@@ -534,8 +535,18 @@ def analyze_particles(
         A uint8 or uint16 image of the same shape on which intensities are
         measured (*Redirect to*).
     calibration : Calibration or (float, float, str), optional
-        The calibration, or ``(pixel_width, pixel_height, unit)``; overrides
-        the file's.
+        The analysed image's calibration, or ``(pixel_width, pixel_height,
+        unit)``; overrides the file's.
+    redirect_calibration : Calibration or (float, float, str), optional
+        The redirect image's calibration (only with ``redirect``; None: the
+        same as ``calibration``). ImageJ's ParticleAnalyzer measures the pixel
+        statistics with the redirect image's calibration: Area, X/Y, XM/YM,
+        BX/BY/Width/Height, Major/Minor, IntDen, Round and the area in
+        Circ.; its Analyzer measures the outline with the analysed image's:
+        Perim., Feret, FeretAngle, MinFeret (FeretX/FeretY are in pixels).
+        The size filter in calibrated units (``pixel_units=False``) converts
+        with the analysed image's calibration, as ImageJ's dialog does. The
+        unit is not used in any value.
     decimals : int
         The *decimal places* of Set Measurements: ``table`` holds values
         rounded as ImageJ prints them (full precision in ``values``).
@@ -569,7 +580,8 @@ def analyze_particles(
     ValueError
         The image is not 2-D; it has no threshold and is not 8-bit binary; the
         selection is not inside the image or ``selection_mask`` does not fit
-        it; ``redirect`` has another shape; a measurement key is unknown.
+        it; ``redirect`` has another shape; ``redirect_calibration`` is given
+        without ``redirect``; a measurement key is unknown.
     NotImplementedError
         A float or RGB image or redirect image, or a stored selection of a kind
         the reference cannot rebuild (see :func:`read_selection`).
@@ -584,6 +596,12 @@ def analyze_particles(
         calibration = file_cal or Calibration()
     elif not isinstance(calibration, Calibration):
         calibration = Calibration(*calibration)
+    if redirect_calibration is None:
+        redirect_calibration = calibration
+    elif redirect is None:
+        raise ValueError("redirect_calibration is the redirect image's: it needs a redirect image")
+    elif not isinstance(redirect_calibration, Calibration):
+        redirect_calibration = Calibration(*redirect_calibration)
     if arr.ndim != 2:
         raise ValueError("analyze_particles expects a 2-D image")
     if arr.dtype == np.int16 or arr.dtype == np.int8 or arr.dtype.kind == "b":
@@ -701,8 +719,11 @@ def analyze_particles(
     bbk = bb[kept]
     left, top, width, height = bbk[:, 0], bbk[:, 1], bbk[:, 2], bbk[:, 3]
 
-    cols = _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, pw, ph,
-                    values.dtype, threshold if redirect is None else None, maxc)
+    # ParticleAnalyzer: ImageStatistics with the redirect image's calibration, the Analyzer's
+    # outline measurements (roi.setImage(imp)) with the analysed image's
+    cols = _measure(keys, s, lab_idx, nlab, outl, left, top, width, height,
+                    (float(redirect_calibration.pixel_width), float(redirect_calibration.pixel_height)),
+                    (pw, ph), values.dtype, threshold if redirect is None else None, maxc)
     table = pd.DataFrame({name: M.round_like_imagej(v, decimals) for name, v in cols.items()},
                          index=pd.RangeIndex(1, m + 1))
     if make_rois:       # built on first access of .rois
@@ -711,8 +732,16 @@ def analyze_particles(
     return ParticleAnalysis(table=table, rois=[], count_mask=count_mask, outlines=outl, values=cols)
 
 
-def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, pw, ph,
+def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, stats_pixel, outline_pixel,
              vdtype, threshold, maxc):
+    """The table's columns at full precision.
+
+    ``stats_pixel``: (width, height) of a pixel for the ImageStatistics values (the redirect
+    image's calibration); ``outline_pixel``: for the outline's (perimeter, Feret; the analysed
+    image's).
+    """
+    pw, ph = stats_pixel
+    opw, oph = outline_pixel
     n = s["n"][lab_idx].astype(np.float64)
     pix = s["n"][lab_idx].astype(np.int64)
     hs = M.histogram_stats(s["hl"], s["hv"], s["hc"], nlab)
@@ -751,7 +780,7 @@ def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, pw, ph,
         ycent = (s["sy"][lab_idx] / n + 0.5) * ph
     perim = None
     if "perimeter" in keys or "shape" in keys:
-        perim = M.traced_perimeter(outl.x, outl.y, outl.offsets, pw, ph)
+        perim = M.traced_perimeter(outl.x, outl.y, outl.offsets, opw, oph)
     if "area" in keys:
         cols["Area"] = area
     if "mean" in keys:
@@ -806,7 +835,7 @@ def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, pw, ph,
     if "feret's" in keys or "shape" in keys:
         hull = M.convex_hulls(outl.x, outl.y, outl.offsets)
     if "feret's" in keys:
-        feret, fangle, minferet, fx, fy = M.feret_values(*hull, pw=pw, ph=ph)
+        feret, fangle, minferet, fx, fy = M.feret_values(*hull, pw=opw, ph=oph)
         cols["Feret"] = feret
     if "integrated" in keys:
         cols["IntDen"] = area * mean
