@@ -155,7 +155,7 @@ def match_by_position(a, b, tol):
     return sorted(pairs)
 
 
-def compare_table(verdict, path, reference, decimals=None, pixel_size=1.0):
+def compare_table(verdict, path, reference, decimals=None, pixel_size=1.0, not_reproduced=None):
     """Compare a saved results table with the reference table; adds findings to ``verdict``.
 
     Parameters
@@ -167,6 +167,9 @@ def compare_table(verdict, path, reference, decimals=None, pixel_size=1.0):
         Set Measurements' decimal places; inferred from the file when None.
     pixel_size : float
         Matching tolerance for positions, in the table's units.
+    not_reproduced : dict of str to str, optional
+        Columns whose ImageJ values the reference cannot give, with why: such a column in
+        the file is not compared (nor used to match rows), and a warning names it.
     """
     table, _ = read_table_text(path)
     ref = reference.table
@@ -174,7 +177,8 @@ def compare_table(verdict, path, reference, decimals=None, pixel_size=1.0):
     d = decimals if decimals is not None else file_decimals(table)
     verdict.details["decimals"] = d
     file_cols = [c for c in table.columns if c not in _TEXT_COLUMNS]
-    shared = [c for c in ref.columns if c in file_cols]
+    skipped = {c: why for c, why in (not_reproduced or {}).items() if c in file_cols}
+    shared = [c for c in ref.columns if c in file_cols and c not in skipped]
     missing_cols = [c for c in ref.columns if c not in file_cols]
     extra_cols = [c for c in file_cols if c not in ref.columns]
     verdict.details.update(rows=len(table), reference_rows=len(ref), columns=list(table.columns),
@@ -183,6 +187,8 @@ def compare_table(verdict, path, reference, decimals=None, pixel_size=1.0):
         verdict.add(FAIL, f"missing columns: {_listing(missing_cols)}")
     if extra_cols:
         verdict.add(WARN, f"columns the reference does not compute: {_listing(extra_cols)}")
+    _warn_not_reproduced(verdict, skipped)
+    file_cols = [c for c in file_cols if c not in skipped]  # not a position to match by either
 
     fvals = {c: _to_float(table[c]) for c in shared}
     rvals = {c: np.asarray(values.get(c, ref[c].to_numpy()), np.float64) for c in shared}
@@ -243,6 +249,16 @@ def compare_table(verdict, path, reference, decimals=None, pixel_size=1.0):
     return verdict
 
 
+def _warn_not_reproduced(verdict, skipped, what="columns"):
+    """A warning naming the columns left uncompared, grouped by why."""
+    verdict.details["not_reproduced"] = sorted(skipped)
+    by_why: dict = {}
+    for c, why in skipped.items():
+        by_why.setdefault(why, []).append(c)
+    for why, cols in by_why.items():
+        verdict.add(WARN, f"{what} not compared ({why}): {', '.join(cols)}")
+
+
 def _same(a, b):
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
@@ -291,7 +307,7 @@ def summary_values(reference, total_area):
     return out
 
 
-def compare_summary(verdict, path, rows, decimals):
+def compare_summary(verdict, path, rows, decimals, not_reproduced=None):
     """Compare a saved Summary table with the reference; adds findings to ``verdict``.
 
     Parameters
@@ -304,8 +320,12 @@ def compare_summary(verdict, path, rows, decimals):
         not known); None where no analysis is known for that row.
     decimals : int
         Set Measurements' decimal places (a Summary table prints at least 3).
+    not_reproduced : dict of str to str, optional
+        Columns whose ImageJ values the reference cannot give, with why: not compared, and a
+        warning names those in the file.
     """
     table, _ = read_table_text(path)
+    skipped = {c: why for c, why in (not_reproduced or {}).items() if c in table.columns}
     verdict.details["summary"] = True
     if len(table) == 0:
         verdict.add(FAIL, "Summary table without a row (ImageJ writes one per analysis)")
@@ -326,7 +346,7 @@ def compare_summary(verdict, path, rows, decimals):
         want = summary_values(reference, total_area)
         compared += 1
         for c in table.columns:
-            if c in _TEXT_COLUMNS:
+            if c in _TEXT_COLUMNS or c in skipped:
                 continue
             if c not in want:
                 not_compared.add(c)
@@ -353,6 +373,8 @@ def compare_summary(verdict, path, rows, decimals):
                           f"{first['reference']} in the reference{more}")
     if not_compared:
         verdict.add(WARN, f"Summary columns the reference does not compute: {_listing(sorted(not_compared))}")
+    if skipped:
+        _warn_not_reproduced(verdict, skipped, "Summary columns")
     if uncompared_rows:
         verdict.add(WARN, f"Summary row(s) {_listing(uncompared_rows)}: no recorded analysis to compare with")
     if not mismatches and compared:

@@ -160,9 +160,9 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         """(reference, why none, decimals, pixel size) for an output."""
         if recorded:
             item = analysis_for(recorded, rel)
-            cal = (item.analysis.get("image") or {}).get("calibration") or {}
-            pixel = max(float(cal.get("pixel_width") or 1), float(cal.get("pixel_height") or 1))
-            return item.reference, item.why, item.analysis.get("decimals"), pixel
+            # positions are in the units ImageJ measured them with (the redirect image's when
+            # redirected): the largest pixel of both calibrations bounds the matching tolerance
+            return item.reference, item.why, item.analysis.get("decimals"), item.pixel_size
         cal = spec.calibration
         pixel = max(cal.pixel_width, cal.pixel_height) if cal is not None else 1.0
         return report.reference, report.recovered.get("reference_error"), spec.decimals, pixel
@@ -183,6 +183,20 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         cal = spec.calibration
         pw, ph = (cal.pixel_width, cal.pixel_height) if cal is not None else (1.0, 1.0)
         return [(reference, reference.count_mask.size * pw * ph, None)]
+
+    def not_reproduced(rel, summary=False):
+        """Column -> why the reference cannot give ImageJ's value, for the analysis behind an output.
+
+        With ``summary``: for every analysis up to it (a Summary table holds their rows).
+        """
+        if not recorded:
+            return {}
+        item = analysis_for(recorded, rel)
+        items = recorded[:recorded.index(item) + 1] if summary else [item]
+        found = {}
+        for i in items:
+            found.update(i.not_reproduced)
+        return found
 
     def show_of(rel):
         """The *show* option recorded for the analysis behind an output (None: not recorded)."""
@@ -218,9 +232,11 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
             if reference is None:
                 no_reference(v, why_none)
             elif "Count" in head.columns and ("Slice" in head.columns or "Total Area" in head.columns):
-                compare.compare_summary(v, outdir / rel, summary_rows(rel, reference), decimals)
+                compare.compare_summary(v, outdir / rel, summary_rows(rel, reference), decimals,
+                                        not_reproduced=not_reproduced(rel, summary=True))
             else:
-                compare.compare_table(v, outdir / rel, reference, decimals=decimals, pixel_size=pixel)
+                compare.compare_table(v, outdir / rel, reference, decimals=decimals, pixel_size=pixel,
+                                      not_reproduced=not_reproduced(rel))
         except CheckError as exc:
             v.add(FAIL, str(exc))
 

@@ -22,7 +22,13 @@ from ..outputs import sha256
 from ..reference import Calibration, analyze_particles
 from .model import CheckError
 
-__all__ = ["RecordedAnalysis", "recorded_analyses", "validate_analyses"]
+__all__ = ["RecordedAnalysis", "recorded_analyses", "validate_analyses", "CALIBRATED_VALUE_COLUMNS"]
+
+#: The columns ImageJ measures through the measured image's calibration function (its
+#: ``Calibration.getCTable()``, in Byte/ShortStatistics): the reference has none, so with one
+#: these columns are named and not compared. RawIntDen stays raw (``umean``).
+CALIBRATED_VALUE_COLUMNS = ("Mean", "StdDev", "Mode", "Min", "Max", "XM", "YM", "IntDen", "Median",
+                            "Skew", "Kurt")
 
 
 def _float(value):
@@ -41,6 +47,8 @@ class RecordedAnalysis:
     selection: tuple | None = None  # (x, y, w, h) of a selection that limited the analysis
     whole_particles: int | None = None  # the particles of the whole image, same options
     total_area: float | None = None  # the analysed area (calibrated), the Summary's %Area divisor
+    pixel_size: float = 1.0  # the largest pixel side of the calibrations measured with (position matching)
+    not_reproduced: dict = field(default_factory=dict)  # column -> why the reference cannot give ImageJ's value
     altered: bool = False  # a snapshot changed since the run: the folder was altered
     missing: bool = False  # a snapshot is missing and the recorded input cannot stand in
     input_instead: Path | None = None  # the recorded input used in place of a missing snapshot
@@ -69,6 +77,7 @@ class RecordedAnalysis:
             "measurements": a.get("measurements"),
             "decimals": a.get("decimals"),
             "redirect": a.get("redirect"),
+            "redirect_calibration": a.get("redirect_calibration"),
             "particles_recorded": a.get("particles"),
             "reference_particles": None if self.reference is None else int(len(self.reference.table)),
             "reference_error": self.why,
@@ -130,6 +139,14 @@ def validate_analyses(record, folder, name="run.json"):
         for key in ("pixel_width", "pixel_height"):
             _check_field(errors, f"{at}.image.calibration.{key}", cal.get(key), "finite", optional=True)
         _check_field(errors, f"{at}.image.calibration.unit", cal.get("unit"), "text", optional=True)
+        _check_field(errors, f"{at}.redirect_calibration", a.get("redirect_calibration"), "object", optional=True)
+        rcal = a.get("redirect_calibration") if isinstance(a.get("redirect_calibration"), dict) else {}
+        for key in ("pixel_width", "pixel_height"):
+            _check_field(errors, f"{at}.redirect_calibration.{key}", rcal.get(key), "finite", optional=True)
+        _check_field(errors, f"{at}.redirect_calibration.unit", rcal.get("unit"), "text", optional=True)
+        for where, entry in (("image.calibration", cal), ("redirect_calibration", rcal)):
+            _check_field(errors, f"{at}.{where}.calibrated_values", entry.get("calibrated_values"), "bool",
+                         optional=True)
         _check_field(errors, f"{at}.image.selection", image.get("selection"), "object", optional=True)
         sel = image.get("selection") if isinstance(image.get("selection"), dict) else {}
         _check_field(errors, f"{at}.image.selection.bounds", sel.get("bounds"), "bounds", optional=True)
@@ -231,6 +248,12 @@ def _had_threshold(a, pixels, threshold):
     return bool(np.count_nonzero((pixels != 0) & (pixels != 255)))
 
 
+def _calibration(cal):
+    """A recorded calibration (``pixel_width``, ``pixel_height``, ``unit``) as the reference's."""
+    return Calibration(_float(cal.get("pixel_width") or 1), _float(cal.get("pixel_height") or 1),
+                       str(cal.get("unit") or "pixel"))
+
+
 def _reference(folder, a, item, record=None):
     image = a.get("image") or {}
     if image.get("stack_size", 1) not in (1, None):
@@ -254,9 +277,21 @@ def _reference(folder, a, item, record=None):
     if (image.get("selection") or {}).get("mask"):
         selection_mask = _load_snapshot(folder, a, "selection_mask") != 0
         selection = (x, y, w, h)
-    cal = image.get("calibration") or {}
-    calibration = Calibration(_float(cal.get("pixel_width") or 1), _float(cal.get("pixel_height") or 1),
-                              str(cal.get("unit") or "pixel"))
+    calibration = _calibration(image.get("calibration") or {})
+    # ImageJ measures the pixel statistics with the redirect image's calibration (the outline with
+    # the analysed image's); a record without it (an older fijirun) is measured as before, with one
+    redirect_calibration = None
+    if redirect is not None and isinstance(a.get("redirect_calibration"), dict):
+        redirect_calibration = _calibration(a["redirect_calibration"])
+    stats_calibration = redirect_calibration or calibration
+    # a calibration function on the image whose values are measured (the redirect image's when
+    # redirected): ImageJ's intensities are the function's values, which the reference does not have
+    measured = a.get("redirect_calibration") if redirect is not None else image.get("calibration")
+    if isinstance(measured, dict) and measured.get("calibrated_values"):
+        whose = "the redirect image" if redirect is not None else "the analysed image"
+        why = (f"{whose} has a calibration function (Analyze > Calibrate): ImageJ measures its "
+               "calibrated values, the reference the raw pixel values")
+        item.not_reproduced = {c: why for c in CALIBRATED_VALUE_COLUMNS}
     lo, hi = a.get("threshold")
     size = tuple(_float(v) for v in a.get("size_pixels"))
     circ = tuple(_float(v) for v in a.get("circularity"))
@@ -270,7 +305,7 @@ def _reference(folder, a, item, record=None):
                    inverted_lut=bool(image.get("inverted_lut")), size=size, pixel_units=True, circularity=circ,
                    exclude_edges=bool(a.get("exclude_edges")), include_holes=bool(a.get("include_holes")),
                    measurements=a.get("measurements") or "area", redirect=redirect, calibration=calibration,
-                   decimals=int(a.get("decimals", 3)))
+                   redirect_calibration=redirect_calibration, decimals=int(a.get("decimals", 3)))
     try:
         reference = analyze_particles(pixels, selection=selection, selection_mask=selection_mask, **options)
     except NotImplementedError as exc:
@@ -278,10 +313,13 @@ def _reference(folder, a, item, record=None):
     whole = None
     if selection is not None:
         whole = len(analyze_particles(pixels, make_rois=False, **options).table)
-    # ParticleAnalyzer's totalArea: the selection's bounds, or its mask's pixels, calibrated
+    # ParticleAnalyzer's totalArea: the selection's bounds, or its mask's pixels, calibrated as it
+    # measures (with the redirect image's calibration when redirected)
     pixels_analysed = (int(np.count_nonzero(selection_mask)) if selection_mask is not None
                        else (w * h if selection is not None else pixels.size))
-    item.total_area = pixels_analysed * calibration.pixel_width * calibration.pixel_height
+    item.total_area = pixels_analysed * stats_calibration.pixel_width * stats_calibration.pixel_height
+    item.pixel_size = max(calibration.pixel_width, calibration.pixel_height,
+                          stats_calibration.pixel_width, stats_calibration.pixel_height)
     item.pixels, item.reference, item.selection, item.whole_particles = pixels, reference, selection, whole
 
 
