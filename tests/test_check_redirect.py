@@ -58,6 +58,8 @@ CASES = {
     "calibrated": ("pixel_width=0.25 pixel_height=0.25",
                    'run("Calibrate...", "function=[Straight Line] unit=[Gray Value] text1=[0 255] '
                    'text2=[10 520]");'),
+    # a threshold on the redirect image: ImageJ's %Area is the fraction of redirect pixels within it
+    "thresholded": ("pixel_width=0.25 pixel_height=0.25", "setThreshold(100, 255);"),
 }
 STEM = "xy_8bit__few_touching_nuclei"
 
@@ -70,7 +72,7 @@ def runs(ij_session, tmp_path_factory):
     for name, (pixel, calibrate) in CASES.items():
         macro = base / f"{name}.ijm"
         macro.write_text(MACRO.replace("PIXEL", pixel).replace("CALIBRATE", calibrate)
-                         .replace("MEASUREMENTS", MEASUREMENTS + (" min median" if calibrate else "")))
+                         .replace("MEASUREMENTS", MEASUREMENTS + (" min median" if name == "calibrated" else "")))
         out[name] = ij_session.run(macro, input=NUCLEI, output_dir=base / name).output_dir
     return out
 
@@ -233,3 +235,20 @@ def test_a_record_without_the_redirect_calibration_is_checked_as_before(runs, tm
     assert report[f"{STEM}_rois.zip"].verdict == "pass"
     v = report[f"{STEM}_summary.csv"]
     assert v.verdict == "fail" and "Total Area: 425.438 in the file, 15315.750 in the reference" in v.reason
+
+
+def test_redirect_with_a_threshold_measures_area_fraction_within_it(runs, tmp_path):
+    out = runs["thresholded"]
+    results = out / f"{STEM}_results.csv"
+    assert _cell(results, 1, "%Area") == "13.478"           # of particle 1's redirect pixels, 100..255
+    v = check(out)[results.name]
+    assert v.verdict == "pass", v.reason
+    record = json.loads((out / "run.json").read_text())
+    assert record["analyses"][0]["redirect_threshold"] == [100, 255]
+    edited = copy_of(runs, "thresholded", tmp_path)
+    _edit_cell(edited / results.name, 2, "%Area", "100")
+    v = check(edited)[results.name]
+    assert v.verdict == "fail" and v.details["n_mismatches"] == 1
+    assert "row 2, column %Area: 100 in the file, 13.915 in the reference" in v.reason, v.reason
+    with pytest.raises(ValueError, match="needs a redirect image"):
+        analyze_particles(np.zeros((4, 4), np.uint8), redirect_threshold=(1, 255))

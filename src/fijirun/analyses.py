@@ -101,6 +101,14 @@ def _redirect_calibration(raw: dict) -> dict | None:
             "calibrated_values": bool(raw.get("redirect_calibrated_values"))}
 
 
+def _redirect_threshold(raw: dict) -> list | None:
+    """The redirect image's threshold levels (None: it has none, or an older fijirun recorded none)."""
+    lower = raw.get("redirect_threshold_lower")
+    if not raw.get("redirect_title") or lower is None or float(lower) == _NO_THRESHOLD:
+        return None
+    return [_number(lower), _number(raw.get("redirect_threshold_upper"))]
+
+
 def analysis_record(raw: dict) -> dict:
     """The documented record of one analysis from the guard's raw fields."""
     options = int(raw.get("options") or 0)
@@ -146,6 +154,9 @@ def analysis_record(raw: dict) -> dict:
         # bounds, ellipse, intensities: the redirect image's); the outline's measurements keep the
         # analysed image's. None without a redirect, or recorded by an older fijirun.
         "redirect_calibration": _redirect_calibration(raw),
+        # the redirect image's threshold: ImageJ's %Area is the fraction of a particle's redirect
+        # pixels within it (of its non-zero pixels without one); None: none, or not recorded
+        "redirect_threshold": _redirect_threshold(raw),
         "particles": int(raw.get("particleCount") or 0),
         "results": {"title": raw.get("results_title") or None,
                     "rows_before": int(raw.get("results_before") or 0),

@@ -78,6 +78,7 @@ class RecordedAnalysis:
             "decimals": a.get("decimals"),
             "redirect": a.get("redirect"),
             "redirect_calibration": a.get("redirect_calibration"),
+            "redirect_threshold": a.get("redirect_threshold"),
             "particles_recorded": a.get("particles"),
             "reference_particles": None if self.reference is None else int(len(self.reference.table)),
             "reference_error": self.why,
@@ -151,6 +152,7 @@ def validate_analyses(record, folder, name="run.json"):
         sel = image.get("selection") if isinstance(image.get("selection"), dict) else {}
         _check_field(errors, f"{at}.image.selection.bounds", sel.get("bounds"), "bounds", optional=True)
         _check_field(errors, f"{at}.image.selection.mask", sel.get("mask"), "bool", optional=True)
+        _check_field(errors, f"{at}.redirect_threshold", a.get("redirect_threshold"), "pair", optional=True)
         for key in ("threshold", "size_pixels", "circularity"):
             if a.get("ok", True) is not False:  # a failed analysis is not checked: its levels are unused
                 _check_field(errors, f"{at}.{key}", a.get(key), "pair")
@@ -284,6 +286,9 @@ def _reference(folder, a, item, record=None):
     if redirect is not None and isinstance(a.get("redirect_calibration"), dict):
         redirect_calibration = _calibration(a["redirect_calibration"])
     stats_calibration = redirect_calibration or calibration
+    redirect_threshold = None
+    if redirect is not None and a.get("redirect_threshold") is not None:
+        redirect_threshold = tuple(_float(v) for v in a["redirect_threshold"])
     # a calibration function on the image whose values are measured (the redirect image's when
     # redirected): ImageJ's intensities are the function's values, which the reference does not have
     measured = a.get("redirect_calibration") if redirect is not None else image.get("calibration")
@@ -305,7 +310,8 @@ def _reference(folder, a, item, record=None):
                    inverted_lut=bool(image.get("inverted_lut")), size=size, pixel_units=True, circularity=circ,
                    exclude_edges=bool(a.get("exclude_edges")), include_holes=bool(a.get("include_holes")),
                    measurements=a.get("measurements") or "area", redirect=redirect, calibration=calibration,
-                   redirect_calibration=redirect_calibration, decimals=int(a.get("decimals", 3)))
+                   redirect_calibration=redirect_calibration, redirect_threshold=redirect_threshold,
+                   decimals=int(a.get("decimals", 3)))
     try:
         reference = analyze_particles(pixels, selection=selection, selection_mask=selection_mask, **options)
     except NotImplementedError as exc:

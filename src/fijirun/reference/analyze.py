@@ -488,6 +488,7 @@ def analyze_particles(
     redirect=None,
     calibration: Calibration | tuple | None = None,
     redirect_calibration: Calibration | tuple | None = None,
+    redirect_threshold: tuple | None = None,
     decimals: int = 3,
     black_background: bool = True,
     inverted_lut: bool = False,
@@ -547,6 +548,11 @@ def analyze_particles(
         The size filter in calibrated units (``pixel_units=False``) converts
         with the analysed image's calibration, as ImageJ's dialog does. The
         unit is not used in any value.
+    redirect_threshold : (float, float), optional
+        The redirect image's own threshold (only with ``redirect``). ImageJ
+        measures *%Area* on the redirect image: the fraction of a particle's
+        redirect pixels within this threshold (rounded to integers), or of its
+        non-zero pixels when the redirect image has no threshold (None).
     decimals : int
         The *decimal places* of Set Measurements: ``table`` holds values
         rounded as ImageJ prints them (full precision in ``values``).
@@ -580,8 +586,9 @@ def analyze_particles(
     ValueError
         The image is not 2-D; it has no threshold and is not 8-bit binary; the
         selection is not inside the image or ``selection_mask`` does not fit
-        it; ``redirect`` has another shape; ``redirect_calibration`` is given
-        without ``redirect``; a measurement key is unknown.
+        it; ``redirect`` has another shape; ``redirect_calibration`` or
+        ``redirect_threshold`` is given without ``redirect``; a measurement key
+        is unknown.
     NotImplementedError
         A float or RGB image or redirect image, or a stored selection of a kind
         the reference cannot rebuild (see :func:`read_selection`).
@@ -602,6 +609,8 @@ def analyze_particles(
         raise ValueError("redirect_calibration is the redirect image's: it needs a redirect image")
     elif not isinstance(redirect_calibration, Calibration):
         redirect_calibration = Calibration(*redirect_calibration)
+    if redirect_threshold is not None and redirect is None:
+        raise ValueError("redirect_threshold is the redirect image's: it needs a redirect image")
     if arr.ndim != 2:
         raise ValueError("analyze_particles expects a 2-D image")
     if arr.dtype == np.int16 or arr.dtype == np.int8 or arr.dtype.kind == "b":
@@ -723,7 +732,7 @@ def analyze_particles(
     # outline measurements (roi.setImage(imp)) with the analysed image's
     cols = _measure(keys, s, lab_idx, nlab, outl, left, top, width, height,
                     (float(redirect_calibration.pixel_width), float(redirect_calibration.pixel_height)),
-                    (pw, ph), values.dtype, threshold if redirect is None else None, maxc)
+                    (pw, ph), values.dtype, threshold if redirect is None else redirect_threshold, maxc)
     table = pd.DataFrame({name: M.round_like_imagej(v, decimals) for name, v in cols.items()},
                          index=pd.RangeIndex(1, m + 1))
     if make_rois:       # built on first access of .rois

@@ -126,6 +126,11 @@ public class RecordingParticleAnalyzer extends ParticleAnalyzer {
             record.put("redirect_pixel_height", rcal.pixelHeight);
             record.put("redirect_unit", rcal.getUnit());
             record.put("redirect_calibrated_values", rcal.calibrated());
+            // %Area is measured on the redirect image's processor, within its own threshold if it has one
+            ImageProcessor rip = get("redirectIP") instanceof ImageProcessor ? (ImageProcessor) get("redirectIP")
+                                 : redirect.getProcessor();
+            record.put("redirect_threshold_lower", rip.getMinThreshold());
+            record.put("redirect_threshold_upper", rip.getMaxThreshold());
         }
         if (redirect != null && folder != null) {
             long r0 = System.nanoTime();
