@@ -148,6 +148,10 @@ def analysis_record(raw: dict) -> dict:
         "options_flags": options,
         "measurements": measurement_keys(flags),
         "measurement_flags": flags,
+        # the Results table's measurements: without the ELLIPSE that show=Ellipses adds to the
+        # particles' statistics only (None: not recorded, an older record)
+        "table_measurements": (measurement_keys(int(raw["measurements_table"]))
+                               if raw.get("measurements_table") is not None else None),
         "decimals": int(raw["decimals"]) if raw.get("decimals") is not None else 3,
         "redirect": raw.get("redirect_title") or None,
         # the calibration ImageJ measured the pixel statistics with when redirected (area, centroid,

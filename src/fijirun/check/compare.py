@@ -164,7 +164,9 @@ def compare_table(verdict, path, reference, decimals=None, pixel_size=1.0, not_r
     path : Path
     reference : fijirun.reference.ParticleAnalysis
     decimals : int, optional
-        Set Measurements' decimal places; inferred from the file when None.
+        Set Measurements' decimal places; inferred from the file when None; negative for
+        *Scientific notation* (ImageJ's ``ResultsTable`` precision, see
+        :func:`fijirun.reference.format_value`).
     pixel_size : float
         Matching tolerance for positions, in the table's units.
     not_reproduced : dict of str to str, optional
@@ -196,7 +198,12 @@ def compare_table(verdict, path, reference, decimals=None, pixel_size=1.0, not_r
     rpos, _ = _positions(lambda c: np.asarray(values[c], np.float64) if c in values
                          else ref[c].to_numpy(np.float64), list(ref.columns))
     if fpos is not None and rpos is not None:
-        tol = max(pixel_size, 10.0 ** -d) * 1.01
+        if d >= 0:
+            step = 10.0 ** -d
+        else:   # scientific notation: one unit of the mantissa's last digit at the largest position
+            finite = np.abs(rpos[np.isfinite(rpos)])
+            step = (float(finite.max()) if finite.size else 1.0) * 10.0 ** d
+        tol = max(pixel_size, step) * 1.01
         pairs = match_by_position(fpos, rpos, tol)
         verdict.details["matched_by"] = how
     else:
@@ -228,7 +235,9 @@ def compare_table(verdict, path, reference, decimals=None, pixel_size=1.0, not_r
             printed[c][k] = pd.to_numeric(want, errors="coerce")
             got = str(texts[i]).strip()
             try:
-                same = _same(float(got), float(want))
+                same = _same(float(got), float(want), float(rvals[c][j]))
+                if not same and d < 0:
+                    same = float(got) in _scientific_alternatives(float(rvals[c][j]), d, c)
             except ValueError:
                 same = got == want
             if not same:
@@ -243,8 +252,8 @@ def compare_table(verdict, path, reference, decimals=None, pixel_size=1.0, not_r
     if len(pairs) > 1 and np.any(np.diff(rj[np.argsort(fi)]) < 0):
         verdict.add(WARN, "rows are in another order than ImageJ's scan order")
     if not verdict.findings or all(f.verdict == PASS for f in verdict.findings):
-        verdict.add(PASS, f"{len(pairs)} rows × {len(shared)} columns agree with the reference "
-                          f"at {d} decimals")
+        at = f"at {d} decimals" if d >= 0 else f"in scientific notation ({-d} decimals)"
+        verdict.add(PASS, f"{len(pairs)} rows × {len(shared)} columns agree with the reference {at}")
     verdict.data["scatter"] = {c: (fvals[c][fi], printed[c]) for c in shared}
     return verdict
 
@@ -259,10 +268,68 @@ def _warn_not_reproduced(verdict, skipped, what="columns"):
         verdict.add(WARN, f"{what} not compared ({why}): {', '.join(cols)}")
 
 
-def _same(a, b):
+#: How close (relative) the reference's full-precision value must be to the boundary between two
+#: printed values for either to be taken: summation order alone moves a value this little.
+TIE_NOISE = 1e-13
+
+
+def _same(a, b, value=None):
+    """Whether a printed value ``a`` of the file is the reference's printed value ``b``.
+
+    Equal numbers only: one unit of the last printed digit is a difference, however many
+    digits are printed and however large the value (``1234567.891`` is not ``1234567.892``).
+    The one exception is floating-point noise at a rounding tie: when the reference's
+    full-precision ``value`` lies within :data:`TIE_NOISE` (relative, at most 5 % of a printed
+    unit) of the boundary between ``a`` and ``b``, but not exactly on it, ImageJ's own arithmetic
+    may have put it on either side, and both printings are taken. An exact tie (``2.5``) is
+    printed by the rule, never either way.
+    """
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
-    return a == b or abs(a - b) <= 1e-9 * max(1.0, abs(b))
+    if a == b:
+        return True
+    if value is None or not math.isfinite(value):
+        return False
+    boundary = (a + b) / 2.0
+    off = abs(value - boundary)
+    return 0.0 < off <= min(TIE_NOISE * max(1.0, abs(value)), 0.05 * abs(a - b))
+
+
+#: Columns whose decimal places ImageJ's Analyzer sets on the table's first row (fixed notation
+#: even with *Scientific notation*, until a later ``setPrecision`` makes them scientific again).
+_SHAPE_COLUMNS = {"Circ.", "AR", "Round", "Solidity"}
+
+
+def _scientific_alternatives(value, d, column):
+    """Other printings ImageJ may give ``value`` in a table in scientific notation (``d < 0``).
+
+    * Java's ``DecimalFormat("0.000E0")`` rounds a tie in the double's shortest decimal digits
+      (``245`` at one decimal, ``41.255`` at three) by flags of its binary-to-decimal conversion
+      (an integer rounds up, as :func:`fijirun.reference.format_value` prints it; ``12.5`` to
+      even; others either way): at a tie of a value that is no integer both neighbours are taken;
+    * the shape columns (Circ., AR, Round, Solidity) may keep fixed notation (see
+      :data:`_SHAPE_COLUMNS`).
+
+    Returns
+    -------
+    set of float
+        The values of those printings.
+    """
+    from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Context, Decimal
+
+    out = set()
+    if not math.isfinite(value):
+        return out
+    if column in _SHAPE_COLUMNS:
+        out.add(float(format_value(value, -d)))
+    digits = Decimal(repr(value))       # the shortest digits, as Java's FloatingDecimal gives them
+    if digits != 0 and value != int(value):   # an integer's tie rounds up (format_value): no doubt
+        places = min(-d, 9) + 1
+        up = Context(prec=places, rounding=ROUND_HALF_UP).plus(digits)
+        down = Context(prec=places, rounding=ROUND_HALF_DOWN).plus(digits)
+        if up != down:                  # an exact tie in those digits
+            out.update((float(up), float(down)))
+    return out
 
 
 #: The means ParticleAnalyzer.addMeans puts in a Summary row, in its order (column headings).
@@ -274,6 +341,18 @@ def _float_column_sum(values):
     """Sum as ImageJ adds a ResultsTable column: float32 values, added in order in a double."""
     v = np.asarray(values, np.float64).astype(np.float32).astype(np.float64)
     return float(np.cumsum(v)[-1]) if len(v) else 0.0
+
+
+def _float_column_mean(values):
+    """Mean as ``ParticleAnalyzer.addMean`` takes it: ``FloatStatistics`` of the float column.
+
+    ImageJ's FloatStatistics counts only the values within -Float.MAX_VALUE..Float.MAX_VALUE:
+    NaN (Skew of a 1-pixel particle) and infinite values are left out of both the sum and the
+    count; no value left gives NaN.
+    """
+    v = np.asarray(values, np.float64).astype(np.float32).astype(np.float64)
+    v = v[np.isfinite(v)]
+    return float(np.cumsum(v)[-1]) / len(v) if len(v) else math.nan
 
 
 def summary_values(reference, total_area):
@@ -302,8 +381,11 @@ def summary_values(reference, total_area):
            "Average Size": total / n if n else math.nan,
            "%Area": total * 100.0 / total_area if total_area else math.nan}
     for c in SUMMARY_MEANS:
-        if c in values and n:   # FloatStatistics of the column's last n rows: sum / n
-            out[c] = _float_column_sum(values[c]) / n
+        if c in values:   # FloatStatistics of the column's last n rows
+            # a column measured but not in the Results table (Major, Minor, Angle of show=Ellipses:
+            # ImageJ adds ELLIPSE to the analysis only) has no values for addMean: NaN; no
+            # particle, no value either: NaN
+            out[c] = _float_column_mean(values[c]) if n and c in reference.table.columns else math.nan
     return out
 
 
@@ -354,7 +436,7 @@ def compare_summary(verdict, path, rows, decimals, not_reproduced=None):
             expect = format_value(want[c], d)
             got = str(table[c].iloc[i]).strip()
             try:
-                same = _same(float(got), float(expect))
+                same = _same(float(got), float(expect), float(want[c]))
             except ValueError:
                 same = got == expect
             if not same:

@@ -207,6 +207,12 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
         """Whether the run recorded the analysis behind this mask as one showing Count Masks."""
         return show_of(rel) == "Count Masks"
 
+    def _signed_decimals(rel, decimals):
+        """The Results table's precision: negative with *Scientific notation* (ImageJ's own sign)."""
+        item = analysis_for(recorded, rel) if recorded else None
+        keys = ((item.analysis.get("measurements") or "") if item is not None else "").split()
+        return -decimals if decimals and "scientific" in keys else decimals
+
     def no_reference(v, why):
         v.add(WARN, f"not compared: {why}")
 
@@ -232,10 +238,12 @@ def check(outdir, image=None, *, options=None, measurements=None, threshold=None
             if reference is None:
                 no_reference(v, why_none)
             elif "Count" in head.columns and ("Slice" in head.columns or "Total Area" in head.columns):
+                # a Summary table is a new ResultsTable: never in scientific notation
                 compare.compare_summary(v, outdir / rel, summary_rows(rel, reference), decimals,
                                         not_reproduced=not_reproduced(rel, summary=True))
             else:
-                compare.compare_table(v, outdir / rel, reference, decimals=decimals, pixel_size=pixel,
+                compare.compare_table(v, outdir / rel, reference, pixel_size=pixel,
+                                      decimals=_signed_decimals(rel, decimals),
                                       not_reproduced=not_reproduced(rel))
         except CheckError as exc:
             v.add(FAIL, str(exc))

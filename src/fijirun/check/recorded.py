@@ -159,7 +159,7 @@ def validate_analyses(record, folder, name="run.json"):
         _check_field(errors, f"{at}.decimals", a.get("decimals"), "int", optional=True)
         if isinstance(a.get("decimals"), int) and not 0 <= a["decimals"] <= 9:
             errors.append(f"{at}.decimals is {a['decimals']}, not 0 to 9")
-        for key in ("measurements", "show", "redirect"):
+        for key in ("measurements", "table_measurements", "show", "redirect"):
             _check_field(errors, f"{at}.{key}", a.get(key), "text", optional=True)
         for key in ("ok", "exclude_edges", "include_holes", "black_background", "threshold_set"):
             _check_field(errors, f"{at}.{key}", a.get(key), "bool", optional=True)
@@ -316,6 +316,7 @@ def _reference(folder, a, item, record=None):
         reference = analyze_particles(pixels, selection=selection, selection_mask=selection_mask, **options)
     except NotImplementedError as exc:
         raise CheckError(f"the reference does not reproduce this analysis: {exc}") from None
+    _hide_untabled_columns(reference, a.get("table_measurements"))
     whole = None
     if selection is not None:
         whole = len(analyze_particles(pixels, make_rois=False, **options).table)
@@ -327,6 +328,25 @@ def _reference(folder, a, item, record=None):
     item.pixel_size = max(calibration.pixel_width, calibration.pixel_height,
                           stats_calibration.pixel_width, stats_calibration.pixel_height)
     item.pixels, item.reference, item.selection, item.whole_particles = pixels, reference, selection, whole
+
+
+def _hide_untabled_columns(reference, table_measurements):
+    """Drop from the reference's table the columns ImageJ measured but did not put in its table.
+
+    With *show=Ellipses* ImageJ adds ELLIPSE to the particles' statistics (their centroid is then
+    the fitted ellipse's, and the Summary averages Major, Minor and Angle as NaN), but its Results
+    table keeps the Set Measurements columns. The reference measures as the analysis did (the
+    recorded ``measurements``); its table keeps the columns of ``table_measurements``. Full-
+    precision ``values`` stay, for the centroid they gave.
+    """
+    if table_measurements is None:          # an older record: the table's measurements not known
+        return
+    from ..reference import COLUMNS
+
+    keys = set(table_measurements.replace("feret ", "feret's ").split())
+    hidden = [name for name, key in COLUMNS if key not in keys and name in reference.table.columns]
+    if hidden:
+        reference.table = reference.table.drop(columns=hidden)
 
 
 def recorded_analyses(folder, record):

@@ -61,8 +61,10 @@ COLUMNS = [
     ("MinFeret", "feret's"), ("AR", "shape"), ("Round", "shape"), ("Solidity", "shape"),
 ]
 
-_IGNORED_KEYS = {"display", "redirect", "decimal", "limit", "invert", "stack", "nan",
-                 "add", "scientific"}
+_IGNORED_KEYS = {"display", "redirect", "decimal", "limit", "stack", "nan", "add", "scientific"}
+#: Set Measurements keys that change values without adding columns (``invert``: *Invert Y
+#: coordinates*, ``Calibration.getY(y, height)``: Y, YM and BY measured from the bottom).
+_VALUE_KEYS = {"invert"}
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,9 @@ def _parse_measurements(measurements) -> set:
         if k == "feret":
             k = "feret's"
         if k in _IGNORED_KEYS:
+            continue
+        if k in _VALUE_KEYS:
+            out.add(k)
             continue
         if k not in MEASUREMENT_KEYS:
             raise ValueError(f"unknown measurement key {k!r}; known: {' '.join(MEASUREMENT_KEYS)}")
@@ -531,7 +536,8 @@ def analyze_particles(
         *Set Measurements...* keys (:data:`MEASUREMENT_KEYS`), as a list or
         an options string (``"area mean centroid decimal=3"``); keys the
         reference has no columns for (``display``, ``redirect=``, ``decimal=``,
-        ``limit``, ...) are ignored.
+        ``limit``, ...) are ignored; ``invert`` (*Invert Y coordinates*) measures
+        ``Y``, ``YM`` and ``BY`` from the bottom, as ImageJ does.
     redirect : numpy.ndarray, optional
         A uint8 or uint16 image of the same shape on which intensities are
         measured (*Redirect to*).
@@ -732,7 +738,8 @@ def analyze_particles(
     # outline measurements (roi.setImage(imp)) with the analysed image's
     cols = _measure(keys, s, lab_idx, nlab, outl, left, top, width, height,
                     (float(redirect_calibration.pixel_width), float(redirect_calibration.pixel_height)),
-                    (pw, ph), values.dtype, threshold if redirect is None else redirect_threshold, maxc)
+                    (pw, ph), values.dtype, threshold if redirect is None else redirect_threshold, maxc,
+                    image_height=h)
     table = pd.DataFrame({name: M.round_like_imagej(v, decimals) for name, v in cols.items()},
                          index=pd.RangeIndex(1, m + 1))
     if make_rois:       # built on first access of .rois
@@ -741,8 +748,17 @@ def analyze_particles(
     return ParticleAnalysis(table=table, rois=[], count_mask=count_mask, outlines=outl, values=cols)
 
 
+def _cal_y(y, ph, image_height, invert):
+    """``Calibration.getY(y, imageHeight)``: a y in pixels calibrated, from the bottom with *invert*.
+
+    ImageJ computes ``(imageHeight - y - 1) * pixelHeight`` when *Invert Y coordinates* is set
+    (origin 0), in that order: the same operations keep the values bit-identical.
+    """
+    return (image_height - y - 1.0) * ph if invert else y * ph
+
+
 def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, stats_pixel, outline_pixel,
-             vdtype, threshold, maxc):
+             vdtype, threshold, maxc, image_height=0):
     """The table's columns at full precision.
 
     ``stats_pixel``: (width, height) of a pixel for the ImageStatistics values (the redirect
@@ -751,6 +767,7 @@ def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, stats_pixel
     """
     pw, ph = stats_pixel
     opw, oph = outline_pixel
+    invert = "invert" in keys
     n = s["n"][lab_idx].astype(np.float64)
     pix = s["n"][lab_idx].astype(np.int64)
     hs = M.histogram_stats(s["hl"], s["hv"], s["hc"], nlab)
@@ -783,10 +800,10 @@ def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, stats_pixel
         major = major * psize
         minor = minor * psize
         xcent = xc * pw
-        ycent = yc * ph
+        ycent = _cal_y(yc, ph, image_height, invert)
     else:
         xcent = (s["sx"][lab_idx] / n + 0.5) * pw
-        ycent = (s["sy"][lab_idx] / n + 0.5) * ph
+        ycent = _cal_y(s["sy"][lab_idx] / n + 0.5, ph, image_height, invert)
     perim = None
     if "perimeter" in keys or "shape" in keys:
         perim = M.traced_perimeter(outl.x, outl.y, outl.offsets, opw, oph)
@@ -818,12 +835,12 @@ def _measure(keys, s, lab_idx, nlab, outl, left, top, width, height, stats_pixel
                 xm = sxv / sumv + 0.5
                 ym = syv / sumv + 0.5
         cols["XM"] = xm * pw
-        cols["YM"] = ym * ph
+        cols["YM"] = _cal_y(ym, ph, image_height, invert)
     if "perimeter" in keys:
         cols["Perim."] = perim
     if "bounding" in keys:
         cols["BX"] = left * pw
-        cols["BY"] = top * ph
+        cols["BY"] = _cal_y(top.astype(np.float64), ph, image_height, invert)  # ImageStatistics.roiY
         cols["Width"] = width * pw
         cols["Height"] = height * ph
     if "fit" in keys:

@@ -16,7 +16,7 @@ floating-point operations and order where that matters for the printed value:
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 import numpy as np
 
@@ -394,7 +394,9 @@ def format_value(v, decimals=3):
     v : float
         The value.
     decimals : int
-        The *decimal places* of Set Measurements.
+        The *decimal places* of Set Measurements; negative with *Scientific notation*, as
+        ImageJ's ``ResultsTable.setPrecision(-precision)``: every value, integers too, then
+        printed as ``4.126E1`` with ``-decimals`` digits after the point (at most 9).
 
     Returns
     -------
@@ -406,15 +408,21 @@ def format_value(v, decimals=3):
         return "NaN"
     if math.isinf(v):
         return "Infinity" if v > 0 else "-Infinity"
-    if v == int(v) and abs(v) < 2**31:
+    if decimals >= 0 and v == int(v) and abs(v) < 2**31:    # ResultsTable.n: integers, unless scientific
         return str(int(v))
     return _d2s(v, decimals)
 
 
 def _d2s(v, decimals):
     a = abs(v)
-    if (a < 0.001 and a != 0.0 and a < 1.0 / 10 ** decimals) or a > 999999999999:
-        m = f"{v:.3E}"               # DecimalFormat("0.000E0")
+    if (decimals >= 0 and a < 0.001 and a != 0.0 and a < 1.0 / 10 ** decimals) or a > 999999999999 \
+            or decimals < 0:
+        places = min(-decimals, 9) if decimals < 0 else 3
+        m = f"{v:.{places}E}"        # DecimalFormat("0.000E0"): half-even on the exact binary value
+        if v == int(v) and 0 < a < 2**62:
+            # but an integer's digits come from FloatingDecimal's integer path, which flags them
+            # neither exact nor rounded: Java's DigitList then rounds a tie up (245 -> 2.5E2)
+            m = f"{Decimal(int(v)).normalize(Context(prec=places + 1, rounding=ROUND_HALF_UP)):.{places}E}"
         mant, exp = m.split("E")
         return f"{mant}E{int(exp)}"
     if decimals == 0:
@@ -445,6 +453,8 @@ def round_like_imagej(values, decimals=3):
         The values ImageJ would print, read back; same shape as ``values``.
     """
     v = np.asarray(values, np.float64)
+    if decimals < 0:    # scientific notation: significant digits, not places
+        return np.array([float(format_value(x, decimals)) for x in v.ravel()]).reshape(v.shape)
     out = np.round(v, decimals)
     with np.errstate(invalid="ignore", over="ignore"):
         scaled = np.abs(v) * 10 ** decimals

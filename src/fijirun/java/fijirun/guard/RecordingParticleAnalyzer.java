@@ -82,6 +82,14 @@ public class RecordingParticleAnalyzer extends ParticleAnalyzer {
         record.put("roi_bounds", r.x + "," + r.y + "," + r.width + "," + r.height);
         record.put("roi_mask", ip.getMask() != null);
         record.put("decimals", Analyzer.getPrecision());
+        // the measurements the Results table gets: ParticleAnalyzer.analyze makes its Analyzer with
+        // these (0: the system's; Limit dropped), then adds ELLIPSE for show=Ellipses to the
+        // particles' statistics only, so the flags read after the analysis say more than the table has
+        Object setFlags = get("measurements");
+        int tableFlags = setFlags instanceof Integer ? (Integer) setFlags : 0;
+        if (tableFlags == 0)
+            tableFlags = Analyzer.getMeasurements();
+        record.put("measurements_table", tableFlags & ~ij.measure.Measurements.LIMIT);
         ResultsTable table = (ResultsTable) get("rt");
         record.put("results_before", table == null ? -1 : table.size());
         RoiManager manager = RoiManager.getInstance();
