@@ -22,6 +22,8 @@ import pytest
 
 import fijirun
 
+from conftest import run_cli
+
 PROBE = Path(__file__).parent / "activities" / "settings_probe.ijm"
 
 # each changes one of ImageJ's settings in a way the probe sees
@@ -172,3 +174,38 @@ def test_a_start_that_reads_the_list_of_settings_classes_keeps_the_same_settings
     lists = list((tmp_path / "cache").glob("guard-*/settings-classes-*.txt"))
     assert len(lists) == 1 and 100 < len(lists[0].read_text().splitlines()) < 400
     assert kept() == scanned and int(ast.literal_eval(scanned)[0]) > 500
+
+
+# ------------------------------------------------------------------ text windows
+FRONT_TABLE = """#@ File outputDir
+newImage("b", "8-bit black", 64, 64, 1);
+makeRectangle(5, 5, 10, 10); run("Set...", "value=255");
+makeRectangle(30, 30, 8, 8); run("Set...", "value=255");
+run("Select None");
+setThreshold(128, 255);
+run("Analyze Particles...", "display clear summarize");
+print("analysed: " + nResults + " particles");
+saveAs("Results", outputDir + File.separator + "results.csv");
+selectWindow("Summary");
+saveAs("Results", outputDir + File.separator + "summary.csv");
+"""
+
+
+def test_text_windows_start_as_in_a_fresh_imagej(ij_session, tmp_path):
+    """saveAs("Results") saves the front text window's table, and the front window is the last
+    one made: a Results or Log window kept open from an earlier run made the new Summary the
+    front window, so a warm run saved the Summary as results.csv and then failed "No window
+    with the title Summary" where a fresh process saved the Results table and passed."""
+    script = tmp_path / "front_table.ijm"
+    script.write_text(FRONT_TABLE)
+    code, stdout, stderr = run_cli("run", script, "--output", tmp_path / "fresh")
+    assert code == 0, stdout + stderr
+    fresh = {name: (tmp_path / "fresh" / name).read_bytes() for name in ("results.csv", "summary.csv")}
+    assert fresh["results.csv"].startswith(b" ,Area,Mean,Min,Max\n1,100,")
+    assert fresh["summary.csv"].startswith(b"Slice,Count,Total Area")
+    ij_session.run_code('print("an earlier run printed");\nnewImage("x", "8-bit black", 9, 9, 1);\n'
+                        'run("Measure");', "ijm", timeout=60)
+    for i in range(3):
+        out = tmp_path / f"warm{i}"
+        ij_session.run(script, output_dir=out)
+        assert {name: (out / name).read_bytes() for name in fresh} == fresh, f"warm run {i}"

@@ -121,9 +121,13 @@ def test_late_events_of_a_finished_run_fail_no_other_run(ij_session):
         "t.setDaemon(True)\n"
         "t.start()\n"
     )
-    first = ij_session.run_code(leaves_thread, "jython", timeout=60)
-    assert first.ok
-    assert "still running" in first.log  # the settled run names the thread it left
+    first = ij_session.run_code(leaves_thread, "jython", timeout=60, raise_on_error=False)
+    if first.ok:
+        assert "still running" in first.log  # the settled run names the thread it left
+    else:
+        # on a loaded machine the settling waits longer (2 s × the load per processor) than
+        # the thread sleeps: its error then arrives while the run settles, and is the run's own
+        assert "late error from a finished run" in str(first.error), first.error
     for _ in range(4):  # spans the late events
         later = ij_session.run_code('wait(1000);\nprint("fine");\n', "ijm")
         assert later.ok and later.log.splitlines()[0] == "fine"

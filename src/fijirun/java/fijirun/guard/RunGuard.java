@@ -791,19 +791,27 @@ public final class RunGuard implements AWTEventListener, CommandListener, IJ.Exc
         ParticleAnalyzer.setRoiManager(null);
         ParticleAnalyzer.setResultsTable(null);
         ParticleAnalyzer.setSummaryTable(null);
-        // The system Results table is emptied, its window kept: closing and re-creating
-        // it costs more than a whole small analysis.
+        // No text window is left open, as in a fresh ImageJ: the system Results table is
+        // emptied and its window closed, the Log's window too. Which table
+        // saveAs("Results") saves is the front text window's (the Log's aside), and the
+        // front window is the last one made: after Analyze Particles' display and
+        // summarize and a print, a fresh ImageJ's front window is the new Log (the Results
+        // table is saved), while with a Log window kept open it is the new Summary (the
+        // Summary is saved and renamed, and a later selectWindow("Summary") fails). Kept
+        // windows made every run after a process's first one differ from it.
         ResultsTable results = ResultsTable.getResultsTable();
-        if (results != null && (results.size() > 0 || results.getLastColumn() >= 0)) {
+        if (results != null && (results.size() > 0 || results.getLastColumn() >= 0))
             results.reset();
-            if (WindowManager.getWindow("Results") != null)
-                results.show("Results");  // the window's text is what saveAs("Results") saves
-        }
         for (TextWindow table : tableWindows())
             table.close(false);
         String log = IJ.getLog();
         if (log != null && log.length() > 0)
             IJ.log("\\Clear");
+        for (String title : new String[] {"Results", "Log"}) {
+            Frame window = WindowManager.getFrame(title);
+            if (window instanceof TextWindow)
+                ((TextWindow) window).close(false);
+        }
         IJ.getErrorMessage();  // clears ImageJ's last error
         Analyzer.setMeasurements(DEFAULT_MEASUREMENTS);
         Analyzer.setPrecision(DEFAULT_PRECISION);
