@@ -351,9 +351,9 @@ def _float_column_mean(values):
     NaN (Skew of a 1-pixel particle) and infinite values are left out of both the sum and the
     count; no value left gives NaN.
     """
-    v = np.asarray(values, np.float64).astype(np.float32).astype(np.float64)
+    v = np.asarray(values, np.float64).astype(np.float32)
     v = v[np.isfinite(v)]
-    return float(np.cumsum(v)[-1]) / len(v) if len(v) else math.nan
+    return _float_column_sum(v) / len(v) if len(v) else math.nan
 
 
 def summary_values(reference, total_area):

@@ -135,19 +135,8 @@ def validate_analyses(record, folder, name="run.json"):
         for key in ("width", "height", "bit_depth", "stack_size", "slice"):
             _check_field(errors, f"{at}.image.{key}", image.get(key), "int", optional=True)
         _check_field(errors, f"{at}.image.inverted_lut", image.get("inverted_lut"), "bool", optional=True)
-        _check_field(errors, f"{at}.image.calibration", image.get("calibration"), "object", optional=True)
-        cal = image.get("calibration") if isinstance(image.get("calibration"), dict) else {}
-        for key in ("pixel_width", "pixel_height"):
-            _check_field(errors, f"{at}.image.calibration.{key}", cal.get(key), "finite", optional=True)
-        _check_field(errors, f"{at}.image.calibration.unit", cal.get("unit"), "text", optional=True)
-        _check_field(errors, f"{at}.redirect_calibration", a.get("redirect_calibration"), "object", optional=True)
-        rcal = a.get("redirect_calibration") if isinstance(a.get("redirect_calibration"), dict) else {}
-        for key in ("pixel_width", "pixel_height"):
-            _check_field(errors, f"{at}.redirect_calibration.{key}", rcal.get(key), "finite", optional=True)
-        _check_field(errors, f"{at}.redirect_calibration.unit", rcal.get("unit"), "text", optional=True)
-        for where, entry in (("image.calibration", cal), ("redirect_calibration", rcal)):
-            _check_field(errors, f"{at}.{where}.calibrated_values", entry.get("calibrated_values"), "bool",
-                         optional=True)
+        _check_calibration(errors, f"{at}.image.calibration", image.get("calibration"))
+        _check_calibration(errors, f"{at}.redirect_calibration", a.get("redirect_calibration"))
         _check_field(errors, f"{at}.image.selection", image.get("selection"), "object", optional=True)
         sel = image.get("selection") if isinstance(image.get("selection"), dict) else {}
         _check_field(errors, f"{at}.image.selection.bounds", sel.get("bounds"), "bounds", optional=True)
@@ -248,6 +237,16 @@ def _had_threshold(a, pixels, threshold):
     if pixels.dtype != np.uint8 or threshold not in ((0.0, 0.0), (255.0, 255.0)):
         return True
     return bool(np.count_nonzero((pixels != 0) & (pixels != 255)))
+
+
+def _check_calibration(errors, where, value):
+    """Validate an optional recorded calibration: the analysed image's or the redirect image's."""
+    _check_field(errors, where, value, "object", optional=True)
+    cal = value if isinstance(value, dict) else {}
+    for key in ("pixel_width", "pixel_height"):
+        _check_field(errors, f"{where}.{key}", cal.get(key), "finite", optional=True)
+    _check_field(errors, f"{where}.unit", cal.get("unit"), "text", optional=True)
+    _check_field(errors, f"{where}.calibrated_values", cal.get("calibrated_values"), "bool", optional=True)
 
 
 def _calibration(cal):
