@@ -196,6 +196,16 @@ def ij_session():
         yield session
 
 
+def run_each_macro(session, folder, macros, images):
+    """Run each macro once on its image: ``{name: (image key, macro text)}`` -> ``{name: output folder}``."""
+    out = {}
+    for name, (image, text) in macros.items():
+        macro = folder / f"{name}.ijm"
+        macro.write_text(text)
+        out[name] = session.run(macro, input=images[image], output_dir=folder / name).output_dir
+    return out
+
+
 def run_cli(*args, timeout=120, cwd=None):
     """Run ``fijirun`` in a fresh process; return (exit code, stdout, stderr)."""
     proc = subprocess.run([sys.executable, "-m", "fijirun", *map(str, args)], capture_output=True,

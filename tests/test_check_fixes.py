@@ -12,7 +12,7 @@ import tifffile
 from fijirun.check import check
 from fijirun.reference import format_value, round_like_imagej
 
-from conftest import RANDOMSHAPES
+from conftest import RANDOMSHAPES, run_each_macro
 
 HEAD = """#@ File input
 #@ File outputDir
@@ -113,14 +113,8 @@ def _images(folder):
 def runs(ij_session, tmp_path_factory):
     """Each macro of MACROS run once by the real engine; name -> output folder."""
     base = tmp_path_factory.mktemp("fixes")
-    images = _images(base)
-    out = {}
-    for name, (image, body) in MACROS.items():
-        macro = base / f"{name}.ijm"
-        macro.write_text(HEAD + body)
-        result = ij_session.run(macro, input=images[image], output_dir=base / name)
-        out[name] = result.output_dir
-    return out
+    macros = {name: (image, HEAD + body) for name, (image, body) in MACROS.items()}
+    return run_each_macro(ij_session, base, macros, _images(base))
 
 
 def copy_of(runs, name, tmp_path):

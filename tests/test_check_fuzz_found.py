@@ -18,7 +18,7 @@ import tifffile
 from fijirun.check import check
 from fijirun.check.compare import _same
 
-from conftest import ROOT
+from conftest import ROOT, run_each_macro
 
 HEAD = """#@ File input
 #@ File outputDir
@@ -90,14 +90,8 @@ def _images(folder):
 def runs(ij_session, tmp_path_factory):
     """Each macro of MACROS run once by the real engine; name -> output folder."""
     base = tmp_path_factory.mktemp("fuzzfound")
-    images = _images(base)
-    out = {}
-    for name, (image, body) in MACROS.items():
-        macro = base / f"{name}.ijm"
-        macro.write_text(HEAD + body + FOOT)
-        result = ij_session.run(macro, input=images[image], output_dir=base / name)
-        out[name] = result.output_dir
-    return out
+    macros = {name: (image, HEAD + body + FOOT) for name, (image, body) in MACROS.items()}
+    return run_each_macro(ij_session, base, macros, _images(base))
 
 
 def _edited(runs, name, tmp_path, file, old, new):
